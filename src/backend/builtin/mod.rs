@@ -1,0 +1,1 @@
+//! The built-in, daemonless runtime: images, containers under supervisors, networks, volumes.

@@ -1,0 +1,1 @@
+//! The Docker backend: drives a Docker engine through bollard.

@@ -1,0 +1,394 @@
+//! The one trait every backend implements, and the plain data that crosses it.
+//! The plan decides *what* to do; a backend only knows *how* on its engine.
+
+pub mod builtin;
+pub mod docker;
+#[cfg(test)]
+pub mod fake;
+
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::Stream;
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use crate::compose::model::{Port, Service};
+
+pub type Result<T, E = BackendError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("no such image: {0}")]
+    ImageNotFound(String),
+    #[error("no such container: {0}")]
+    ContainerNotFound(String),
+    #[error("{what}: port is already allocated ({addr})")]
+    PortInUse { what: String, addr: String },
+    #[error("{0}")]
+    Engine(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl BackendError {
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        BackendError::Io { context: context.into(), source }
+    }
+}
+
+/// Labels as Docker Compose writes them, so its tools see our containers.
+pub mod labels {
+    pub const PROJECT: &str = "com.docker.compose.project";
+    pub const SERVICE: &str = "com.docker.compose.service";
+    pub const NUMBER: &str = "com.docker.compose.container-number";
+    pub const ONEOFF: &str = "com.docker.compose.oneoff";
+    pub const CONFIG_HASH: &str = "com.docker.compose.config-hash";
+    pub const WORKING_DIR: &str = "com.docker.compose.project.working_dir";
+    pub const CONFIG_FILES: &str = "com.docker.compose.project.config_files";
+    pub const VERSION: &str = "com.docker.compose.version";
+    pub const NETWORK: &str = "com.docker.compose.network";
+    pub const VOLUME: &str = "com.docker.compose.volume";
+    pub const DEPENDS_ON: &str = "com.docker.compose.depends_on";
+    pub const IMAGE: &str = "com.docker.compose.image";
+}
+
+/// Everything a backend needs to create one container. Project-level references are
+/// already resolved by the plan (names of volumes, networks, linked containers).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerSpec {
+    /// Engine-side container name (`<project>-<service>-<n>` or `container_name`).
+    pub name: String,
+    pub project: String,
+    pub service_name: String,
+    pub number: u32,
+    pub oneoff: bool,
+    /// Image reference to run.
+    pub image: String,
+    /// The normalized service; knobs without a resolved field below are read from here.
+    pub service: Service,
+    /// Final environment (without link variables, which the backend adds).
+    pub env: Vec<(String, String)>,
+    pub labels: IndexMap<String, String>,
+    pub hostname: Option<String>,
+    pub mounts: Vec<Mount>,
+    /// Containers whose mounts this one takes, with forced read-only.
+    pub volumes_from: Vec<(String, bool)>,
+    pub ports: Vec<Port>,
+    /// `port/proto` of every exposed port (service `expose`; image EXPOSE is added by the backend).
+    pub expose: Vec<String>,
+    pub network: NetworkMode,
+    /// (source container name, alias).
+    pub links: Vec<(String, String)>,
+    /// pid / ipc namespaces to join (`host` or `container:<name>`).
+    pub pid: Option<String>,
+    pub ipc: Option<String>,
+    pub stop_grace_period: Option<Duration>,
+    pub config_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Mount {
+    Bind { source: PathBuf, target: String, read_only: bool, create_host_path: bool },
+    /// `name: None` is an anonymous volume; the backend names it and labels it with the container.
+    Volume { name: Option<String>, target: String, read_only: bool, nocopy: bool },
+    Tmpfs { target: String, size: Option<u64>, mode: Option<u32> },
+}
+
+impl Mount {
+    pub fn target(&self) -> &str {
+        match self {
+            Mount::Bind { target, .. } | Mount::Volume { target, .. } | Mount::Tmpfs { target, .. } => target,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum NetworkMode {
+    /// The engine's default bridge (legacy v1 projects): links are legacy links.
+    DefaultBridge,
+    /// Project networks (already created by the plan), in priority order.
+    Networks(Vec<NetworkAttachment>),
+    Host,
+    None,
+    /// Join another container's network namespace.
+    Container(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetworkAttachment {
+    /// Engine-side network name (`<project>_default`).
+    pub network: String,
+    /// Service name, container name and the service's `aliases`.
+    pub aliases: Vec<String>,
+    pub ipv4_address: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetworkSpec {
+    /// Engine-side name.
+    pub name: String,
+    pub project: String,
+    pub key: String,
+    pub driver: Option<String>,
+    pub internal: bool,
+    pub attachable: bool,
+    pub subnets: Vec<crate::compose::model::IpamConfig>,
+    pub labels: IndexMap<String, String>,
+    pub external: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumeSpec {
+    /// Engine-side name.
+    pub name: String,
+    pub project: String,
+    pub key: String,
+    pub driver: Option<String>,
+    pub driver_opts: IndexMap<String, String>,
+    pub labels: IndexMap<String, String>,
+    pub external: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerState {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Exited,
+    Dead,
+    Removing,
+}
+
+impl ContainerState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContainerState::Created => "created",
+            ContainerState::Running => "running",
+            ContainerState::Paused => "paused",
+            ContainerState::Restarting => "restarting",
+            ContainerState::Exited => "exited",
+            ContainerState::Dead => "dead",
+            ContainerState::Removing => "removing",
+        }
+    }
+    pub fn is_running(self) -> bool {
+        matches!(self, ContainerState::Running | ContainerState::Restarting | ContainerState::Paused)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+/// A published port as the engine reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedPort {
+    pub host_ip: String,
+    pub host_port: u16,
+    pub container_port: u16,
+    pub protocol: String,
+}
+
+/// One container as observed on the engine, read from its labels and state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerSummary {
+    pub id: String,
+    pub name: String,
+    pub project: String,
+    pub service: String,
+    pub number: u32,
+    pub oneoff: bool,
+    pub config_hash: String,
+    pub image: String,
+    pub command: String,
+    pub state: ContainerState,
+    pub exit_code: Option<i32>,
+    pub health: Option<Health>,
+    pub created: DateTime<Utc>,
+    /// When the container last started (for `ps` status text).
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub ports: Vec<PublishedPort>,
+    pub labels: IndexMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VolumeSummary {
+    pub name: String,
+    pub driver: String,
+    pub mountpoint: String,
+    pub labels: IndexMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NetworkSummary {
+    pub name: String,
+    pub id: String,
+    pub driver: String,
+    pub labels: IndexMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImageSummary {
+    pub id: String,
+    /// `repo:tag` references.
+    pub tags: Vec<String>,
+    pub size: u64,
+    pub created: Option<DateTime<Utc>>,
+}
+
+/// The parts of an image's config the plan and the link variables need.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ImageConfig {
+    pub env: Vec<String>,
+    pub cmd: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub working_dir: Option<String>,
+    pub user: Option<String>,
+    /// `port/proto`.
+    pub exposed_ports: Vec<String>,
+    pub volumes: Vec<String>,
+    pub labels: IndexMap<String, String>,
+    pub stop_signal: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum PullPolicy {
+    Always,
+    #[default]
+    Missing,
+    Never,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LogOptions {
+    pub follow: bool,
+    pub tail: Option<usize>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub timestamps: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogStream {
+    Stdout,
+    Stderr,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogLine {
+    /// Container name the line came from.
+    pub container: String,
+    pub stream: LogStream,
+    pub time: Option<DateTime<Utc>>,
+    /// One line, without its trailing newline.
+    pub text: String,
+}
+
+pub type LogStreamBox = Pin<Box<dyn Stream<Item = Result<LogLine>> + Send>>;
+
+#[derive(Debug, Clone, Default)]
+pub struct ExecSpec {
+    pub command: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub user: Option<String>,
+    pub working_dir: Option<String>,
+    pub tty: bool,
+    pub interactive: bool,
+    pub detach: bool,
+    pub privileged: bool,
+}
+
+/// A Dockerfile-style change for `image import --change`.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    pub changes: Vec<String>,
+}
+
+/// What `top` shows: a header and one row per process.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ProcessList {
+    pub titles: Vec<String>,
+    pub processes: Vec<Vec<String>>,
+}
+
+/// Callback the backend uses to report progress of long operations (pulls, creates).
+pub type ProgressFn = std::sync::Arc<dyn Fn(ProgressEvent) + Send + Sync>;
+
+#[derive(Debug, Clone)]
+pub struct ProgressEvent {
+    /// What the event is about: a container, an image, a layer id.
+    pub id: String,
+    /// Short status text (`Pulling`, `Downloading`, `Pull complete`).
+    pub status: String,
+    /// Bytes done / total where known.
+    pub current: Option<u64>,
+    pub total: Option<u64>,
+}
+
+/// One engine: the built-in runtime, Docker, ...
+#[async_trait]
+pub trait Backend: Send + Sync {
+    fn name(&self) -> &'static str;
+
+    // containers
+    /// Every container of the project (one-off ones too), from labels.
+    async fn list_containers(&self, project: &str, all: bool) -> Result<Vec<ContainerSummary>>;
+    /// Containers of every project (for `ls`).
+    async fn list_all_projects(&self) -> Result<Vec<ContainerSummary>>;
+    async fn create_container(&self, spec: &ContainerSpec, replace: Option<&ContainerSummary>) -> Result<String>;
+    async fn start_container(&self, id: &str) -> Result<()>;
+    async fn stop_container(&self, id: &str, timeout: Option<Duration>) -> Result<()>;
+    async fn kill_container(&self, id: &str, signal: &str) -> Result<()>;
+    async fn remove_container(&self, id: &str, force: bool, volumes: bool) -> Result<()>;
+    async fn rename_container(&self, id: &str, new_name: &str) -> Result<()>;
+    async fn pause_container(&self, id: &str) -> Result<()>;
+    async fn unpause_container(&self, id: &str) -> Result<()>;
+    async fn inspect_container(&self, id: &str) -> Result<ContainerSummary>;
+    /// Blocks until the container exits; returns its exit code.
+    async fn wait_container(&self, id: &str) -> Result<i32>;
+    async fn logs(&self, containers: &[ContainerSummary], opts: &LogOptions) -> Result<LogStreamBox>;
+    /// Runs a command in a running container with the caller's stdio; returns its exit code.
+    async fn exec(&self, id: &str, spec: &ExecSpec) -> Result<i32>;
+    /// Attaches the caller's stdio to a created container, starts it, and returns its exit code.
+    async fn attach_and_start(&self, id: &str, tty: bool, interactive: bool) -> Result<i32>;
+    async fn top(&self, id: &str) -> Result<ProcessList>;
+
+    // networks
+    async fn ensure_network(&self, spec: &NetworkSpec) -> Result<()>;
+    async fn remove_network(&self, name: &str) -> Result<()>;
+    async fn list_networks(&self, project: &str) -> Result<Vec<NetworkSummary>>;
+
+    // volumes
+    async fn ensure_volume(&self, spec: &VolumeSpec) -> Result<()>;
+    async fn remove_volume(&self, name: &str) -> Result<()>;
+    async fn list_volumes(&self, project: Option<&str>) -> Result<Vec<VolumeSummary>>;
+
+    // images
+    async fn image_config(&self, reference: &str) -> Result<Option<ImageConfig>>;
+    async fn pull_image(&self, reference: &str, progress: ProgressFn) -> Result<()>;
+    async fn import_image(&self, tarball: &std::path::Path, reference: &str, opts: &ImportOptions) -> Result<String>;
+    async fn list_images(&self) -> Result<Vec<ImageSummary>>;
+    async fn remove_image(&self, reference: &str, force: bool) -> Result<()>;
+
+    fn version(&self) -> String {
+        self.name().to_string()
+    }
+}

@@ -1,0 +1,532 @@
+//! The normalized compose model: what every compose file, of either generation, becomes
+//! once loaded, interpolated, merged and validated. Backends and the plan read only this.
+//!
+//! Short syntaxes are already expanded here (ports, volumes, depends_on, links, ...), so
+//! consumers never parse compose strings themselves. `schemas/compose.schema.json` is
+//! generated from these types.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A whole project: the merged result of all its compose files.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Project {
+    /// Normalized project name (`[a-z0-9_-]`, starts with a letter or digit).
+    pub name: String,
+    /// The project directory: relative paths in the files resolve against it.
+    #[serde(skip_serializing_if = "is_default")]
+    pub working_dir: PathBuf,
+    /// The files this project was loaded from, in merge order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub config_files: Vec<PathBuf>,
+    /// True when the (first) file is the legacy v1 format: services at the top level.
+    /// v1 projects use the default bridge and Docker's legacy links, as docker-compose 1.x did.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub legacy: bool,
+    pub services: IndexMap<String, Service>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub networks: IndexMap<String, Network>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub volumes: IndexMap<String, Volume>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub configs: IndexMap<String, FileObject>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub secrets: IndexMap<String, FileObject>,
+    /// Services left out by profiles (kept so `config --profiles` can list them).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub disabled_services: IndexMap<String, Service>,
+    /// Top-level `x-*` extensions, kept as they were.
+    #[serde(default, flatten, skip_serializing_if = "IndexMap::is_empty")]
+    pub extensions: IndexMap<String, serde_json::Value>,
+}
+
+/// One service, normalized. Every compose-spec service key has a field here, even the
+/// ones a backend does not act on yet, so nothing a user wrote is silently dropped.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build: Option<Build>,
+    /// `None` means "the image's CMD". A string command is split with shell rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<Vec<String>>,
+    /// Final environment: env_file entries, then `environment` on top. `None` values are
+    /// variables named without a value and not found in the environment (unset in the container).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub environment: IndexMap<String, Option<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_file: Vec<EnvFile>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<Port>,
+    /// Exposed container ports, normalized to `port/proto` (ranges expanded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expose: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<ServiceVolume>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes_from: Vec<VolumesFrom>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub depends_on: IndexMap<String, DependsOn>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<Link>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external_links: Vec<Link>,
+    /// `bridge`, `host`, `none`, `service:X`, `container:X`, or a network name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_mode: Option<String>,
+    /// Networks the service joins; empty means the project's `default` network.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub networks: IndexMap<String, ServiceNetwork>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<Healthcheck>,
+    /// `no`, `always`, `on-failure[:N]`, `unless-stopped`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart: Option<String>,
+    /// Replica count from `scale` or `deploy.replicas` (absent = 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    /// Nanoseconds' worth of duration, kept as the compose string (`10s`, `1m30s`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_grace_period: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domainname: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub privileged: bool,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub read_only: bool,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub tty: bool,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub stdin_open: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cap_add: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cap_drop: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_search: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_opt: Vec<String>,
+    /// `host:ip` entries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_hosts: Vec<String>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub labels: IndexMap<String, String>,
+    /// Bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mem_limit: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mem_reservation: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memswap_limit: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_shares: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_quota: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_period: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpuset: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pids_limit: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_opt: Vec<String>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub sysctls: IndexMap<String, String>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub ulimits: IndexMap<String, Ulimit>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<String>,
+    /// `tmpfs:` entries (`/path[:options]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tmpfs: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_add: Vec<String>,
+    /// `host`, `service:X`, `container:X`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipc: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// `always`, `never`, `missing`, `build`, `if_not_present`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_policy: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logging: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub develop: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub configs: Vec<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<serde_json::Value>,
+    /// Every other compose-spec service key (`blkio_config`, `cgroup_parent`, `mac_address`,
+    /// `oom_score_adj`, `runtime`, `storage_opt`, `userns_mode`, ...), stored as written.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub other: IndexMap<String, serde_json::Value>,
+    /// `x-*` keys of the service.
+    #[serde(default, flatten, skip_serializing_if = "IndexMap::is_empty")]
+    pub extensions: IndexMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Build {
+    /// Absolute path (or URL) of the build context.
+    pub context: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dockerfile: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dockerfile_inline: Option<String>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub args: IndexMap<String, Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub labels: IndexMap<String, String>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub no_cache: bool,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub pull: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cache_from: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub other: IndexMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnvFile {
+    pub path: PathBuf,
+    #[serde(default = "yes")]
+    pub required: bool,
+}
+
+/// One published or exposed port mapping. Ranges are expanded: `8000-8001:80-81` is two.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Port {
+    /// Container port.
+    pub target: u16,
+    /// Host port; `None` lets the backend pick a free one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published: Option<u16>,
+    /// Host address to bind; `None` means all addresses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_ip: Option<String>,
+    /// `tcp` or `udp` (or `sctp`).
+    pub protocol: String,
+    /// `ingress` or `host` (swarm).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_protocol: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum VolumeType {
+    Bind,
+    Volume,
+    Tmpfs,
+    Npipe,
+    Cluster,
+    Image,
+}
+
+/// A mount of a service, long form. Short syntax is converted:
+/// `/data` → anonymous volume; `name:/data` → named volume; `./dir:/data:ro` → bind with
+/// an absolute source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceVolume {
+    #[serde(rename = "type")]
+    pub kind: VolumeType,
+    /// Bind: absolute host path. Volume: the project-level volume key (`None` = anonymous).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Absolute path in the container.
+    pub target: String,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub read_only: bool,
+    /// Bind only: create the host path when missing (true for short syntax, as Docker does).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub create_host_path: bool,
+    /// `z`, `Z`, or bind propagation, as written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+    /// Volume only: do not copy the image's content into a new volume.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub nocopy: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tmpfs_size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tmpfs_mode: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VolumesFrom {
+    pub source: VolumesFromSource,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum VolumesFromSource {
+    /// Another service of the project (its first container).
+    Service(String),
+    /// A container by name, outside the project.
+    Container(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DependsCondition {
+    #[default]
+    ServiceStarted,
+    ServiceHealthy,
+    ServiceCompletedSuccessfully,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DependsOn {
+    pub condition: DependsCondition,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub restart: bool,
+    #[serde(default = "yes")]
+    pub required: bool,
+}
+
+/// `svc` or `svc:alias`; `alias` is the service (or container) name when none was given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    pub target: String,
+    pub alias: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceNetwork {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipv4_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipv6_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Healthcheck {
+    /// `["CMD", ...]`, `["CMD-SHELL", "..."]` or `["NONE"]` (a string test becomes CMD-SHELL).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub test: Vec<String>,
+    /// Durations in compose syntax (`1s`, `1m30s`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_period: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_interval: Option<String>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub disable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Ulimit {
+    pub soft: i64,
+    pub hard: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// Real name on the engine: `<project>_<key>` unless `name:` or external.
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub driver_opts: IndexMap<String, String>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub external: bool,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub internal: bool,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub attachable: bool,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub enable_ipv6: bool,
+    /// Subnets from `ipam.config[].subnet`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subnets: Vec<IpamConfig>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub labels: IndexMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IpamConfig {
+    pub subnet: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_range: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Volume {
+    /// Real name: `<project>_<key>` unless `name:` or external.
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub driver_opts: IndexMap<String, String>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub external: bool,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub labels: IndexMap<String, String>,
+}
+
+/// A top-level `configs:` or `secrets:` entry.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileObject {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub external: bool,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub labels: IndexMap<String, String>,
+}
+
+impl Service {
+    /// Replicas wanted when no `--scale` overrides it.
+    pub fn replicas(&self) -> u32 {
+        self.scale.unwrap_or(1)
+    }
+}
+
+/// Parses a compose duration (`1m30s`, `500ms`, `10s`, `2h`, or bare seconds) into
+/// a std Duration. Returns None for malformed input (validation rejects those earlier).
+pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if let Ok(secs) = s.parse::<f64>() {
+        return (secs >= 0.0).then(|| std::time::Duration::from_secs_f64(secs));
+    }
+    let mut total = 0f64;
+    let mut num = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let mut unit = c.to_string();
+        while let Some(&n) = chars.peek() {
+            if n.is_ascii_alphabetic() || n == 'µ' {
+                unit.push(n);
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        let v: f64 = num.parse().ok()?;
+        num.clear();
+        let mult = match unit.as_str() {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "d" => 86400.0,
+            _ => return None,
+        };
+        total += v * mult;
+    }
+    if !num.is_empty() {
+        return None;
+    }
+    Some(std::time::Duration::from_secs_f64(total))
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Sorted view used for stable hashing of maps.
+pub type SortedMap = BTreeMap<String, String>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10"), Some(Duration::from_secs(10)));
+        assert_eq!(parse_duration("1x"), None);
+        assert_eq!(parse_duration(""), None);
+    }
+}
