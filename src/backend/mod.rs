@@ -206,7 +206,7 @@ pub struct PublishedPort {
 }
 
 /// One container as observed on the engine, read from its labels and state.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContainerSummary {
     pub id: String,
     pub name: String,

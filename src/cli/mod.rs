@@ -1,6 +1,263 @@
 //! The command line: global flags, one file per command, errors printed once here.
 
+mod common;
+mod config;
+mod down;
+mod exec;
+mod image;
+mod lifecycle;
+mod logs;
+mod ls;
+mod port;
+mod ps;
+mod run;
+mod up;
+mod volume;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::backend::Backend;
+use crate::compose::{LoadOptions, Project};
+use crate::output::progress::{PlainProgress, ProgressRef};
+use crate::plan::execute::Ctx;
+
+#[derive(Parser, Debug)]
+#[command(name = "hoist", version, about = "Define and run multi-container applications, with or without a Docker engine")]
+pub struct Cli {
+    /// Compose configuration files (repeatable; `-` reads stdin).
+    #[arg(short = 'f', long = "file", global = true)]
+    files: Vec<PathBuf>,
+    /// Project name.
+    #[arg(short = 'p', long = "project-name", global = true)]
+    project_name: Option<String>,
+    /// Alternate working directory (default: the directory of the first file).
+    #[arg(long, global = true)]
+    project_directory: Option<PathBuf>,
+    /// Alternate environment files (repeatable).
+    #[arg(long = "env-file", global = true)]
+    env_files: Vec<PathBuf>,
+    /// Profiles to enable (repeatable).
+    #[arg(long = "profile", global = true)]
+    profiles: Vec<String>,
+    /// Which engine runs the containers (default: builtin; docker when DOCKER_HOST is set).
+    #[arg(long, global = true, env = "HOIST_BACKEND")]
+    backend: Option<BackendKind>,
+    /// Engine operations run at once (default: unlimited).
+    #[arg(long, global = true, env = "COMPOSE_PARALLEL_LIMIT")]
+    parallel: Option<usize>,
+    /// Progress output: auto, tty, plain, json, quiet.
+    #[arg(long, global = true, default_value = "auto")]
+    progress: String,
+    /// Control ANSI output: never, always, auto.
+    #[arg(long, global = true, default_value = "auto")]
+    ansi: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendKind {
+    Builtin,
+    Docker,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create and start containers.
+    Up(up::Args),
+    /// Stop and remove containers, networks (and volumes with -v).
+    Down(down::Args),
+    /// List containers.
+    Ps(ps::Args),
+    /// View output from containers.
+    Logs(logs::Args),
+    /// Start existing containers.
+    Start(lifecycle::ServicesArgs),
+    /// Stop running containers without removing them.
+    Stop(lifecycle::StopArgs),
+    /// Restart containers.
+    Restart(lifecycle::StopArgs),
+    /// Force stop containers.
+    Kill(lifecycle::KillArgs),
+    /// Remove stopped containers.
+    Rm(lifecycle::RmArgs),
+    /// Create containers without starting them.
+    Create(up::CreateArgs),
+    /// Set the number of containers for services.
+    Scale(up::ScaleArgs),
+    /// Pause services.
+    Pause(lifecycle::ServicesArgs),
+    /// Unpause services.
+    Unpause(lifecycle::ServicesArgs),
+    /// Run a one-off command on a service.
+    Run(run::Args),
+    /// Execute a command in a running container.
+    Exec(exec::Args),
+    /// Print the public port for a port binding.
+    Port(port::Args),
+    /// Display the running processes.
+    Top(lifecycle::ServicesArgs),
+    /// Pull service images.
+    Pull(image::PullArgs),
+    /// List images used by the created containers.
+    Images(image::ImagesArgs),
+    /// List running compose projects.
+    Ls(ls::Args),
+    /// Parse, resolve and render the compose file in canonical format.
+    Config(config::Args),
+    /// Show the hoist version.
+    Version(ls::VersionArgs),
+    /// Manage images in the engine's store.
+    #[command(subcommand)]
+    Image(image::ImageCommand),
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(volume::VolumeCommand),
+}
+
+/// What commands share: the parsed global flags, the project and the backend, loaded
+/// on demand (some commands need neither).
+pub struct App {
+    cli_files: Vec<PathBuf>,
+    project_name: Option<String>,
+    project_directory: Option<PathBuf>,
+    env_files: Vec<PathBuf>,
+    profiles: Vec<String>,
+    backend_kind: BackendKind,
+    parallel: Option<usize>,
+    pub quiet_progress: bool,
+    pub color: bool,
+}
+
+impl App {
+    fn load_options(&self, interpolate: bool) -> LoadOptions {
+        LoadOptions {
+            files: self.cli_files.clone(),
+            project_name: self.project_name.clone(),
+            project_directory: self.project_directory.clone(),
+            env_files: self.env_files.clone(),
+            profiles: self.profiles.clone(),
+            interpolate,
+            cwd: None,
+            environment: None,
+        }
+    }
+
+    pub fn project(&self) -> Result<Project> {
+        let out = crate::compose::load_with_warnings(&self.load_options(true))?;
+        for w in &out.warnings {
+            eprintln!("WARN[0000] {w}");
+        }
+        Ok(out.project)
+    }
+
+    /// The project name alone: from -p when given, else from the files.
+    pub fn project_name(&self) -> Result<String> {
+        match &self.project_name {
+            Some(p) => Ok(crate::compose::normalize_project_name(p)?),
+            None => Ok(self.project()?.name),
+        }
+    }
+
+    pub async fn backend(&self) -> Result<Arc<dyn Backend>> {
+        Ok(match self.backend_kind {
+            BackendKind::Docker => crate::backend::docker::DockerBackend::connect()?,
+            BackendKind::Builtin => crate::backend::builtin::BuiltinBackend::open()?,
+        })
+    }
+
+    pub fn progress(&self) -> ProgressRef {
+        PlainProgress::new(self.quiet_progress)
+    }
+
+    /// Project + backend + progress, for commands that act on a project.
+    pub async fn ctx(&self) -> Result<Ctx> {
+        let project = Arc::new(self.project()?);
+        let backend = self.backend().await?;
+        Ok(Ctx::new(backend, project, self.progress(), self.parallel))
+    }
+}
+
 /// Runs the CLI; returns the process exit code.
 pub fn main() -> i32 {
-    0
+    let cli = Cli::parse();
+    let backend_kind = cli.backend.unwrap_or(if std::env::var_os("DOCKER_HOST").is_some() {
+        BackendKind::Docker
+    } else {
+        BackendKind::Builtin
+    });
+    let color = match cli.ansi.as_str() {
+        "never" => false,
+        "always" => true,
+        _ => std::env::var_os("NO_COLOR").is_none() && console::Term::stdout().is_term(),
+    };
+    let app = App {
+        cli_files: cli.files,
+        project_name: cli.project_name,
+        project_directory: cli.project_directory,
+        env_files: cli.env_files,
+        profiles: cli.profiles,
+        backend_kind,
+        parallel: cli.parallel,
+        quiet_progress: cli.progress == "quiet",
+        color,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hoist: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    let result = runtime.block_on(dispatch(&app, cli.command));
+    // Background tasks (log followers) must not keep the process alive.
+    runtime.shutdown_background();
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            print_error(&e);
+            1
+        }
+    }
+}
+
+fn print_error(e: &anyhow::Error) {
+    if let Some(ce) = e.downcast_ref::<crate::compose::ComposeError>() {
+        eprintln!("{ce}");
+        return;
+    }
+    eprintln!("Error: {e:#}");
+}
+
+async fn dispatch(app: &App, command: Command) -> Result<i32> {
+    match command {
+        Command::Up(a) => up::run(app, a).await,
+        Command::Create(a) => up::create(app, a).await,
+        Command::Scale(a) => up::scale(app, a).await,
+        Command::Down(a) => down::run(app, a).await,
+        Command::Ps(a) => ps::run(app, a).await,
+        Command::Logs(a) => logs::run(app, a).await,
+        Command::Start(a) => lifecycle::start(app, a).await,
+        Command::Stop(a) => lifecycle::stop(app, a).await,
+        Command::Restart(a) => lifecycle::restart(app, a).await,
+        Command::Kill(a) => lifecycle::kill(app, a).await,
+        Command::Rm(a) => lifecycle::rm(app, a).await,
+        Command::Pause(a) => lifecycle::pause(app, a, true).await,
+        Command::Unpause(a) => lifecycle::pause(app, a, false).await,
+        Command::Top(a) => lifecycle::top(app, a).await,
+        Command::Run(a) => run::run(app, a).await,
+        Command::Exec(a) => exec::run(app, a).await,
+        Command::Port(a) => port::run(app, a).await,
+        Command::Pull(a) => image::pull(app, a).await,
+        Command::Images(a) => image::images(app, a).await,
+        Command::Ls(a) => ls::run(app, a).await,
+        Command::Version(a) => ls::version(app, a).await,
+        Command::Config(a) => config::run(app, a).await,
+        Command::Image(c) => image::image_command(app, c).await,
+        Command::Volume(c) => volume::run(app, c).await,
+    }
 }

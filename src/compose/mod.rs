@@ -42,3 +42,25 @@ pub struct ComposeError {
 pub fn load(_opts: &LoadOptions) -> Result<Project, ComposeError> {
     Err(ComposeError { message: "not implemented".into(), file: None, line: None, column: None })
 }
+
+/// A loaded project and the warnings met on the way (unset variables, ...).
+pub struct LoadOutput {
+    pub project: Project,
+    pub warnings: Vec<String>,
+}
+
+pub fn load_with_warnings(opts: &LoadOptions) -> Result<LoadOutput, ComposeError> {
+    Ok(LoadOutput { project: load(opts)?, warnings: vec![] })
+}
+
+pub fn normalize_project_name(name: &str) -> Result<String, ComposeError> {
+    Ok(name.to_string())
+}
+
+pub fn to_yaml(project: &Project) -> String {
+    serde_json::to_string_pretty(project).unwrap_or_default()
+}
+
+pub fn to_json(project: &Project) -> String {
+    serde_json::to_string_pretty(project).unwrap_or_default()
+}

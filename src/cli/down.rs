@@ -1,0 +1,45 @@
+//! `hoist down`: stop and remove containers and networks (and volumes with -v).
+
+use anyhow::Result;
+
+use super::{common, App};
+use crate::plan::execute::{down, DownOptions};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Remove named volumes declared in the volumes section and anonymous volumes.
+    #[arg(short = 'v', long)]
+    volumes: bool,
+    /// Remove containers for services not defined in the compose file.
+    #[arg(long)]
+    remove_orphans: bool,
+    /// Shutdown timeout in seconds.
+    #[arg(short = 't', long)]
+    timeout: Option<u64>,
+    /// Remove images used by services: `local` or `all`.
+    #[arg(long)]
+    rmi: Option<String>,
+}
+
+pub async fn run(app: &App, a: Args) -> Result<i32> {
+    let ctx = app.ctx().await?;
+    let images: Vec<String> = match a.rmi.as_deref() {
+        None => vec![],
+        Some("all") => ctx.project.services.keys().map(|s| crate::plan::spec::service_image(&ctx.project, s)).collect(),
+        Some("local") => ctx
+            .project
+            .services
+            .iter()
+            .filter(|(_, s)| s.image.is_none())
+            .map(|(n, _)| crate::plan::spec::service_image(&ctx.project, n))
+            .collect(),
+        Some(other) => anyhow::bail!("invalid --rmi value {other:?}: use local or all"),
+    };
+    down(&ctx, &DownOptions { volumes: a.volumes, remove_orphans: a.remove_orphans, timeout: common::timeout(a.timeout) }).await?;
+    for image in images {
+        if ctx.backend.remove_image(&image, false).await.is_ok() {
+            ctx.progress.event("Image", &image, "Removed");
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,57 @@
+//! `hoist exec`: a command in a running container of a service.
+
+use anyhow::{bail, Result};
+
+use super::{common, App};
+use crate::backend::ExecSpec;
+
+#[derive(clap::Args, Debug)]
+#[command(trailing_var_arg = true)]
+pub struct Args {
+    /// Detached mode: run command in the background.
+    #[arg(short = 'd', long)]
+    detach: bool,
+    /// Set environment variables (repeatable).
+    #[arg(short = 'e', long = "env")]
+    env: Vec<String>,
+    /// Run the command as this user.
+    #[arg(short = 'u', long)]
+    user: Option<String>,
+    /// Path to workdir directory for this command.
+    #[arg(short = 'w', long)]
+    workdir: Option<String>,
+    /// Disable pseudo-TTY allocation (default: auto-detected).
+    #[arg(short = 'T', long = "no-TTY")]
+    no_tty: bool,
+    /// Index of the container if the service has multiple replicas.
+    #[arg(long)]
+    index: Option<u32>,
+    /// Give extended privileges to the process.
+    #[arg(long)]
+    privileged: bool,
+    service: String,
+    command: Vec<String>,
+}
+
+pub async fn run(app: &App, a: Args) -> Result<i32> {
+    if a.command.is_empty() {
+        bail!("exec needs a command");
+    }
+    let ctx = app.ctx().await?;
+    let c = common::service_container(&ctx, &a.service, a.index).await?;
+    if !c.state.is_running() {
+        bail!("container {} is not running", c.name);
+    }
+    let tty = !a.no_tty && !a.detach && console::Term::stdout().is_term();
+    let spec = ExecSpec {
+        command: a.command,
+        env: common::env_pairs(&a.env),
+        user: a.user,
+        working_dir: a.workdir,
+        tty,
+        interactive: !a.detach,
+        detach: a.detach,
+        privileged: a.privileged,
+    };
+    Ok(ctx.backend.exec(&c.id, &spec).await?)
+}

@@ -1,0 +1,208 @@
+//! `pull`, `images` and `image import|ls|rm|inspect|pull`: images on the selected engine.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use futures::future::join_all;
+
+use super::{common, App};
+use crate::backend::{ImportOptions, ProgressFn};
+use crate::plan::spec::service_image;
+
+#[derive(clap::Args, Debug)]
+pub struct PullArgs {
+    /// Pull without printing progress information.
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    /// Ignore images that can't be pulled (e.g. build-only services).
+    #[arg(long)]
+    ignore_pull_failures: bool,
+    services: Vec<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ImagesArgs {
+    /// Only display IDs.
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    /// table or json.
+    #[arg(long, default_value = "table")]
+    format: String,
+    services: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImageCommand {
+    /// Import a root filesystem tarball as an image (like `docker import`).
+    Import {
+        /// Apply Dockerfile instructions to the image (repeatable: `--change 'CMD ["sh"]'`).
+        #[arg(short = 'c', long = "change")]
+        changes: Vec<String>,
+        tarball: PathBuf,
+        reference: String,
+    },
+    /// List images.
+    #[command(alias = "list")]
+    Ls {
+        #[arg(short = 'q', long)]
+        quiet: bool,
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
+    /// Remove images.
+    #[command(alias = "remove")]
+    Rm {
+        #[arg(short = 'f', long)]
+        force: bool,
+        #[arg(required = true)]
+        references: Vec<String>,
+    },
+    /// Show an image's configuration as JSON.
+    Inspect { references: Vec<String> },
+    /// Pull an image from a registry.
+    Pull { reference: String },
+}
+
+fn progress_fn(app: &App, quiet: bool) -> ProgressFn {
+    let progress = app.progress();
+    Arc::new(move |e| {
+        if !quiet {
+            progress.event("Image", &e.id, &e.status);
+        }
+    })
+}
+
+pub async fn pull(app: &App, a: PullArgs) -> Result<i32> {
+    let ctx = app.ctx().await?;
+    common::check_services(&ctx, &a.services)?;
+    let mut images: Vec<String> = Vec::new();
+    for (name, svc) in &ctx.project.services {
+        if (a.services.is_empty() || a.services.contains(name)) && svc.image.is_some() {
+            let image = service_image(&ctx.project, name);
+            if !images.contains(&image) {
+                images.push(image);
+            }
+        }
+    }
+    let results = join_all(images.iter().map(|image| {
+        let backend = ctx.backend.clone();
+        let cb = progress_fn(app, a.quiet);
+        async move { backend.pull_image(image, cb).await.with_context(|| format!("pulling {image}")) }
+    }))
+    .await;
+    for (image, r) in images.iter().zip(results) {
+        match r {
+            Ok(()) => ctx.progress.event("Image", image, "Pulled"),
+            Err(e) if a.ignore_pull_failures => ctx.progress.warn(&format!("{e:#}")),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(0)
+}
+
+pub async fn images(app: &App, a: ImagesArgs) -> Result<i32> {
+    let ctx = app.ctx().await?;
+    let containers = common::containers(&ctx, &a.services, true).await?;
+    let all = ctx.backend.list_images().await?;
+    let mut rows = vec![["CONTAINER", "REPOSITORY", "TAG", "IMAGE ID", "SIZE"].map(String::from).to_vec()];
+    let mut json = Vec::new();
+    for c in &containers {
+        let (repo, tag) = split_ref(&c.image);
+        let id = all.iter().find(|i| i.tags.iter().any(|t| *t == c.image || *t == format!("{}:{}", repo, tag))).map(|i| i.id.clone()).unwrap_or_default();
+        let short = id.trim_start_matches("sha256:").chars().take(12).collect::<String>();
+        if a.quiet {
+            println!("{short}");
+            continue;
+        }
+        json.push(serde_json::json!({"ContainerName": c.name, "Repository": repo, "Tag": tag, "ID": id}));
+        rows.push(vec![c.name.clone(), repo, tag, short, String::new()]);
+    }
+    if a.quiet {
+        return Ok(0);
+    }
+    if a.format == "json" {
+        println!("{}", serde_json::Value::Array(json));
+    } else {
+        super::ps::print_table(&rows);
+    }
+    Ok(0)
+}
+
+/// `repo:tag` → (repo, tag), `latest` when untagged.
+fn split_ref(r: &str) -> (String, String) {
+    let last = r.rsplit('/').next().unwrap_or(r);
+    match last.rsplit_once(':') {
+        Some((_, tag)) => (r[..r.len() - tag.len() - 1].to_string(), tag.to_string()),
+        None => (r.to_string(), "latest".to_string()),
+    }
+}
+
+pub async fn image_command(app: &App, c: ImageCommand) -> Result<i32> {
+    let backend = app.backend().await?;
+    match c {
+        ImageCommand::Import { changes, tarball, reference } => {
+            let id = backend.import_image(&tarball, &reference, &ImportOptions { changes }).await?;
+            println!("{id}");
+        }
+        ImageCommand::Ls { quiet, format } => {
+            let list = backend.list_images().await?;
+            if quiet {
+                for i in &list {
+                    println!("{}", i.id.trim_start_matches("sha256:").chars().take(12).collect::<String>());
+                }
+            } else if format == "json" {
+                println!("{}", serde_json::to_string(&list)?);
+            } else {
+                let mut rows = vec![["REPOSITORY", "TAG", "IMAGE ID", "SIZE"].map(String::from).to_vec()];
+                for i in &list {
+                    let short: String = i.id.trim_start_matches("sha256:").chars().take(12).collect();
+                    let tags = if i.tags.is_empty() { vec!["<none>:<none>".to_string()] } else { i.tags.clone() };
+                    for t in tags {
+                        let (repo, tag) = split_ref(&t);
+                        rows.push(vec![repo, tag, short.clone(), human_size(i.size)]);
+                    }
+                }
+                super::ps::print_table(&rows);
+            }
+        }
+        ImageCommand::Rm { force, references } => {
+            for r in references {
+                backend.remove_image(&r, force).await.with_context(|| format!("removing {r}"))?;
+                println!("Untagged: {r}");
+            }
+        }
+        ImageCommand::Inspect { references } => {
+            let mut out = Vec::new();
+            for r in references {
+                let cfg = backend.image_config(&r).await?.with_context(|| format!("no such image: {r}"))?;
+                out.push(serde_json::json!({"Reference": r, "Config": cfg}));
+            }
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        ImageCommand::Pull { reference } => {
+            backend.pull_image(&reference, progress_fn(app, false)).await.with_context(|| format!("pulling {reference}"))?;
+        }
+    }
+    Ok(0)
+}
+
+pub fn human_size(bytes: u64) -> String {
+    match bytes {
+        0..1_000 => format!("{bytes}B"),
+        1_000..1_000_000 => format!("{:.1}kB", bytes as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1}MB", bytes as f64 / 1e6),
+        _ => format!("{:.2}GB", bytes as f64 / 1e9),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn split_ref() {
+        assert_eq!(super::split_ref("busybox:latest"), ("busybox".into(), "latest".into()));
+        assert_eq!(super::split_ref("localhost:5000/a/b"), ("localhost:5000/a/b".into(), "latest".into()));
+        assert_eq!(super::split_ref("localhost:5000/a/b:1"), ("localhost:5000/a/b".into(), "1".into()));
+    }
+}

@@ -1,0 +1,79 @@
+//! `hoist ls` (projects on the engine) and `hoist version`.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+
+use super::App;
+use crate::backend::labels;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Show all stopped projects too.
+    #[arg(short = 'a', long)]
+    all: bool,
+    /// Only display project names.
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    /// table or json.
+    #[arg(long, default_value = "table")]
+    format: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct VersionArgs {
+    /// Shows only the version number.
+    #[arg(long)]
+    short: bool,
+    /// pretty or json.
+    #[arg(short = 'f', long, default_value = "pretty")]
+    format: String,
+}
+
+pub async fn run(app: &App, a: Args) -> Result<i32> {
+    let backend = app.backend().await?;
+    // project → (running, total, config files)
+    let mut projects: BTreeMap<String, (usize, usize, String)> = BTreeMap::new();
+    for c in backend.list_all_projects().await? {
+        let e = projects.entry(c.project.clone()).or_insert((0, 0, c.labels.get(labels::CONFIG_FILES).cloned().unwrap_or_default()));
+        e.1 += 1;
+        if c.state.is_running() {
+            e.0 += 1;
+        }
+    }
+    let shown: Vec<_> = projects.into_iter().filter(|(_, (running, _, _))| a.all || *running > 0).collect();
+    if a.quiet {
+        for (name, _) in &shown {
+            println!("{name}");
+        }
+    } else if a.format == "json" {
+        let rows: Vec<_> = shown
+            .iter()
+            .map(|(name, (running, total, files))| {
+                let status = if running == total { format!("running({running})") } else { format!("running({running}), exited({})", total - running) };
+                serde_json::json!({"Name": name, "Status": status, "ConfigFiles": files})
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(rows));
+    } else {
+        let mut rows = vec![vec!["NAME".to_string(), "STATUS".into(), "CONFIG FILES".into()]];
+        for (name, (running, total, files)) in &shown {
+            let status = if running == total { format!("running({running})") } else { format!("running({running}), exited({})", total - running) };
+            rows.push(vec![name.clone(), status, files.clone()]);
+        }
+        super::ps::print_table(&rows);
+    }
+    Ok(0)
+}
+
+pub async fn version(_app: &App, a: VersionArgs) -> Result<i32> {
+    let v = env!("CARGO_PKG_VERSION");
+    if a.short {
+        println!("{v}");
+    } else if a.format == "json" {
+        println!("{{\"version\":\"{v}\"}}");
+    } else {
+        println!("hoist version {v}");
+    }
+    Ok(0)
+}

@@ -1,0 +1,160 @@
+//! `hoist ps`: the project's containers as a table, ids, services or JSON.
+
+use anyhow::{bail, Result};
+use serde::Serialize;
+
+use super::{common, App};
+use crate::output::logs::short_name;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Show all stopped containers (including those created by the run command).
+    #[arg(short = 'a', long)]
+    all: bool,
+    /// Only display IDs.
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    /// Display services.
+    #[arg(long)]
+    services: bool,
+    /// Filter by status: created, restarting, running, removing, paused, exited, dead (repeatable).
+    #[arg(long)]
+    status: Vec<String>,
+    /// table or json.
+    #[arg(long, default_value = "table")]
+    format: String,
+    #[arg(value_name = "SERVICE")]
+    service_names: Vec<String>,
+}
+
+/// One row of `ps --format json`, named as Docker Compose names them.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Row {
+    #[serde(rename = "ID")]
+    id: String,
+    name: String,
+    image: String,
+    command: String,
+    project: String,
+    service: String,
+    created: i64,
+    state: String,
+    status: String,
+    health: String,
+    exit_code: i32,
+    publishers: Vec<Publisher>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Publisher {
+    #[serde(rename = "URL")]
+    url: String,
+    target_port: u16,
+    published_port: u16,
+    protocol: String,
+}
+
+pub async fn run(app: &App, a: Args) -> Result<i32> {
+    let ctx = app.ctx().await?;
+    common::check_services(&ctx, &a.service_names)?;
+    let all = a.all || !a.status.is_empty();
+    let mut list = common::containers(&ctx, &a.service_names, all).await?;
+    if !a.all {
+        list.retain(|c| !c.oneoff || c.state.is_running());
+    }
+    if !a.status.is_empty() {
+        list.retain(|c| a.status.iter().any(|s| s == c.state.as_str()));
+    }
+    if a.services {
+        let mut seen = Vec::new();
+        for c in &list {
+            if !seen.contains(&c.service) {
+                println!("{}", c.service);
+                seen.push(c.service.clone());
+            }
+        }
+        return Ok(0);
+    }
+    if a.quiet {
+        for c in &list {
+            println!("{}", c.id);
+        }
+        return Ok(0);
+    }
+    match a.format.as_str() {
+        "json" => {
+            let rows: Vec<Row> = list
+                .iter()
+                .map(|c| Row {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    image: c.image.clone(),
+                    command: c.command.clone(),
+                    project: c.project.clone(),
+                    service: c.service.clone(),
+                    created: c.created.timestamp(),
+                    state: c.state.as_str().into(),
+                    status: common::status_text(c),
+                    health: c.health.map(|h| format!("{h:?}").to_lowercase()).unwrap_or_default(),
+                    exit_code: c.exit_code.unwrap_or(0),
+                    publishers: c
+                        .ports
+                        .iter()
+                        .map(|p| Publisher {
+                            url: if p.host_ip.is_empty() { "0.0.0.0".into() } else { p.host_ip.clone() },
+                            target_port: p.container_port,
+                            published_port: p.host_port,
+                            protocol: p.protocol.clone(),
+                        })
+                        .collect(),
+                })
+                .collect();
+            println!("{}", serde_json::to_string(&rows)?);
+        }
+        "table" => {
+            let mut rows = vec![["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"].map(String::from).to_vec()];
+            for c in &list {
+                let mut cmd = c.command.clone();
+                if cmd.chars().count() > 20 {
+                    cmd = cmd.chars().take(19).collect::<String>() + "…";
+                }
+                let created = common::human_duration((chrono::Utc::now() - c.created).to_std().unwrap_or_default());
+                rows.push(vec![
+                    c.name.clone(),
+                    c.image.clone(),
+                    format!("\"{cmd}\""),
+                    c.service.clone(),
+                    format!("{created} ago"),
+                    common::status_text(c),
+                    common::ports_text(c),
+                ]);
+            }
+            print_table(&rows);
+            let _ = short_name;
+        }
+        other => bail!("invalid --format {other:?}: use table or json"),
+    }
+    Ok(0)
+}
+
+/// Left-aligned columns separated by three spaces, like the docker CLI.
+pub fn print_table(rows: &[Vec<String>]) {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols).map(|i| rows.iter().map(|r| r.get(i).map_or(0, |s| s.chars().count())).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (i, cell) in r.iter().enumerate() {
+            if i + 1 == r.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<w$}   ", w = widths[i]));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    print!("{out}");
+}

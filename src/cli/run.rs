@@ -1,0 +1,179 @@
+//! `hoist run`: a one-off container of a service, with its command or another.
+
+use anyhow::{bail, Context, Result};
+
+use super::{common, App};
+use crate::backend::{labels, Mount};
+use crate::compose::model::Port;
+use crate::plan::execute::{self, UpOptions};
+use crate::plan::graph::Graph;
+use crate::plan::spec::{container_spec, volume_name};
+
+#[derive(clap::Args, Debug)]
+#[command(trailing_var_arg = true)]
+pub struct Args {
+    /// Run container in background and print container ID.
+    #[arg(short = 'd', long)]
+    detach: bool,
+    /// Automatically remove the container when it exits.
+    #[arg(long)]
+    rm: bool,
+    /// Set environment variables (repeatable).
+    #[arg(short = 'e', long = "env")]
+    env: Vec<String>,
+    /// Bind mount a volume (repeatable).
+    #[arg(short = 'v', long = "volume")]
+    volumes: Vec<String>,
+    /// Publish a container's port(s) to the host (repeatable).
+    #[arg(short = 'p', long = "publish")]
+    publish: Vec<String>,
+    /// Run command with the service's ports enabled and mapped to the host.
+    #[arg(long)]
+    service_ports: bool,
+    /// Don't start linked services.
+    #[arg(long)]
+    no_deps: bool,
+    /// Override the entrypoint of the image.
+    #[arg(long)]
+    entrypoint: Option<String>,
+    /// Run as specified username or uid.
+    #[arg(short = 'u', long)]
+    user: Option<String>,
+    /// Working directory inside the container.
+    #[arg(short = 'w', long)]
+    workdir: Option<String>,
+    /// Assign a name to the container.
+    #[arg(long)]
+    name: Option<String>,
+    /// Disable pseudo-TTY allocation (default: auto-detected).
+    #[arg(short = 'T', long = "no-TTY")]
+    no_tty: bool,
+    /// Keep STDIN open even if not attached.
+    #[arg(short = 'i', long, default_value_t = true)]
+    interactive: bool,
+    service: String,
+    command: Vec<String>,
+}
+
+/// `-v` in short syntax: `src:dst[:ro|rw]` (a path source is a bind, otherwise a volume).
+fn parse_volume(ctx: &execute::Ctx, v: &str) -> Result<Mount> {
+    let parts: Vec<&str> = v.split(':').collect();
+    let (src, dst, mode) = match parts.as_slice() {
+        [dst] => return Ok(Mount::Volume { name: None, target: dst.to_string(), read_only: false, nocopy: false }),
+        [s, d] => (*s, *d, ""),
+        [s, d, m] => (*s, *d, *m),
+        _ => bail!("invalid volume specification {v:?}"),
+    };
+    if !dst.starts_with('/') {
+        bail!("invalid volume specification {v:?}: the container path must be absolute");
+    }
+    let read_only = mode.split(',').any(|m| m == "ro");
+    if src.starts_with('/') || src.starts_with('.') || src.starts_with('~') {
+        let path = if let Some(rest) = src.strip_prefix("~") {
+            std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(rest.trim_start_matches('/'))
+        } else {
+            std::env::current_dir()?.join(src)
+        };
+        Ok(Mount::Bind { source: path, target: dst.into(), read_only, create_host_path: true })
+    } else {
+        let name = if ctx.project.volumes.contains_key(src) { volume_name(&ctx.project, src) } else { src.to_string() };
+        Ok(Mount::Volume { name: Some(name), target: dst.into(), read_only, nocopy: false })
+    }
+}
+
+/// `-p` in short syntax: `c`, `h:c`, `ip:h:c`, `ip::c`, with `/udp`.
+fn parse_publish(p: &str) -> Result<Port> {
+    let (spec, protocol) = p.split_once('/').unwrap_or((p, "tcp"));
+    let parts: Vec<&str> = spec.rsplitn(3, ':').collect();
+    let num = |s: &str| s.parse::<u16>().with_context(|| format!("invalid port {p:?}"));
+    let (host_ip, published, target) = match parts.as_slice() {
+        [c] => (None, None, num(c)?),
+        [c, h] => (None, Some(num(h)?), num(c)?),
+        [c, h, ip] => (Some(ip.to_string()), if h.is_empty() { None } else { Some(num(h)?) }, num(c)?),
+        _ => bail!("invalid port {p:?}"),
+    };
+    Ok(Port { target, published, host_ip, protocol: protocol.into(), mode: None, name: None, app_protocol: None })
+}
+
+pub async fn run(app: &App, a: Args) -> Result<i32> {
+    let ctx = app.ctx().await?;
+    common::check_services(&ctx, std::slice::from_ref(&a.service))?;
+    if !a.no_deps {
+        let graph = Graph::new(&ctx.project)?;
+        let deps: Vec<String> = graph.with_dependencies(std::slice::from_ref(&a.service)).into_iter().filter(|s| *s != a.service).collect();
+        if !deps.is_empty() {
+            execute::up(&ctx, &UpOptions { services: deps, recreate: crate::plan::converge::Recreate::Never, ..Default::default() }).await?;
+        }
+    }
+    let observed = ctx.observe().await?;
+    let mut spec = container_spec(&ctx.project, &a.service, 1, true, &observed);
+    let suffix: String = format!("{:012x}", rand_suffix());
+    spec.name = a.name.clone().unwrap_or_else(|| format!("{}-{}-run-{suffix}", ctx.project.name, a.service));
+    spec.labels.insert(labels::ONEOFF.into(), "True".into());
+    spec.labels.insert("com.docker.compose.slug".into(), suffix);
+    spec.service.container_name = None;
+    spec.service.restart = None;
+    if !a.command.is_empty() {
+        spec.service.command = Some(a.command.clone());
+    }
+    if let Some(ep) = &a.entrypoint {
+        spec.service.entrypoint = Some(shell_words::split(ep).with_context(|| format!("invalid --entrypoint {ep:?}"))?);
+    }
+    spec.env.extend(common::env_pairs(&a.env));
+    if a.user.is_some() {
+        spec.service.user = a.user.clone();
+    }
+    if a.workdir.is_some() {
+        spec.service.working_dir = a.workdir.clone();
+    }
+    for v in &a.volumes {
+        let m = parse_volume(&ctx, v)?;
+        spec.mounts.retain(|x| x.target() != m.target());
+        spec.mounts.push(m);
+    }
+    if !a.service_ports {
+        spec.ports.clear();
+    }
+    for p in &a.publish {
+        spec.ports.push(parse_publish(p)?);
+    }
+    let tty = !a.no_tty && !a.detach && console::Term::stdout().is_term() && console::Term::stderr().is_term();
+    spec.service.tty = tty;
+    spec.service.stdin_open = a.interactive && !a.detach;
+
+    if ctx.backend.image_config(&spec.image).await?.is_none() {
+        execute::up(&ctx, &UpOptions { services: vec![a.service.clone()], no_deps: true, no_start: true, scale: [(a.service.clone(), 0)].into(), ..Default::default() }).await?;
+    }
+    let id = ctx.backend.create_container(&spec, None).await.with_context(|| format!("container {}", spec.name))?;
+    if a.detach {
+        ctx.backend.start_container(&id).await?;
+        println!("{}", spec.name);
+        return Ok(0);
+    }
+    let result = ctx.backend.attach_and_start(&id, tty, spec.service.stdin_open).await;
+    if a.rm {
+        ctx.backend.remove_container(&id, true, true).await.with_context(|| format!("removing {}", spec.name))?;
+    }
+    Ok(result?)
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    h.finish() & 0xffff_ffff_ffff
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_forms() {
+        assert_eq!(parse_publish("80").unwrap().published, None);
+        let p = parse_publish("127.0.0.1::80/udp").unwrap();
+        assert_eq!((p.host_ip.as_deref(), p.published, p.target, p.protocol.as_str()), (Some("127.0.0.1"), None, 80, "udp"));
+        assert_eq!(parse_publish("8080:80").unwrap().published, Some(8080));
+        assert!(parse_publish("x:80").is_err());
+    }
+}

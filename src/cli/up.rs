@@ -1,0 +1,200 @@
+//! `hoist up`, `hoist create` and `hoist scale`: converge the project to the model.
+
+use std::collections::HashMap;
+
+use anyhow::{bail, Result};
+
+use super::{common, App};
+use crate::backend::{LogOptions, PullPolicy};
+use crate::output::logs::LogPrinter;
+use crate::plan::converge::Recreate;
+use crate::plan::execute::{self, Ctx, UpOptions};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Detached mode: run containers in the background.
+    #[arg(short = 'd', long)]
+    detach: bool,
+    /// Scale SERVICE to NUM instances (repeatable: `--scale web=3`).
+    #[arg(long, value_name = "SERVICE=NUM")]
+    scale: Vec<String>,
+    /// Don't start linked services.
+    #[arg(long)]
+    no_deps: bool,
+    /// Recreate containers even if their configuration hasn't changed.
+    #[arg(long, conflicts_with = "no_recreate")]
+    force_recreate: bool,
+    /// If containers already exist, don't recreate them.
+    #[arg(long)]
+    no_recreate: bool,
+    /// Remove containers for services not defined in the compose file.
+    #[arg(long)]
+    remove_orphans: bool,
+    /// Wait for services to be running|healthy (implies detached mode).
+    #[arg(long)]
+    wait: bool,
+    /// Stops all containers if any container was stopped.
+    #[arg(long)]
+    abort_on_container_exit: bool,
+    /// Return the exit code of the selected service container (implies --abort-on-container-exit).
+    #[arg(long)]
+    exit_code_from: Option<String>,
+    /// Shutdown timeout in seconds.
+    #[arg(short = 't', long)]
+    timeout: Option<u64>,
+    /// Don't start the services after creating them.
+    #[arg(long)]
+    no_start: bool,
+    /// Produce monochrome output.
+    #[arg(long)]
+    no_color: bool,
+    /// Show timestamps.
+    #[arg(long)]
+    timestamps: bool,
+    /// Pull image before running: always, missing, never.
+    #[arg(long, value_enum, default_value = "missing")]
+    pull: PullPolicy,
+    services: Vec<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CreateArgs {
+    #[arg(long, conflicts_with = "no_recreate")]
+    force_recreate: bool,
+    #[arg(long)]
+    no_recreate: bool,
+    #[arg(long, value_enum, default_value = "missing")]
+    pull: PullPolicy,
+    #[arg(long, value_name = "SERVICE=NUM")]
+    scale: Vec<String>,
+    #[arg(long)]
+    remove_orphans: bool,
+    services: Vec<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ScaleArgs {
+    /// Don't start linked services.
+    #[arg(long)]
+    no_deps: bool,
+    /// SERVICE=NUM pairs.
+    #[arg(required = true, value_name = "SERVICE=NUM")]
+    scale: Vec<String>,
+}
+
+fn parse_scale(items: &[String]) -> Result<HashMap<String, u32>> {
+    let mut out = HashMap::new();
+    for item in items {
+        let Some((svc, n)) = item.split_once('=') else { bail!("invalid scale {item:?}: expected SERVICE=NUM") };
+        let Ok(n) = n.parse::<u32>() else { bail!("invalid scale {item:?}: {n:?} is not a number") };
+        out.insert(svc.to_string(), n);
+    }
+    Ok(out)
+}
+
+fn recreate(force: bool, never: bool) -> Recreate {
+    if force {
+        Recreate::Force
+    } else if never {
+        Recreate::Never
+    } else {
+        Recreate::Diverged
+    }
+}
+
+pub async fn run(app: &App, a: Args) -> Result<i32> {
+    let ctx = app.ctx().await?;
+    let opts = UpOptions {
+        services: a.services.clone(),
+        no_deps: a.no_deps,
+        scale: parse_scale(&a.scale)?,
+        recreate: recreate(a.force_recreate, a.no_recreate),
+        no_start: a.no_start,
+        remove_orphans: a.remove_orphans,
+        pull: a.pull,
+        timeout: common::timeout(a.timeout),
+        wait: a.wait,
+    };
+    execute::up(&ctx, &opts).await?;
+    if a.detach || a.wait || a.no_start {
+        return Ok(0);
+    }
+    attached(app, &ctx, &a).await
+}
+
+/// Attached `up`: stream every container's output until they all exit, or until Ctrl-C
+/// (which stops the stack), or the first exit with --abort-on-container-exit.
+async fn attached(app: &App, ctx: &Ctx, a: &Args) -> Result<i32> {
+    let services = a.services.clone();
+    let containers = common::containers(ctx, &services, true).await?;
+    let containers: Vec<_> = containers.into_iter().filter(|c| !c.oneoff).collect();
+    let mut printer = LogPrinter::new(&containers, app.color && !a.no_color, true, a.timestamps);
+    let stream = ctx
+        .backend
+        .logs(&containers, &LogOptions { follow: true, tail: Some(0), timestamps: a.timestamps, ..Default::default() })
+        .await?;
+    let abort = a.abort_on_container_exit || a.exit_code_from.is_some();
+    let watch = async {
+        if abort {
+            // First container to exit ends the session.
+            let waits = containers.iter().map(|c| {
+                let backend = ctx.backend.clone();
+                let c = c.clone();
+                Box::pin(async move { (c.service.clone(), backend.wait_container(&c.id).await) })
+            });
+            let ((svc, code), _, _) = futures::future::select_all(waits).await;
+            Some((svc, code.unwrap_or(1)))
+        } else {
+            futures::future::pending::<Option<(String, i32)>>().await
+        }
+    };
+    let outcome = tokio::select! {
+        r = printer.print(stream) => { r?; None }
+        _ = tokio::signal::ctrl_c() => Some(None),
+        first = watch => Some(first),
+    };
+    let mut code = 0;
+    if let Some(first) = outcome {
+        eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
+        if let (Some(svc), Some((exited, c))) = (&a.exit_code_from, &first) {
+            if svc == exited {
+                code = *c;
+            } else if let Ok(container) = common::service_container(ctx, svc, None).await {
+                code = ctx.backend.inspect_container(&container.id).await.ok().and_then(|c| c.exit_code).unwrap_or(0);
+            }
+        } else if let Some((_, c)) = first {
+            code = c;
+        }
+        execute::stop(ctx, &services, common::timeout(a.timeout)).await?;
+    }
+    Ok(code)
+}
+
+pub async fn create(app: &App, a: CreateArgs) -> Result<i32> {
+    let ctx = app.ctx().await?;
+    let opts = UpOptions {
+        services: a.services,
+        scale: parse_scale(&a.scale)?,
+        recreate: recreate(a.force_recreate, a.no_recreate),
+        no_start: true,
+        remove_orphans: a.remove_orphans,
+        pull: a.pull,
+        ..Default::default()
+    };
+    execute::up(&ctx, &opts).await?;
+    Ok(0)
+}
+
+pub async fn scale(app: &App, a: ScaleArgs) -> Result<i32> {
+    let ctx = app.ctx().await?;
+    let scale = parse_scale(&a.scale)?;
+    let opts = UpOptions {
+        services: scale.keys().cloned().collect(),
+        no_deps: a.no_deps,
+        scale,
+        recreate: Recreate::Never,
+        ..Default::default()
+    };
+    execute::up(&ctx, &opts).await?;
+    Ok(0)
+}

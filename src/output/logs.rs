@@ -1,0 +1,124 @@
+//! Log multiplexing: one output line per container line, prefixed `service-N  | ` in a
+//! stable color per service and aligned across containers.
+
+use std::collections::HashMap;
+use std::io::{BufWriter, Write};
+
+use console::Style;
+use futures::StreamExt;
+
+use crate::backend::{ContainerSummary, LogLine, LogStreamBox};
+
+const PALETTE: [fn(Style) -> Style; 6] = [Style::cyan, Style::yellow, Style::green, Style::magenta, Style::blue, Style::red];
+
+pub struct LogPrinter {
+    color: bool,
+    prefix: bool,
+    timestamps: bool,
+    width: usize,
+    /// container name → displayed prefix and its style.
+    labels: HashMap<String, (String, Style)>,
+}
+
+/// `web-1` for `demo-web-1`; one-off and custom-named containers keep their name.
+pub fn short_name(c: &ContainerSummary) -> String {
+    if !c.oneoff && c.name == format!("{}-{}-{}", c.project, c.service, c.number) {
+        format!("{}-{}", c.service, c.number)
+    } else {
+        c.name.clone()
+    }
+}
+
+impl LogPrinter {
+    pub fn new(containers: &[ContainerSummary], color: bool, prefix: bool, timestamps: bool) -> Self {
+        let mut p = LogPrinter { color, prefix, timestamps, width: 0, labels: HashMap::new() };
+        for c in containers {
+            p.add(c);
+        }
+        p
+    }
+
+    /// Registers a container that appeared later (scale up, recreate).
+    pub fn add(&mut self, c: &ContainerSummary) {
+        let label = short_name(c);
+        // The color follows the service, so it stays when containers come and go.
+        let hash = c.service.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize));
+        let style = PALETTE[hash % PALETTE.len()](Style::new());
+        self.width = self.width.max(label.len());
+        self.labels.insert(c.name.clone(), (label, style));
+    }
+
+    pub fn format(&self, line: &LogLine) -> String {
+        let mut out = String::new();
+        if self.prefix {
+            let (label, style) = self.labels.get(&line.container).cloned().unwrap_or_else(|| (line.container.clone(), Style::new()));
+            let padded = format!("{label:<width$}  | ", width = self.width);
+            if self.color {
+                out.push_str(&style.apply_to(padded).force_styling(true).to_string());
+            } else {
+                out.push_str(&padded);
+            }
+        }
+        if self.timestamps
+            && let Some(t) = line.time
+        {
+            out.push_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
+            out.push(' ');
+        }
+        out.push_str(&line.text);
+        out
+    }
+
+    /// Prints the stream to stdout until it ends.
+    pub async fn print(&mut self, mut stream: LogStreamBox) -> anyhow::Result<()> {
+        let stdout = std::io::stdout();
+        let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
+        while let Some(item) = stream.next().await {
+            let line = item?;
+            writeln!(out, "{}", self.format(&line))?;
+            // Flush when nothing else is immediately ready, so `logs -f` stays live.
+            if stream.size_hint().0 == 0 {
+                out.flush()?;
+            }
+        }
+        out.flush()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::{ContainerState, LogStream};
+
+    fn c(name: &str, service: &str, n: u32) -> ContainerSummary {
+        ContainerSummary {
+            id: "x".into(),
+            name: name.into(),
+            project: "demo".into(),
+            service: service.into(),
+            number: n,
+            oneoff: false,
+            config_hash: String::new(),
+            image: String::new(),
+            command: String::new(),
+            state: ContainerState::Running,
+            exit_code: None,
+            health: None,
+            created: chrono::Utc::now(),
+            started_at: None,
+            finished_at: None,
+            ports: vec![],
+            labels: Default::default(),
+        }
+    }
+
+    #[test]
+    fn aligned_prefixes() {
+        let p = LogPrinter::new(&[c("demo-web-1", "web", 1), c("demo-redis-1", "redis", 1)], false, true, false);
+        let line = LogLine { container: "demo-web-1".into(), stream: LogStream::Stdout, time: None, text: "hi".into() };
+        assert_eq!(p.format(&line), "web-1    | hi");
+        let p = LogPrinter::new(&[c("demo-web-1", "web", 1)], false, false, false);
+        assert_eq!(p.format(&line), "hi");
+    }
+}

@@ -1,0 +1,516 @@
+//! The execute step: runs the plan against any `Backend`, each service as soon as the
+//! services it needs are ready (parallel where the graph allows, bounded by `--parallel`).
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use futures::future::{join_all, BoxFuture, FutureExt, Shared};
+use tokio::sync::Semaphore;
+
+use super::converge::{orphans, plan_service, Action, Recreate};
+use super::graph::{EdgeKind, Graph};
+use super::spec::{container_spec, network_specs, service_image, volume_specs};
+use crate::backend::{Backend, ContainerState, ContainerSummary, Health, PullPolicy};
+use crate::compose::model::{DependsCondition, Project};
+use crate::output::progress::ProgressRef;
+
+/// Shared context of one command's execution.
+#[derive(Clone)]
+pub struct Ctx {
+    pub backend: Arc<dyn Backend>,
+    pub project: Arc<Project>,
+    pub progress: ProgressRef,
+    /// `--parallel`: how many engine operations at once (None = unbounded).
+    pub limit: Option<Arc<Semaphore>>,
+}
+
+impl Ctx {
+    pub fn new(backend: Arc<dyn Backend>, project: Arc<Project>, progress: ProgressRef, parallel: Option<usize>) -> Self {
+        let limit = parallel.filter(|&n| n > 0).map(|n| Arc::new(Semaphore::new(n)));
+        Ctx { backend, project, progress, limit }
+    }
+
+    /// Runs one engine operation under the parallelism bound.
+    async fn bounded<T>(&self, f: impl Future<Output = T>) -> T {
+        let _permit = match &self.limit {
+            Some(s) => Some(s.acquire().await.expect("semaphore never closed")),
+            None => None,
+        };
+        f.await
+    }
+
+    pub async fn observe(&self) -> Result<Vec<ContainerSummary>> {
+        Ok(self.backend.list_containers(&self.project.name, true).await?)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UpOptions {
+    /// Services named on the command line (empty: all).
+    pub services: Vec<String>,
+    pub no_deps: bool,
+    pub scale: HashMap<String, u32>,
+    pub recreate: Recreate,
+    /// `create` / `up --no-start`.
+    pub no_start: bool,
+    pub remove_orphans: bool,
+    pub pull: PullPolicy,
+    /// Stop timeout for recreated / removed containers.
+    pub timeout: Option<Duration>,
+    /// `--wait`: wait for running/healthy before returning.
+    pub wait: bool,
+}
+
+/// Services an operation covers: the named ones (or all) plus, unless `no_deps`, what they need.
+pub fn select_services(project: &Project, graph: &Graph, named: &[String], no_deps: bool) -> Result<Vec<String>> {
+    for s in named {
+        if !project.services.contains_key(s) {
+            if project.disabled_services.contains_key(s) {
+                bail!("service {s:?} is not enabled by the active profiles");
+            }
+            bail!("no such service: {s}");
+        }
+    }
+    let set: HashSet<String> = if named.is_empty() {
+        project.services.keys().cloned().collect()
+    } else if no_deps {
+        named.iter().cloned().collect()
+    } else {
+        graph.with_dependencies(named).into_iter().collect()
+    };
+    Ok(graph.start_order().into_iter().filter(|s| set.contains(s)).collect())
+}
+
+type Done = Shared<BoxFuture<'static, Result<(), String>>>;
+
+/// `up` / `create`: converge the selected services to the model.
+pub async fn up(ctx: &Ctx, opts: &UpOptions) -> Result<()> {
+    let project = ctx.project.clone();
+    let graph = Graph::new(&project)?;
+    let services = select_services(&project, &graph, &opts.services, opts.no_deps)?;
+    for s in opts.scale.keys() {
+        if !project.services.contains_key(s) {
+            bail!("no such service: {s}");
+        }
+    }
+    let observed = ctx.observe().await?;
+
+    // Everything that can fail on input is checked before anything is created.
+    ensure_images(ctx, &services, opts.pull).await?;
+    check_free_ports(ctx, &services, &observed, opts)?;
+
+    let service_names: Vec<&str> = project.services.keys().map(String::as_str).collect();
+    let orphaned = orphans(&observed, &service_names);
+    if !orphaned.is_empty() {
+        if opts.remove_orphans {
+            for c in &orphaned {
+                remove_container(ctx, c, opts.timeout, false).await?;
+            }
+        } else {
+            let names: Vec<&str> = orphaned.iter().map(|c| c.name.as_str()).collect();
+            ctx.progress.warn(&format!(
+                "Found orphan containers ({}) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.",
+                names.join(", ")
+            ));
+        }
+    }
+
+    for spec in network_specs(&project, &services) {
+        ctx.bounded(ctx.backend.ensure_network(&spec)).await.with_context(|| format!("network {}", spec.name))?;
+        if !spec.external {
+            ctx.progress.event("Network", &spec.name, "Created");
+        }
+    }
+    for spec in volume_specs(&project, &services) {
+        ctx.bounded(ctx.backend.ensure_volume(&spec)).await.with_context(|| format!("volume {}", spec.name))?;
+    }
+
+    let observed = Arc::new(observed);
+    let mut done: HashMap<String, Done> = HashMap::new();
+    for name in &services {
+        let deps: Vec<(String, EdgeKind, Done)> = graph
+            .dependencies(name)
+            .into_iter()
+            .filter_map(|(d, kind)| done.get(&d).map(|f| (d, kind, f.clone())))
+            .collect();
+        let ctx2 = ctx.clone();
+        let opts2 = opts.clone();
+        let name2 = name.clone();
+        let observed2 = observed.clone();
+        let fut = async move {
+            for (dep, kind, f) in deps {
+                f.await.map_err(|_| format!("dependency {dep} failed to start"))?;
+                if !opts2.no_start {
+                    wait_condition(&ctx2, &dep, kind.condition()).await.map_err(|e| format!("{e:#}"))?;
+                }
+            }
+            converge_service(&ctx2, &name2, &opts2, &observed2).await.map_err(|e| format!("{e:#}"))
+        }
+        .boxed()
+        .shared();
+        // Drive every service even if nobody awaits it yet.
+        tokio::spawn(fut.clone());
+        done.insert(name.clone(), fut);
+    }
+    let mut first_err = None;
+    for name in &services {
+        if let Err(e) = done[name].clone().await
+            && first_err.is_none()
+        {
+            first_err = Some(e);
+        }
+    }
+    if let Some(e) = first_err {
+        return Err(anyhow!(e));
+    }
+    if opts.wait && !opts.no_start {
+        for name in &services {
+            let healthy = project.services[name].healthcheck.as_ref().is_some_and(|h| !h.disable && h.test.first().map(String::as_str) != Some("NONE"));
+            let cond = if healthy { DependsCondition::ServiceHealthy } else { DependsCondition::ServiceStarted };
+            wait_condition(ctx, name, cond).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Pulls what is missing (or everything with `--pull always`); refuses up front when an
+/// image is missing and may not be pulled.
+async fn ensure_images(ctx: &Ctx, services: &[String], policy: PullPolicy) -> Result<()> {
+    let mut images: Vec<(String, String)> = Vec::new();
+    for s in services {
+        let image = service_image(&ctx.project, s);
+        if !images.iter().any(|(i, _)| *i == image) {
+            images.push((image, s.clone()));
+        }
+    }
+    let results = join_all(images.into_iter().map(|(image, service)| async move {
+        let service_policy = ctx.project.services[&service].pull_policy.as_deref();
+        let policy = match service_policy {
+            Some("always") => PullPolicy::Always,
+            Some("never") => PullPolicy::Never,
+            _ => policy,
+        };
+        let present = ctx.backend.image_config(&image).await?.is_some();
+        let has_build = ctx.project.services[&service].build.is_some();
+        match (present, policy) {
+            (true, PullPolicy::Missing | PullPolicy::Never) => return Ok(()),
+            (false, PullPolicy::Never) => bail!("service {service:?}: image {image} not found and pulling is disabled"),
+            (false, _) if has_build => {
+                bail!("service {service:?}: image {image} must be built first (`hoist build` is not available yet)")
+            }
+            _ => {}
+        }
+        ctx.progress.event("Image", &image, "Pulling");
+        let progress = ctx.progress.clone();
+        let img = image.clone();
+        let cb: crate::backend::ProgressFn = Arc::new(move |e| {
+            if e.status.contains("complete") || e.status.contains("Complete") {
+                progress.event("Image", &format!("{img} {}", e.id), &e.status);
+            }
+        });
+        ctx.backend
+            .pull_image(&image, cb)
+            .await
+            .with_context(|| format!("service {service:?}: pull access denied or image {image} not found"))?;
+        ctx.progress.event("Image", &image, "Pulled");
+        Ok(())
+    }))
+    .await;
+    results.into_iter().collect()
+}
+
+/// A fixed host port that another process holds makes `up` fail before anything is created.
+fn check_free_ports(ctx: &Ctx, services: &[String], observed: &[ContainerSummary], opts: &UpOptions) -> Result<()> {
+    let ours: HashSet<(String, u16)> =
+        observed.iter().flat_map(|c| c.ports.iter().map(|p| (p.protocol.clone(), p.host_port))).collect();
+    for s in services {
+        let svc = &ctx.project.services[s];
+        let existing = observed.iter().filter(|c| c.service == *s && !c.oneoff).count();
+        let replicas = opts.scale.get(s).copied().unwrap_or_else(|| svc.replicas());
+        if existing >= replicas as usize {
+            continue;
+        }
+        for p in &svc.ports {
+            let Some(port) = p.published else { continue };
+            if ours.contains(&(p.protocol.clone(), port)) {
+                continue;
+            }
+            let ip = p.host_ip.as_deref().filter(|i| !i.is_empty()).unwrap_or("0.0.0.0");
+            let addr = format!("{}:{port}", if ip.contains(':') { format!("[{ip}]") } else { ip.to_string() });
+            let free = match p.protocol.as_str() {
+                "udp" => std::net::UdpSocket::bind(&addr).is_ok(),
+                _ => std::net::TcpListener::bind(&addr).is_ok(),
+            };
+            if !free {
+                bail!("service {s:?}: cannot publish {addr}/{}: port is already allocated", p.protocol);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn converge_service(ctx: &Ctx, name: &str, opts: &UpOptions, observed: &[ContainerSummary]) -> Result<()> {
+    let service = &ctx.project.services[name];
+    let replicas = opts.scale.get(name).copied().unwrap_or_else(|| service.replicas());
+    if replicas > 1 && service.container_name.is_some() {
+        bail!("service {name:?}: container_name {:?} cannot be used with more than one container", service.container_name.as_deref().unwrap_or(""));
+    }
+    let hash = super::spec::config_hash(service);
+    let existing: Vec<ContainerSummary> = observed.iter().filter(|c| c.service == name && !c.oneoff).cloned().collect();
+    let actions = plan_service(&existing, replicas, &hash, opts.recreate);
+    // Removals first (scale down), then the rest in parallel.
+    for a in &actions {
+        if let Action::Remove { container } = a {
+            remove_container(ctx, container, opts.timeout, false).await?;
+        }
+    }
+    let results = join_all(actions.iter().filter(|a| !matches!(a, Action::Remove { .. })).map(|a| async move {
+        match a {
+            Action::Create { number } => {
+                let spec = container_spec(&ctx.project, name, *number, false, &ctx.observe().await?);
+                ctx.progress.event("Container", &spec.name, "Creating");
+                let id = ctx.bounded(ctx.backend.create_container(&spec, None)).await.with_context(|| format!("container {}", spec.name))?;
+                ctx.progress.event("Container", &spec.name, "Created");
+                if !opts.no_start {
+                    start(ctx, &id, &spec.name).await?;
+                }
+            }
+            Action::Recreate { old } => {
+                ctx.progress.event("Container", &old.name, "Recreate");
+                if old.state.is_running() {
+                    ctx.bounded(ctx.backend.stop_container(&old.id, opts.timeout.or(service_timeout(ctx, name)))).await?;
+                }
+                let tmp = format!("{}_{}", &old.id[..old.id.len().min(12)], old.name);
+                ctx.bounded(ctx.backend.rename_container(&old.id, &tmp)).await?;
+                let spec = container_spec(&ctx.project, name, old.number, false, &ctx.observe().await?);
+                let id = match ctx.bounded(ctx.backend.create_container(&spec, Some(old))).await {
+                    Ok(id) => id,
+                    Err(e) => {
+                        // Put the old container back under its name so nothing is lost.
+                        let _ = ctx.backend.rename_container(&old.id, &old.name).await;
+                        return Err(anyhow!(e).context(format!("container {}", spec.name)));
+                    }
+                };
+                ctx.bounded(ctx.backend.remove_container(&old.id, true, false)).await?;
+                ctx.progress.event("Container", &spec.name, "Recreated");
+                if !opts.no_start {
+                    start(ctx, &id, &spec.name).await?;
+                }
+            }
+            Action::Start { container } if !opts.no_start => start(ctx, &container.id, &container.name).await?,
+            Action::Start { container } | Action::Keep { container } => {
+                ctx.progress.event("Container", &container.name, if container.state.is_running() { "Running" } else { "Created" });
+            }
+            Action::Remove { .. } => {}
+        }
+        Ok::<(), anyhow::Error>(())
+    }))
+    .await;
+    results.into_iter().collect()
+}
+
+async fn start(ctx: &Ctx, id: &str, name: &str) -> Result<()> {
+    ctx.progress.event("Container", name, "Starting");
+    ctx.bounded(ctx.backend.start_container(id)).await.with_context(|| format!("container {name}"))?;
+    ctx.progress.event("Container", name, "Started");
+    Ok(())
+}
+
+fn service_timeout(ctx: &Ctx, service: &str) -> Option<Duration> {
+    ctx.project.services.get(service)?.stop_grace_period.as_deref().and_then(crate::compose::model::parse_duration)
+}
+
+/// Waits until `service` satisfies `cond` for its dependents.
+pub async fn wait_condition(ctx: &Ctx, service: &str, cond: DependsCondition) -> Result<()> {
+    if cond == DependsCondition::ServiceStarted {
+        return Ok(());
+    }
+    ctx.progress.event("Container", &format!("{}-{service}", ctx.project.name), "Waiting");
+    loop {
+        let containers: Vec<ContainerSummary> =
+            ctx.observe().await?.into_iter().filter(|c| c.service == service && !c.oneoff).collect();
+        if containers.is_empty() {
+            bail!("dependency {service:?} has no container");
+        }
+        let mut ready = true;
+        for c in &containers {
+            match cond {
+                DependsCondition::ServiceHealthy => match c.health {
+                    Some(Health::Healthy) => {}
+                    Some(Health::Unhealthy) => bail!("dependency failed to start: container {} is unhealthy", c.name),
+                    None if c.state.is_running() => bail!("dependency {service:?} has no healthcheck, so it can never become healthy"),
+                    _ if c.state == ContainerState::Exited => bail!("dependency failed to start: container {} exited ({})", c.name, c.exit_code.unwrap_or(-1)),
+                    _ => ready = false,
+                },
+                DependsCondition::ServiceCompletedSuccessfully => match c.state {
+                    ContainerState::Exited | ContainerState::Dead => {
+                        let code = c.exit_code.unwrap_or(-1);
+                        if code != 0 {
+                            bail!("service {service:?} didn't complete successfully: exit {code}");
+                        }
+                    }
+                    _ => ready = false,
+                },
+                DependsCondition::ServiceStarted => {}
+            }
+        }
+        if ready {
+            ctx.progress.event("Container", &format!("{}-{service}", ctx.project.name), if cond == DependsCondition::ServiceHealthy { "Healthy" } else { "Exited" });
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn remove_container(ctx: &Ctx, c: &ContainerSummary, timeout: Option<Duration>, volumes: bool) -> Result<()> {
+    if c.state.is_running() {
+        ctx.progress.event("Container", &c.name, "Stopping");
+        ctx.bounded(ctx.backend.stop_container(&c.id, timeout)).await.with_context(|| format!("container {}", c.name))?;
+        ctx.progress.event("Container", &c.name, "Stopped");
+    }
+    ctx.progress.event("Container", &c.name, "Removing");
+    ctx.bounded(ctx.backend.remove_container(&c.id, true, volumes)).await.with_context(|| format!("container {}", c.name))?;
+    ctx.progress.event("Container", &c.name, "Removed");
+    Ok(())
+}
+
+/// Runs `f` for each service's containers in reverse dependency order: a service's
+/// containers are handled once every service that needs it is done.
+pub async fn in_stop_order<F, Fut>(ctx: &Ctx, containers: Vec<ContainerSummary>, f: F) -> Result<()>
+where
+    F: Fn(ContainerSummary) -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future<Output = Result<()>> + Send + 'static,
+{
+    let graph = Graph::new(&ctx.project)?;
+    let mut by_service: HashMap<String, Vec<ContainerSummary>> = HashMap::new();
+    for c in containers {
+        by_service.entry(c.service.clone()).or_default().push(c);
+    }
+    let mut done: HashMap<String, Done> = HashMap::new();
+    // Services unknown to the model (orphans) have no dependents: they go first.
+    let mut order: Vec<String> = by_service.keys().filter(|s| !ctx.project.services.contains_key(*s)).cloned().collect();
+    order.extend(graph.stop_order());
+    for name in order {
+        let waits: Vec<Done> = graph.dependents(&name).iter().filter_map(|d| done.get(d).cloned()).collect();
+        let mine = by_service.remove(&name).unwrap_or_default();
+        let f = f.clone();
+        let fut = async move {
+            for w in waits {
+                let _ = w.await;
+            }
+            let results = join_all(mine.into_iter().map(f)).await;
+            results.into_iter().collect::<Result<Vec<_>>>().map(|_| ()).map_err(|e| format!("{e:#}"))
+        }
+        .boxed()
+        .shared();
+        tokio::spawn(fut.clone());
+        done.insert(name, fut);
+    }
+    let mut first = None;
+    for (_, f) in done {
+        if let Err(e) = f.await
+            && first.is_none()
+        {
+            first = Some(e);
+        }
+    }
+    match first {
+        Some(e) => Err(anyhow!(e)),
+        None => Ok(()),
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DownOptions {
+    pub volumes: bool,
+    pub remove_orphans: bool,
+    pub timeout: Option<Duration>,
+}
+
+/// `down`: stop and remove the project's containers (dependents first), its networks, and
+/// with `volumes` its named and anonymous volumes.
+pub async fn down(ctx: &Ctx, opts: &DownOptions) -> Result<()> {
+    let observed = ctx.observe().await?;
+    let known: Vec<&str> = ctx.project.services.keys().map(String::as_str).collect();
+    let mut targets = Vec::new();
+    for c in observed {
+        let orphan = !c.oneoff && !known.contains(&c.service.as_str());
+        if orphan && !opts.remove_orphans {
+            ctx.progress.warn(&format!("Found orphan container ({}) for this project; use --remove-orphans to remove it.", c.name));
+            continue;
+        }
+        targets.push(c);
+    }
+    let ctx2 = ctx.clone();
+    let timeout = opts.timeout;
+    let volumes = opts.volumes;
+    in_stop_order(ctx, targets, move |c| {
+        let ctx = ctx2.clone();
+        async move {
+            let timeout = timeout.or_else(|| service_timeout(&ctx, &c.service));
+            remove_container(&ctx, &c, timeout, volumes).await
+        }
+    })
+    .await?;
+    for net in ctx.backend.list_networks(&ctx.project.name).await? {
+        ctx.progress.event("Network", &net.name, "Removing");
+        ctx.bounded(ctx.backend.remove_network(&net.name)).await.with_context(|| format!("network {}", net.name))?;
+        ctx.progress.event("Network", &net.name, "Removed");
+    }
+    if opts.volumes {
+        for vol in ctx.backend.list_volumes(Some(&ctx.project.name)).await? {
+            ctx.progress.event("Volume", &vol.name, "Removing");
+            ctx.bounded(ctx.backend.remove_volume(&vol.name)).await.with_context(|| format!("volume {}", vol.name))?;
+            ctx.progress.event("Volume", &vol.name, "Removed");
+        }
+    }
+    Ok(())
+}
+
+/// `stop`: stop running containers of the selected services, dependents first.
+pub async fn stop(ctx: &Ctx, services: &[String], timeout: Option<Duration>) -> Result<()> {
+    let targets: Vec<ContainerSummary> = ctx
+        .observe()
+        .await?
+        .into_iter()
+        .filter(|c| c.state.is_running() && (services.is_empty() || services.contains(&c.service)))
+        .collect();
+    let ctx2 = ctx.clone();
+    in_stop_order(ctx, targets, move |c| {
+        let ctx = ctx2.clone();
+        async move {
+            ctx.progress.event("Container", &c.name, "Stopping");
+            let t = timeout.or_else(|| service_timeout(&ctx, &c.service));
+            ctx.bounded(ctx.backend.stop_container(&c.id, t)).await.with_context(|| format!("container {}", c.name))?;
+            ctx.progress.event("Container", &c.name, "Stopped");
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// `start`: start existing containers of the selected services, in dependency order.
+pub async fn start_existing(ctx: &Ctx, services: &[String]) -> Result<()> {
+    let graph = Graph::new(&ctx.project)?;
+    let observed = ctx.observe().await?;
+    if observed.iter().all(|c| c.oneoff) {
+        bail!("service(s) not found: no containers to start (run `hoist up` first)");
+    }
+    for name in graph.start_order() {
+        if !services.is_empty() && !services.contains(&name) {
+            continue;
+        }
+        for (dep, kind) in graph.dependencies(&name) {
+            if services.is_empty() || services.contains(&dep) {
+                wait_condition(ctx, &dep, kind.condition()).await?;
+            }
+        }
+        let mine: Vec<&ContainerSummary> = observed.iter().filter(|c| c.service == name && !c.oneoff && !c.state.is_running()).collect();
+        let results = join_all(mine.into_iter().map(|c| start(ctx, &c.id, &c.name))).await;
+        results.into_iter().collect::<Result<Vec<_>>>()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,337 @@
+//! From a service of the model to the `ContainerSpec` a backend creates: names, labels,
+//! config hash, and project references (volumes, networks, linked containers) resolved.
+
+use indexmap::IndexMap;
+use sha2::{Digest, Sha256};
+
+use crate::backend::{
+    labels, ContainerSpec, ContainerSummary, Mount, NetworkAttachment, NetworkMode, NetworkSpec, VolumeSpec,
+};
+use crate::compose::model::{parse_duration, Project, Service, VolumeType, VolumesFromSource};
+
+/// The version written in `com.docker.compose.version`.
+pub const COMPOSE_VERSION: &str = concat!("hoist-", env!("CARGO_PKG_VERSION"));
+
+/// `<project>-<service>-<n>`, or the service's `container_name`.
+pub fn container_name(project: &str, service_name: &str, service: &Service, number: u32) -> String {
+    match &service.container_name {
+        Some(name) => name.clone(),
+        None => format!("{project}-{service_name}-{number}"),
+    }
+}
+
+/// A stable hash of what makes a container: a change recreates it. Scale is left out,
+/// so scaling never recreates the containers that stay.
+pub fn config_hash(service: &Service) -> String {
+    let mut value = serde_json::to_value(service).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        map.remove("scale");
+        if let Some(deploy) = map.get_mut("deploy").and_then(|d| d.as_object_mut()) {
+            deploy.remove("replicas");
+        }
+    }
+    hex::encode(Sha256::digest(value.to_string().as_bytes()))
+}
+
+/// The engine-side name of the container that stands for `service` when another service
+/// refers to it (links, volumes_from, network_mode): its lowest-numbered existing
+/// container, or the name its first container will get.
+pub fn primary_container(project: &Project, service_name: &str, observed: &[ContainerSummary]) -> String {
+    observed
+        .iter()
+        .filter(|c| c.service == service_name && !c.oneoff)
+        .min_by_key(|c| c.number)
+        .map(|c| c.name.clone())
+        .unwrap_or_else(|| {
+            let svc = project.services.get(service_name).cloned().unwrap_or_default();
+            container_name(&project.name, service_name, &svc, 1)
+        })
+}
+
+/// Labels every container of the project carries (as Docker Compose writes them).
+pub fn container_labels(project: &Project, service_name: &str, number: u32, oneoff: bool, hash: &str) -> IndexMap<String, String> {
+    let service = &project.services[service_name];
+    let mut l: IndexMap<String, String> = service.labels.clone();
+    l.insert(labels::PROJECT.into(), project.name.clone());
+    l.insert(labels::SERVICE.into(), service_name.into());
+    l.insert(labels::NUMBER.into(), number.to_string());
+    l.insert(labels::ONEOFF.into(), if oneoff { "True" } else { "False" }.into());
+    l.insert(labels::CONFIG_HASH.into(), hash.into());
+    l.insert(labels::WORKING_DIR.into(), project.working_dir.display().to_string());
+    let files: Vec<String> = project.config_files.iter().map(|f| f.display().to_string()).collect();
+    l.insert(labels::CONFIG_FILES.into(), files.join(","));
+    l.insert(labels::VERSION.into(), COMPOSE_VERSION.into());
+    if let Some(image) = &service.image {
+        l.insert(labels::IMAGE.into(), image.clone());
+    }
+    l
+}
+
+/// The image a service runs: `image:`, or `<project>-<service>` for build-only services.
+pub fn service_image(project: &Project, service_name: &str) -> String {
+    let service = &project.services[service_name];
+    service.image.clone().unwrap_or_else(|| format!("{}-{}", project.name, service_name))
+}
+
+/// Builds the spec of container `number` of `service_name`.
+pub fn container_spec(
+    project: &Project,
+    service_name: &str,
+    number: u32,
+    oneoff: bool,
+    observed: &[ContainerSummary],
+) -> ContainerSpec {
+    let service = &project.services[service_name];
+    let hash = config_hash(service);
+    let name = container_name(&project.name, service_name, service, number);
+    let resolve = |svc: &str| primary_container(project, svc, observed);
+
+    let mut mounts = Vec::new();
+    for v in &service.volumes {
+        mounts.push(match v.kind {
+            VolumeType::Bind => Mount::Bind {
+                source: v.source.clone().unwrap_or_default().into(),
+                target: v.target.clone(),
+                read_only: v.read_only,
+                create_host_path: v.create_host_path,
+            },
+            VolumeType::Tmpfs => Mount::Tmpfs { target: v.target.clone(), size: v.tmpfs_size, mode: v.tmpfs_mode },
+            _ => Mount::Volume {
+                name: v.source.as_ref().map(|key| volume_name(project, key)),
+                target: v.target.clone(),
+                read_only: v.read_only,
+                nocopy: v.nocopy,
+            },
+        });
+    }
+    for t in &service.tmpfs {
+        let target = t.split(':').next().unwrap_or(t).to_string();
+        mounts.push(Mount::Tmpfs { target, size: None, mode: None });
+    }
+
+    let volumes_from = service
+        .volumes_from
+        .iter()
+        .map(|vf| match &vf.source {
+            VolumesFromSource::Service(s) => (resolve(s), vf.read_only),
+            VolumesFromSource::Container(c) => (c.clone(), vf.read_only),
+        })
+        .collect();
+
+    let network = network_mode(project, service_name, &name, observed);
+    let links = service
+        .links
+        .iter()
+        .map(|l| (resolve(&l.target), l.alias.clone()))
+        .chain(service.external_links.iter().map(|l| (l.target.clone(), l.alias.clone())))
+        .collect();
+    let ns = |mode: &Option<String>| {
+        mode.as_ref().map(|m| match m.strip_prefix("service:") {
+            Some(s) => format!("container:{}", resolve(s)),
+            None => m.clone(),
+        })
+    };
+
+    ContainerSpec {
+        name,
+        project: project.name.clone(),
+        service_name: service_name.to_string(),
+        number,
+        oneoff,
+        image: service_image(project, service_name),
+        env: service.environment.iter().filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone()))).collect(),
+        labels: container_labels(project, service_name, number, oneoff, &hash),
+        hostname: service.hostname.clone(),
+        mounts,
+        volumes_from,
+        ports: service.ports.clone(),
+        expose: service.expose.clone(),
+        network,
+        links,
+        pid: ns(&service.pid),
+        ipc: ns(&service.ipc),
+        stop_grace_period: service.stop_grace_period.as_deref().and_then(parse_duration),
+        config_hash: hash,
+        service: service.clone(),
+    }
+}
+
+fn network_mode(project: &Project, service_name: &str, container: &str, observed: &[ContainerSummary]) -> NetworkMode {
+    let service = &project.services[service_name];
+    match service.network_mode.as_deref() {
+        Some("host") => return NetworkMode::Host,
+        Some("none") => return NetworkMode::None,
+        Some("bridge") => return NetworkMode::DefaultBridge,
+        Some(m) if m.starts_with("service:") => {
+            return NetworkMode::Container(primary_container(project, &m["service:".len()..], observed));
+        }
+        Some(m) if m.starts_with("container:") => return NetworkMode::Container(m["container:".len()..].to_string()),
+        Some(other) => {
+            return NetworkMode::Networks(vec![NetworkAttachment {
+                network: other.to_string(),
+                aliases: vec![service_name.to_string()],
+                ipv4_address: None,
+            }]);
+        }
+        None => {}
+    }
+    if project.legacy {
+        return NetworkMode::DefaultBridge;
+    }
+    let mut nets: Vec<(&String, Option<&crate::compose::model::ServiceNetwork>)> =
+        service.networks.iter().map(|(k, v)| (k, Some(v))).collect();
+    let default_key = "default".to_string();
+    if nets.is_empty() {
+        nets.push((&default_key, None));
+    }
+    // Higher priority first, as Docker Compose connects them.
+    nets.sort_by_key(|(_, n)| std::cmp::Reverse(n.and_then(|n| n.priority).unwrap_or(0)));
+    NetworkMode::Networks(
+        nets.into_iter()
+            .map(|(key, n)| {
+                let mut aliases = vec![service_name.to_string(), container.to_string()];
+                if let Some(n) = n {
+                    aliases.extend(n.aliases.iter().cloned());
+                }
+                NetworkAttachment {
+                    network: network_name(project, key),
+                    aliases,
+                    ipv4_address: n.and_then(|n| n.ipv4_address.clone()),
+                }
+            })
+            .collect(),
+    )
+}
+
+/// Engine-side name of a project network key.
+pub fn network_name(project: &Project, key: &str) -> String {
+    project.networks.get(key).map(|n| n.name.clone()).unwrap_or_else(|| format!("{}_{key}", project.name))
+}
+
+/// Engine-side name of a project volume key.
+pub fn volume_name(project: &Project, key: &str) -> String {
+    project.volumes.get(key).map(|v| v.name.clone()).unwrap_or_else(|| format!("{}_{key}", project.name))
+}
+
+/// The networks the given services need, as specs to ensure.
+pub fn network_specs(project: &Project, services: &[String]) -> Vec<NetworkSpec> {
+    let mut keys: Vec<String> = Vec::new();
+    if !project.legacy {
+        for s in services {
+            let svc = &project.services[s];
+            if svc.network_mode.is_some() {
+                continue;
+            }
+            if svc.networks.is_empty() {
+                keys.push("default".into());
+            }
+            keys.extend(svc.networks.keys().cloned());
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    keys.retain(|k| seen.insert(k.clone()));
+    keys.into_iter()
+        .map(|key| {
+            let net = project.networks.get(&key).cloned().unwrap_or_default();
+            let mut labels = net.labels.clone();
+            labels.insert(labels::PROJECT.into(), project.name.clone());
+            labels.insert(labels::NETWORK.into(), key.clone());
+            labels.insert(labels::VERSION.into(), COMPOSE_VERSION.into());
+            NetworkSpec {
+                name: network_name(project, &key),
+                project: project.name.clone(),
+                key,
+                driver: net.driver,
+                internal: net.internal,
+                attachable: net.attachable,
+                subnets: net.subnets,
+                labels,
+                external: net.external,
+            }
+        })
+        .collect()
+}
+
+/// The named volumes the given services mount, as specs to ensure.
+pub fn volume_specs(project: &Project, services: &[String]) -> Vec<VolumeSpec> {
+    let mut keys: Vec<String> = Vec::new();
+    for s in services {
+        for v in &project.services[s].volumes {
+            if v.kind == VolumeType::Volume
+                && let Some(k) = &v.source
+                && !keys.contains(k)
+            {
+                keys.push(k.clone());
+            }
+        }
+    }
+    keys.into_iter().map(|k| volume_spec(project, &k)).collect()
+}
+
+pub fn volume_spec(project: &Project, key: &str) -> VolumeSpec {
+    let vol = project.volumes.get(key).cloned().unwrap_or_default();
+    let mut labels = vol.labels.clone();
+    labels.insert(labels::PROJECT.into(), project.name.clone());
+    labels.insert(labels::VOLUME.into(), key.into());
+    labels.insert(labels::VERSION.into(), COMPOSE_VERSION.into());
+    VolumeSpec {
+        name: volume_name(project, key),
+        project: project.name.clone(),
+        key: key.into(),
+        driver: vol.driver,
+        driver_opts: vol.driver_opts,
+        labels,
+        external: vol.external,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compose::model::{Link, ServiceVolume};
+
+    fn project() -> Project {
+        let mut p = Project { name: "demo".into(), ..Default::default() };
+        let mut web = Service { image: Some("busybox".into()), ..Default::default() };
+        web.links.push(Link { target: "db".into(), alias: "database".into() });
+        web.volumes.push(ServiceVolume {
+            kind: VolumeType::Volume,
+            source: Some("data".into()),
+            target: "/data".into(),
+            read_only: false,
+            create_host_path: false,
+            options: vec![],
+            nocopy: false,
+            tmpfs_size: None,
+            tmpfs_mode: None,
+        });
+        p.services.insert("web".into(), web);
+        p.services.insert("db".into(), Service { image: Some("redis".into()), ..Default::default() });
+        p
+    }
+
+    #[test]
+    fn names_labels_and_references() {
+        let p = project();
+        let spec = container_spec(&p, "web", 2, false, &[]);
+        assert_eq!(spec.name, "demo-web-2");
+        assert_eq!(spec.labels[labels::NUMBER], "2");
+        assert_eq!(spec.labels[labels::ONEOFF], "False");
+        assert_eq!(spec.links, vec![("demo-db-1".to_string(), "database".to_string())]);
+        assert!(matches!(&spec.mounts[0], Mount::Volume { name: Some(n), .. } if n == "demo_data"));
+        assert!(matches!(&spec.network, NetworkMode::Networks(n) if n[0].network == "demo_default"));
+        let mut legacy = p.clone();
+        legacy.legacy = true;
+        assert_eq!(container_spec(&legacy, "web", 1, false, &[]).network, NetworkMode::DefaultBridge);
+    }
+
+    #[test]
+    fn hash_ignores_scale_only() {
+        let mut s = Service { image: Some("busybox".into()), ..Default::default() };
+        let h = config_hash(&s);
+        s.scale = Some(3);
+        assert_eq!(h, config_hash(&s));
+        s.command = Some(vec!["true".into()]);
+        assert_ne!(h, config_hash(&s));
+    }
+}
