@@ -514,3 +514,89 @@ pub async fn start_existing(ctx: &Ctx, services: &[String]) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::fake::FakeBackend;
+    use crate::compose::model::{DependsOn, Link, Service};
+    use crate::output::progress::RecordingProgress;
+
+    fn project() -> Project {
+        let mut p = Project { name: "demo".into(), ..Default::default() };
+        let mut web = Service { image: Some("busybox".into()), ..Default::default() };
+        web.links.push(Link { target: "db".into(), alias: "db".into() });
+        web.depends_on.insert("cache".into(), DependsOn { condition: DependsCondition::ServiceStarted, restart: false, required: true });
+        p.services.insert("web".into(), web);
+        p.services.insert("db".into(), Service { image: Some("busybox".into()), ..Default::default() });
+        p.services.insert("cache".into(), Service { image: Some("busybox".into()), ..Default::default() });
+        p
+    }
+
+    fn ctx(p: Project, backend: Arc<FakeBackend>) -> Ctx {
+        Ctx::new(backend, Arc::new(p), Arc::new(RecordingProgress::default()), None)
+    }
+
+    fn pos(calls: &[String], call: &str) -> usize {
+        calls.iter().position(|c| c == call).unwrap_or_else(|| panic!("no {call:?} in {calls:?}"))
+    }
+
+    #[tokio::test]
+    async fn up_starts_dependencies_first_and_is_idempotent() {
+        let fake = Arc::new(FakeBackend::with_images(&["busybox"]));
+        let c = ctx(project(), fake.clone());
+        up(&c, &UpOptions::default()).await.unwrap();
+        let calls = fake.calls();
+        assert!(pos(&calls, "start demo-db-1") < pos(&calls, "create demo-web-1"));
+        assert!(pos(&calls, "start demo-cache-1") < pos(&calls, "create demo-web-1"));
+        assert_eq!(fake.state.lock().unwrap().networks, vec!["demo_default".to_string()]);
+        let before = fake.calls().len();
+        up(&c, &UpOptions::default()).await.unwrap();
+        assert_eq!(fake.calls().len(), before, "a second up changed something: {:?}", &fake.calls()[before..]);
+    }
+
+    #[tokio::test]
+    async fn scale_and_recreate() {
+        let fake = Arc::new(FakeBackend::with_images(&["busybox"]));
+        let c = ctx(project(), fake.clone());
+        let mut opts = UpOptions::default();
+        opts.scale.insert("web".into(), 3);
+        up(&c, &opts).await.unwrap();
+        assert_eq!(c.observe().await.unwrap().iter().filter(|x| x.service == "web").count(), 3);
+        opts.scale.insert("web".into(), 1);
+        up(&c, &opts).await.unwrap();
+        let web: Vec<_> = c.observe().await.unwrap().into_iter().filter(|x| x.service == "web").collect();
+        assert_eq!(web.len(), 1);
+        assert_eq!(web[0].number, 1);
+        // A changed service is recreated under the same name; the others stay.
+        let mut p = project();
+        p.services["db"].command = Some(vec!["sleep".into(), "1".into()]);
+        let c2 = ctx(p, fake.clone());
+        let before = fake.calls().len();
+        up(&c2, &UpOptions::default()).await.unwrap();
+        let new_calls = fake.calls()[before..].to_vec();
+        assert!(new_calls.contains(&"create demo-db-1".to_string()), "{new_calls:?}");
+        assert!(!new_calls.iter().any(|c| c.contains("cache")), "{new_calls:?}");
+    }
+
+    #[tokio::test]
+    async fn missing_image_fails_before_anything_is_created() {
+        let fake = Arc::new(FakeBackend::with_images(&[]));
+        let c = ctx(project(), fake.clone());
+        assert!(up(&c, &UpOptions::default()).await.is_err());
+        let st = fake.state.lock().unwrap();
+        assert!(st.containers.is_empty() && st.networks.is_empty() && st.volumes.is_empty());
+    }
+
+    #[tokio::test]
+    async fn down_removes_dependents_first() {
+        let fake = Arc::new(FakeBackend::with_images(&["busybox"]));
+        let c = ctx(project(), fake.clone());
+        up(&c, &UpOptions::default()).await.unwrap();
+        down(&c, &DownOptions::default()).await.unwrap();
+        let calls = fake.calls();
+        assert!(pos(&calls, "remove demo-web-1") < pos(&calls, "stop demo-db-1"));
+        let st = fake.state.lock().unwrap();
+        assert!(st.containers.is_empty() && st.networks.is_empty());
+    }
+}
