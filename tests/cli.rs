@@ -1,0 +1,233 @@
+//! End-to-end tests: the real `hoist` binary against real containers, on each backend.
+//! Needs root and, for the Docker backend, a running dockerd (`.ci/run` starts one).
+//! Each test uses its own project name and removes what it made, also on failure.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const HOIST: &str = env!("CARGO_BIN_EXE_hoist");
+
+/// A project folder with a compose file, torn down (`down -v`) when dropped.
+struct Stack {
+    dir: tempfile::TempDir,
+    project: String,
+    backend: &'static str,
+}
+
+impl Stack {
+    fn new(backend: &'static str, name: &str, compose: &str) -> Stack {
+        ensure_busybox(backend);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("docker-compose.yml"), compose).unwrap();
+        let s = Stack { dir, project: format!("it{}{}", name.replace(['-', '_'], ""), backend), backend };
+        s.hoist(&["down", "-v", "-t", "1"]);
+        s
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn hoist(&self, args: &[&str]) -> Output {
+        Command::new(HOIST)
+            .args(["--backend", self.backend, "-p", &self.project])
+            .args(args)
+            .current_dir(self.path())
+            .env_remove("DOCKER_HOST")
+            .output()
+            .unwrap()
+    }
+
+    /// Runs and asserts success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.hoist(args);
+        assert!(out.status.success(), "hoist {args:?} failed: {}\n{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs and asserts failure; returns stderr.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.hoist(args);
+        assert!(!out.status.success(), "hoist {args:?} should have failed: {}", String::from_utf8_lossy(&out.stdout));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    fn logs(&self, service: &str) -> String {
+        self.ok(&["logs", "--no-color", service])
+    }
+
+    /// Waits until the service's output contains `text`.
+    fn wait_log(&self, service: &str, text: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let out = self.logs(service);
+            if out.contains(text) {
+                return out;
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "no {text:?} in the output of {service}:\n{out}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn ps_q(&self, args: &[&str]) -> Vec<String> {
+        let mut a = vec!["ps", "-q"];
+        a.extend_from_slice(args);
+        self.ok(&a).lines().map(String::from).filter(|l| !l.is_empty()).collect()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = self.hoist(&["down", "-v", "-t", "1"]);
+    }
+}
+
+/// Imports `busybox:latest` (from the busybox-static package) into the backend, once.
+fn ensure_busybox(backend: &'static str) {
+    static DOCKER: OnceLock<()> = OnceLock::new();
+    static BUILTIN: OnceLock<()> = OnceLock::new();
+    let cell = if backend == "docker" { &DOCKER } else { &BUILTIN };
+    cell.get_or_init(|| {
+        let tar = busybox_tar();
+        let out = Command::new(HOIST).args(["--backend", backend, "image", "import"]).arg(&tar).arg("busybox:latest").output().unwrap();
+        assert!(out.status.success(), "image import failed: {}", String::from_utf8_lossy(&out.stderr));
+    });
+}
+
+fn busybox_tar() -> PathBuf {
+    static TAR: OnceLock<PathBuf> = OnceLock::new();
+    TAR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("hoist-it-rootfs-{}", std::process::id()));
+        let root = dir.join("rootfs");
+        for d in ["bin", "etc", "tmp", "root"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        std::fs::copy("/usr/bin/busybox", root.join("bin/busybox")).expect("busybox-static is installed");
+        let list = Command::new("/usr/bin/busybox").arg("--list").output().unwrap();
+        for applet in String::from_utf8_lossy(&list.stdout).lines() {
+            if applet != "busybox" {
+                let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(applet));
+            }
+        }
+        std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n").unwrap();
+        std::fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
+        let tar = dir.join("busybox.tar");
+        let st = Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".").status().unwrap();
+        assert!(st.success());
+        tar
+    })
+    .clone()
+}
+
+fn up_ps_logs_down(b: &'static str) {
+    let s = Stack::new(b, "basic", "services:\n  app:\n    image: busybox:latest\n    init: true\n    command: sh -c 'echo hello-$$HOSTNAME; echo ENV=$$GREETING; sleep 3600'\n    environment:\n      GREETING: hi\n");
+    s.ok(&["up", "-d"]);
+    let out = s.wait_log("app", "ENV=hi");
+    assert!(out.contains("app-1  | hello-"), "{out}");
+    assert_eq!(s.ps_q(&[]).len(), 1);
+    let ps = s.ok(&["ps"]);
+    assert!(ps.contains(&format!("{}-app-1", s.project)) && ps.contains("Up"), "{ps}");
+    let json = s.ok(&["ps", "--format", "json"]);
+    let rows: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(rows[0]["Service"], "app");
+    assert_eq!(rows[0]["State"], "running");
+    // A second up changes nothing.
+    let out = s.hoist(&["up", "-d"]);
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("Recreate"));
+    s.ok(&["down"]);
+    assert!(s.ps_q(&["-a"]).is_empty());
+}
+
+fn exec_and_run(b: &'static str) {
+    let s = Stack::new(b, "exec", "services:\n  app:\n    image: busybox:latest\n    init: true\n    command: sleep 3600\n    environment:\n      FOO: bar\n");
+    s.ok(&["up", "-d"]);
+    assert_eq!(s.ok(&["exec", "-T", "app", "sh", "-c", "echo $FOO"]).trim(), "bar");
+    let out = s.hoist(&["exec", "-T", "app", "sh", "-c", "exit 3"]);
+    assert_eq!(out.status.code(), Some(3));
+    let out = s.hoist(&["run", "--rm", "-T", "app", "sh", "-c", "echo one-off; exit 5"]);
+    assert_eq!(out.status.code(), Some(5), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("one-off"));
+    assert_eq!(s.ps_q(&["-a"]).len(), 1, "run --rm left its container");
+}
+
+fn scale_numbers(b: &'static str) {
+    let s = Stack::new(b, "scale", "services:\n  web:\n    image: busybox:latest\n    init: true\n    command: sleep 3600\n");
+    s.ok(&["up", "-d", "--scale", "web=3"]);
+    assert_eq!(s.ps_q(&["web"]).len(), 3);
+    s.ok(&["scale", "web=1"]);
+    let ps = s.ok(&["ps"]);
+    assert!(ps.contains(&format!("{}-web-1", s.project)) && !ps.contains(&format!("{}-web-2", s.project)), "{ps}");
+}
+
+fn recreate_keeps_anonymous_volume(b: &'static str) {
+    let compose = |cmd: &str| format!("services:\n  db:\n    image: busybox:latest\n    init: true\n    command: sh -c '{cmd}'\n    volumes:\n      - /data\n");
+    let s = Stack::new(b, "recreate", &compose("echo kept > /data/f; echo FIRST; sleep 3600"));
+    s.ok(&["up", "-d"]);
+    s.wait_log("db", "FIRST");
+    std::fs::write(s.path().join("docker-compose.yml"), compose("echo GOT=$$(cat /data/f); sleep 3600")).unwrap();
+    s.ok(&["up", "-d"]);
+    s.wait_log("db", "GOT=kept");
+}
+
+fn depends_on_completed(b: &'static str) {
+    let s = Stack::new(b, "completed", "services:\n  init:\n    image: busybox:latest\n    command: sh -c 'exit 7'\n  app:\n    image: busybox:latest\n    command: sleep 1\n    depends_on:\n      init:\n        condition: service_completed_successfully\n");
+    let err = s.fails(&["up", "-d"]);
+    assert!(err.contains("didn't complete successfully: exit 7"), "{err}");
+}
+
+fn missing_image_creates_nothing(b: &'static str) {
+    let s = Stack::new(b, "noimage", "services:\n  a:\n    image: busybox:latest\n    command: sleep 1\n  b:\n    image: hoist-test/does-not-exist:1\n    pull_policy: never\n");
+    let err = s.fails(&["up", "-d"]);
+    assert!(err.contains("hoist-test/does-not-exist:1"), "{err}");
+    assert!(s.ps_q(&["-a"]).is_empty(), "containers were created");
+}
+
+fn port_in_use_creates_nothing(b: &'static str) {
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let s = Stack::new(b, "portinuse", &format!("services:\n  web:\n    image: busybox:latest\n    command: sleep 3600\n    ports:\n      - \"{port}:80\"\n"));
+    let err = s.fails(&["up", "-d"]);
+    assert!(err.contains("already allocated") || err.contains("in use"), "{err}");
+    assert!(s.ps_q(&["-a"]).is_empty(), "containers were created");
+}
+
+fn stop_start_kill(b: &'static str) {
+    let s = Stack::new(b, "stopstart", "services:\n  app:\n    image: busybox:latest\n    init: true\n    command: sh -c 'echo started; sleep 3600'\n");
+    s.ok(&["up", "-d"]);
+    s.ok(&["stop", "-t", "2"]);
+    assert!(s.ps_q(&[]).is_empty());
+    assert_eq!(s.ps_q(&["-a"]).len(), 1);
+    s.ok(&["start"]);
+    assert_eq!(s.ps_q(&[]).len(), 1);
+    s.ok(&["restart", "-t", "2"]);
+    assert_eq!(s.ps_q(&[]).len(), 1);
+    s.ok(&["kill"]);
+    assert!(s.ps_q(&[]).is_empty());
+    s.ok(&["rm", "-f"]);
+    assert!(s.ps_q(&["-a"]).is_empty());
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod docker {
+            $(#[test] fn $name() { super::$name("docker") })*
+        }
+        mod builtin {
+            $(#[test] fn $name() { super::$name("builtin") })*
+        }
+    };
+}
+
+on_both_backends!(
+    up_ps_logs_down,
+    exec_and_run,
+    scale_numbers,
+    recreate_keeps_anonymous_volume,
+    depends_on_completed,
+    missing_image_creates_nothing,
+    port_in_use_creates_nothing,
+    stop_start_kill,
+);
