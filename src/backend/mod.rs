@@ -388,7 +388,43 @@ pub trait Backend: Send + Sync {
     async fn list_images(&self) -> Result<Vec<ImageSummary>>;
     async fn remove_image(&self, reference: &str, force: bool) -> Result<()>;
 
+    /// Builds an image from a context and a Dockerfile; returns the image id.
+    async fn build_image(&self, spec: &BuildSpec, _progress: ProgressFn) -> Result<String> {
+        Err(BackendError::Engine(format!("{}: building images is not supported yet ({})", self.name(), spec.tags.join(", "))))
+    }
+    /// Pushes an image to the registry its name points at.
+    async fn push_image(&self, reference: &str, _progress: ProgressFn) -> Result<()> {
+        Err(BackendError::Engine(format!("{}: pushing {reference} is not supported yet", self.name())))
+    }
+    /// Gives an image another name.
+    async fn tag_image(&self, source: &str, target: &str) -> Result<()> {
+        Err(BackendError::Engine(format!("{}: tagging {source} as {target} is not supported yet", self.name())))
+    }
+    /// Loads a `docker save` / OCI archive; returns the references loaded.
+    async fn load_images(&self, archive: &std::path::Path) -> Result<Vec<String>> {
+        Err(BackendError::Engine(format!("{}: loading {} is not supported yet", self.name(), archive.display())))
+    }
+
     fn version(&self) -> String {
         self.name().to_string()
     }
+}
+
+/// What to build: the resolved `build:` section of a service.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BuildSpec {
+    /// Absolute path of the build context.
+    pub context: PathBuf,
+    /// Dockerfile path relative to the context (default `Dockerfile`).
+    pub dockerfile: Option<String>,
+    /// Inline Dockerfile content (wins over `dockerfile`).
+    pub dockerfile_inline: Option<String>,
+    pub args: Vec<(String, String)>,
+    pub target: Option<String>,
+    pub labels: IndexMap<String, String>,
+    pub no_cache: bool,
+    /// Always try to pull newer base images.
+    pub pull: bool,
+    /// Names to give the result (the first is the service's image).
+    pub tags: Vec<String>,
 }
