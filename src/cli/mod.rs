@@ -4,6 +4,7 @@ mod common;
 mod config;
 mod down;
 mod exec;
+mod graph;
 mod image;
 mod lifecycle;
 mod logs;
@@ -111,6 +112,8 @@ enum Command {
     Config(config::Args),
     /// Show the hoist version.
     Version(ls::VersionArgs),
+    /// Print the service dependency graph (DOT or Mermaid), or render it to a picture.
+    Graph(graph::Args),
     /// Manage images in the engine's store.
     #[command(subcommand)]
     Image(image::ImageCommand),
@@ -257,6 +260,7 @@ async fn dispatch(app: &App, command: Command) -> Result<i32> {
         Command::Ls(a) => ls::run(app, a).await,
         Command::Version(a) => ls::version(app, a).await,
         Command::Config(a) => config::run(app, a).await,
+        Command::Graph(a) => graph::run(app, a).await,
         Command::Image(c) => image::image_command(app, c).await,
         Command::Volume(c) => volume::run(app, c).await,
     }
