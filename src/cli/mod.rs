@@ -23,7 +23,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::backend::Backend;
 use crate::compose::{LoadOptions, Project};
-use crate::output::progress::{PlainProgress, ProgressRef};
+use crate::output::progress::{self, ProgressRef};
 use crate::plan::execute::Ctx;
 
 #[derive(Parser, Debug)]
@@ -132,7 +132,7 @@ pub struct App {
     profiles: Vec<String>,
     backend_kind: BackendKind,
     parallel: Option<usize>,
-    pub quiet_progress: bool,
+    pub progress_mode: progress::Mode,
     pub color: bool,
 }
 
@@ -174,7 +174,7 @@ impl App {
     }
 
     pub fn progress(&self) -> ProgressRef {
-        PlainProgress::new(self.quiet_progress)
+        progress::reporter(self.progress_mode, self.color)
     }
 
     /// Project + backend + progress, for commands that act on a project.
@@ -198,6 +198,10 @@ pub fn main() -> i32 {
         "always" => true,
         _ => std::env::var_os("NO_COLOR").is_none() && console::Term::stdout().is_term(),
     };
+    let Some(progress_mode) = progress::Mode::parse(&cli.progress) else {
+        eprintln!("hoist: invalid --progress {:?}: use auto, tty, plain, json or quiet", cli.progress);
+        return 2;
+    };
     let app = App {
         cli_files: cli.files,
         project_name: cli.project_name,
@@ -206,7 +210,7 @@ pub fn main() -> i32 {
         profiles: cli.profiles,
         backend_kind,
         parallel: cli.parallel,
-        quiet_progress: cli.progress == "quiet",
+        progress_mode,
         color,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
