@@ -90,9 +90,11 @@ fn run(dir: &Path, json: &str) -> Result<i32, String> {
         ForkResult::Child => {
             let msg = (|| -> Result<(), String> {
                 if req.kill_with_parent {
-                    // SAFETY: integer-only prctl; then check the parent did not die already.
+                    // SAFETY: integer-only prctl; then check the parent did not die already
+                    // (outside our pid namespace it reads as 0; reparented, as another pid).
                     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) };
-                    if nix::unistd::getppid().as_raw() as u32 != parent_pid {
+                    let ppid = nix::unistd::getppid().as_raw();
+                    if ppid != 0 && ppid as u32 != parent_pid {
                         return Err("parent died".into());
                     }
                 }
