@@ -277,3 +277,92 @@ fn cleanup_leaves_no_mounts() {
     runtime::cleanup(&c.dir).unwrap();
     assert!(!mounted());
 }
+
+#[test]
+fn tty_output_is_logged_as_stdout() {
+    let c = container(&sh("test -t 0 && test -t 1 && echo is-a-tty; echo err >&2"), |s| s.tty = true);
+    let (code, out, err) = run(&c);
+    assert_eq!(code, 0);
+    assert_eq!(out, vec!["is-a-tty", "err"]);
+    assert!(err.is_empty());
+}
+
+#[test]
+fn pause_and_unpause() {
+    let c = container(&sh("while true; do date +%s%N > /tmp/tick; usleep 20000; done"), |s| s.init = true);
+    runtime::start(&c.dir).unwrap();
+    let tick = c.dir.join("upper/tmp/tick");
+    wait_for("ticks", Duration::from_secs(5), || tick.exists());
+    runtime::pause(&c.dir).unwrap();
+    assert_eq!(runtime::state(&c.dir).unwrap().status, "paused");
+    std::thread::sleep(Duration::from_millis(100));
+    let frozen = std::fs::read_to_string(&tick).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(std::fs::read_to_string(&tick).unwrap(), frozen);
+    runtime::unpause(&c.dir).unwrap();
+    assert_eq!(runtime::state(&c.dir).unwrap().status, "running");
+    wait_for("ticks again", Duration::from_secs(5), || std::fs::read_to_string(&tick).unwrap() != frozen);
+    // Stopping a paused container thaws it first.
+    runtime::pause(&c.dir).unwrap();
+    runtime::stop(&c.dir, Duration::from_secs(5)).unwrap();
+    assert_eq!(runtime::state(&c.dir).unwrap().status, "exited");
+}
+
+#[test]
+fn joins_a_network_namespace_and_another_containers_pid_namespace() {
+    let name = format!("hoist-rt-test-{}", std::process::id());
+    assert!(std::process::Command::new("ip").args(["netns", "add", &name]).status().unwrap().success());
+    let netns = PathBuf::from("/var/run/netns").join(&name);
+    let ns = netns.clone();
+    let a = container(&sh("sleep 3600"), |s| {
+        s.init = true;
+        s.netns = Some(ns);
+    });
+    runtime::start(&a.dir).unwrap();
+    let pidfile = runtime::pid_file(&a.dir);
+    let b = container(&sh("ip -o link | cut -d: -f2; ps -o comm | grep -c sleep"), |s| {
+        s.netns = Some(netns.clone());
+        s.pid_ns = runtime::NamespaceMode::Container(pidfile);
+    });
+    let (code, out, err) = run(&b);
+    let _ = std::process::Command::new("ip").args(["netns", "del", &name]).status();
+    assert_eq!(code, 0, "{err:?}");
+    assert_eq!(out, vec![" lo", "1"]);
+}
+
+#[test]
+fn stop_ends_a_restart_loop() {
+    let c = container(&sh("exit 1"), |s| s.restart = RestartPolicy::Always);
+    runtime::start(&c.dir).unwrap();
+    wait_for("a few restarts", Duration::from_secs(10), || runtime::state(&c.dir).unwrap().restart_count >= 2);
+    runtime::stop(&c.dir, Duration::from_secs(5)).unwrap();
+    let st = runtime::state(&c.dir).unwrap();
+    assert_eq!(st.status, "exited");
+    assert!(st.stopped_by_user);
+    let count = st.restart_count;
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(runtime::state(&c.dir).unwrap().restart_count, count);
+}
+
+#[test]
+fn a_dead_supervisor_is_detected() {
+    let c = container(&sh("sleep 3600"), |_| {});
+    let st = runtime::start(&c.dir).unwrap();
+    let sup = nix::unistd::Pid::from_raw(st.supervisor_pid.unwrap());
+    nix::sys::signal::kill(sup, nix::sys::signal::Signal::SIGKILL).unwrap();
+    let _ = nix::sys::wait::waitpid(sup, Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+    wait_for("crash detection", Duration::from_secs(5), || runtime::state(&c.dir).unwrap().status == "exited");
+    assert_eq!(runtime::state(&c.dir).unwrap().exit_code, Some(-1));
+    assert!(!std::fs::read_to_string("/proc/mounts").unwrap().contains(c.dir.to_str().unwrap()));
+}
+
+#[test]
+fn exec_with_a_tty() {
+    let c = container(&sh("sleep 3600"), |s| s.init = true);
+    runtime::start(&c.dir).unwrap();
+    let req = serde_json::json!({"command": ["sh", "-c", "test -t 0 && echo tty-ok; exit 4"], "env": ["X=1"], "user": null,
+        "working_dir": "/tmp", "tty": true, "interactive": false, "privileged": false});
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hoist")).arg("__exec").arg(&c.dir).arg(req.to_string()).output().unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "tty-ok");
+}

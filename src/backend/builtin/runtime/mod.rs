@@ -156,6 +156,12 @@ pub struct ProcessState {
     pub cgroups: Vec<PathBuf>,
 }
 
+/// The file holding the host pid of the container's first process while it runs: what
+/// `NamespaceMode::Container` of another container points at.
+pub fn pid_file(dir: &Path) -> PathBuf {
+    dir.join(state::PID_FILE)
+}
+
 /// Statuses in which a supervisor should be alive.
 fn is_active(status: &str) -> bool {
     matches!(status, "running" | "restarting" | "paused")

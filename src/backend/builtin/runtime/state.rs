@@ -14,6 +14,8 @@ pub const LOG_FILE: &str = "log.jsonl";
 pub const STOPPED_MARKER: &str = "stopped-by-user";
 /// Present while the container's cgroup is frozen.
 pub const PAUSED_MARKER: &str = "paused";
+/// Host pid of the container's first process while it runs (for `NamespaceMode::Container`).
+pub const PID_FILE: &str = "init.pid";
 /// The supervisor's own stderr (diagnostics of the runtime, not of the container).
 pub const SUPERVISOR_LOG: &str = "supervisor.log";
 

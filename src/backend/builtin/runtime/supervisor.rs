@@ -50,6 +50,8 @@ pub fn main(dir: &Path) -> i32 {
         state: Mutex::new(ProcessState { status: "created".into(), supervisor_pid: Some(std::process::id() as i32), ..Default::default() }),
     });
     shared.update(|_| {});
+    // Never keep the caller's directory busy (it may be unmounted later).
+    let _ = std::env::set_current_dir("/");
 
     // Orphans of the container's first process (its pid once its forker exits) come to us.
     // SAFETY: integer-only prctl.
@@ -111,6 +113,8 @@ fn run_loop(spec: &RuntimeSpec, shared: &Shared, log: &LogWriter) -> i32 {
             }
         };
         let started = Instant::now();
+        // Other containers join this one's pid/ipc namespaces through this file.
+        let _ = std::fs::write(shared.dir.join(state::PID_FILE), running.pid.as_raw().to_string());
         shared.update(|s| {
             s.status = "running".into();
             s.pid = Some(running.pid.as_raw());
@@ -121,6 +125,7 @@ fn run_loop(spec: &RuntimeSpec, shared: &Shared, log: &LogWriter) -> i32 {
         });
 
         let code = wait_exit(running.pid);
+        let _ = std::fs::remove_file(shared.dir.join(state::PID_FILE));
         running.finish_logs();
         let stopped = state::has_marker(&shared.dir, STOPPED_MARKER);
         shared.update(|s| {
@@ -241,7 +246,8 @@ fn spawn(spec: &RuntimeSpec, groups: &[PathBuf], log: &LogWriter) -> Result<Runn
     let mut copiers = Vec::new();
     let mut kept_stdin = None;
     let stdio = if spec.tty {
-        let p = pty::open(None).map_err(|e| format!("allocating a pty: {e}"))?;
+        let size = libc::winsize { ws_row: 24, ws_col: 80, ws_xpixel: 0, ws_ypixel: 0 };
+        let p = pty::open(Some(size)).map_err(|e| format!("allocating a pty: {e}"))?;
         copiers.push(log.spawn_copier("stdout", p.master));
         Stdio::Tty { slave: p.slave }
     } else {
