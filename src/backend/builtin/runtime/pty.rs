@@ -84,19 +84,17 @@ impl Drop for RawMode {
 /// Copies the caller's stdin to the master (background thread) and the master to stdout
 /// until the slave side is closed by every process (EIO) or EOF.
 pub fn proxy(master: &OwnedFd, forward_stdin: bool) {
-    if forward_stdin {
-        if let Ok(dup) = master.try_clone() {
-            std::thread::spawn(move || {
-                let mut to = File::from(dup);
-                let mut stdin = std::io::stdin();
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = stdin.read(&mut buf) {
-                    if n == 0 || to.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
+    if forward_stdin && let Ok(dup) = master.try_clone() {
+        std::thread::spawn(move || {
+            let mut to = File::from(dup);
+            let mut stdin = std::io::stdin();
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdin.read(&mut buf) {
+                if n == 0 || to.write_all(&buf[..n]).is_err() {
+                    break;
                 }
-            });
-        }
+            }
+        });
     }
     // SAFETY: borrowing our own master fd for the lifetime of this call.
     let borrowed = unsafe { BorrowedFd::borrow_raw(master.as_raw_fd()) };

@@ -79,7 +79,7 @@ pub fn supervisor_alive(pid: i32, dir: &Path) -> bool {
     let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else { return false };
     let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
     let dir = dir.as_os_str().as_encoded_bytes();
-    args.iter().any(|a| *a == b"__supervise") && args.iter().any(|a| *a == dir)
+    args.contains(&&b"__supervise"[..]) && args.contains(&dir)
         && !fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| stat_state(&s) == Some('Z'))
 }
 
