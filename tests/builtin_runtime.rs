@@ -366,3 +366,29 @@ fn exec_with_a_tty() {
     assert_eq!(out.status.code(), Some(4));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "tty-ok");
 }
+
+#[test]
+fn attached_run_feeds_stdin_and_tees_output() {
+    use std::io::Write;
+    let c = container(&sh("cat; echo done >&2; exit 5"), |_| {});
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hoist"))
+        .arg("__supervise")
+        .arg(&c.dir)
+        .arg("--attach-stdin")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"hello\nworld\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\nworld\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "done\n");
+    assert_eq!(runtime::state(&c.dir).unwrap().exit_code, Some(5));
+    assert_eq!(output(&c).0, vec!["hello", "world"]);
+    // The API: exit code back, start errors as errors.
+    let c = container(&sh("exit 6"), |_| {});
+    assert_eq!(runtime::run_attached(&c.dir, false).unwrap(), 6);
+    let c = container(&["nosuchcmd"], |_| {});
+    assert!(runtime::run_attached(&c.dir, false).unwrap_err().to_string().contains("executable file not found"));
+}

@@ -3,7 +3,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{OwnedFd, RawFd};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -50,13 +50,14 @@ impl LogWriter {
         }
     }
 
-    /// Copies `fd` into the log until EOF (all writers closed) on a background thread.
-    pub fn spawn_copier(&self, stream: &'static str, fd: OwnedFd) -> JoinHandle<()> {
+    /// Copies `fd` into the log until EOF (all writers closed) on a background thread;
+    /// with `tee`, the raw bytes also go to that fd (an attached caller's stdout/stderr).
+    pub fn spawn_copier(&self, stream: &'static str, fd: OwnedFd, tee: Option<RawFd>) -> JoinHandle<()> {
         let log = self.clone();
-        std::thread::spawn(move || log.copy(stream, File::from(fd)))
+        std::thread::spawn(move || log.copy(stream, File::from(fd), tee))
     }
 
-    fn copy(&self, stream: &str, mut src: File) {
+    fn copy(&self, stream: &str, mut src: File, tee: Option<RawFd>) {
         let mut pending: Vec<u8> = Vec::new();
         let mut buf = [0u8; 8192];
         loop {
@@ -67,6 +68,9 @@ impl LogWriter {
                 // EIO: a pty whose slave side was closed by every process.
                 Err(_) => break,
             };
+            if let Some(fd) = tee {
+                write_fd(fd, &buf[..n]);
+            }
             pending.extend_from_slice(&buf[..n]);
             let mut start = 0;
             while let Some(pos) = pending[start..].iter().position(|b| *b == b'\n') {
@@ -86,6 +90,21 @@ impl LogWriter {
         if !pending.is_empty() {
             self.write_line(stream, &pending);
         }
+    }
+}
+
+/// Writes all of `data` to a raw fd, giving up on errors (the reader went away).
+pub fn write_fd(fd: RawFd, mut data: &[u8]) {
+    while !data.is_empty() {
+        // SAFETY: writing from a live buffer to an fd this process holds.
+        let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
+        if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+            continue;
+        }
+        if n <= 0 {
+            return;
+        }
+        data = &data[n as usize..];
     }
 }
 

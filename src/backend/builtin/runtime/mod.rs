@@ -255,6 +255,38 @@ pub fn start(dir: &Path) -> Result<ProcessState> {
     }
 }
 
+/// Runs the container in the foreground with the caller's stdio (`compose run`, attach):
+/// the supervisor is a direct child sharing the caller's terminal; output is also logged;
+/// with `interactive` the caller's stdin feeds the container (a tty one in raw mode).
+/// SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 reaching the supervisor (e.g. Ctrl-C on
+/// the caller's terminal without tty) go to the container. Blocks; returns the exit code.
+pub fn run_attached(dir: &Path, interactive: bool) -> Result<i32> {
+    let dir = absolute(dir)?;
+    state::read_spec(&dir)?;
+    if is_active(&state(&dir)?.status) {
+        return Err(err("run", "the container is already running"));
+    }
+    state::set_marker(&dir, STOPPED_MARKER, false)?;
+    state::set_marker(&dir, PAUSED_MARKER, false)?;
+    state::write_state(&dir, &ProcessState { status: "created".into(), ..Default::default() })?;
+    let mode = if interactive { "--attach-stdin" } else { "--attach" };
+    let status = std::process::Command::new(helper_exe())
+        .arg("__supervise")
+        .arg(&dir)
+        .arg(mode)
+        .stdin(if interactive { std::process::Stdio::inherit() } else { std::process::Stdio::null() })
+        .status()
+        .map_err(|e| err(format!("starting {}", helper_exe().display()), e))?;
+    let st = state(&dir)?;
+    if let Some(e) = st.error {
+        return Err(err(format!("starting container {}", dir.display()), e));
+    }
+    match st.exit_code {
+        Some(code) => Ok(code),
+        None => Err(err("run", format!("the supervisor ended without an exit code ({status})"))),
+    }
+}
+
 /// Parses `SIGTERM`, `TERM`, `term` or `15`.
 fn parse_signal(name: &str) -> Result<nix::sys::signal::Signal> {
     use std::str::FromStr;
@@ -492,7 +524,11 @@ pub fn unpause(dir: &Path) -> Result<()> {
 /// called by main before anything else (no tokio, single-threaded). Returns the exit code.
 pub fn hidden_main(args: &[String]) -> i32 {
     match args {
-        [cmd, dir] if cmd == "__supervise" => supervisor::main(Path::new(dir)),
+        [cmd, dir] if cmd == "__supervise" => supervisor::main(Path::new(dir), supervisor::Attach::default()),
+        [cmd, dir, mode] if cmd == "__supervise" && mode.starts_with("--attach") => {
+            let attach = supervisor::Attach { attached: true, stdin: mode == "--attach-stdin" };
+            supervisor::main(Path::new(dir), attach)
+        }
         [cmd, dir, json] if cmd == "__exec" => exec::helper_main(Path::new(dir), json),
         _ => {
             eprintln!("hoist: unknown internal command");

@@ -36,7 +36,43 @@ impl Shared {
     }
 }
 
-pub fn main(dir: &Path) -> i32 {
+/// How a foreground (`run_attached`) supervisor shares the caller's stdio.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Attach {
+    /// Output also goes to our stdout/stderr (the caller's).
+    pub attached: bool,
+    /// Our stdin feeds the container's.
+    pub stdin: bool,
+}
+
+pub fn main(dir: &Path, attach: Attach) -> i32 {
+    // Attached: signals for the caller's foreground group go to the container instead;
+    // blocked before any thread exists so that only the forwarding thread takes them.
+    if attach.attached {
+        let _ = nix::sys::signal::pthread_sigmask(nix::sys::signal::SigmaskHow::SIG_BLOCK, Some(&forwarded_signals()), None);
+    }
+    QUIET.store(attach.attached, std::sync::atomic::Ordering::Relaxed);
+    let code = supervise(dir, attach);
+    // Leave the caller's terminal as we found it.
+    drop(RAW_MODE.lock().map(|mut r| r.take()));
+    code
+}
+
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The caller's terminal while a tty container is attached (restored at exit).
+static RAW_MODE: Mutex<Option<pty::RawMode>> = Mutex::new(None);
+
+fn forwarded_signals() -> nix::sys::signal::SigSet {
+    use nix::sys::signal::Signal::*;
+    let mut set = nix::sys::signal::SigSet::empty();
+    for sig in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH] {
+        set.add(sig);
+    }
+    set
+}
+
+fn supervise(dir: &Path, attach: Attach) -> i32 {
     let spec = match state::read_spec(dir) {
         Ok(s) => s,
         Err(e) => {
@@ -67,7 +103,10 @@ pub fn main(dir: &Path) -> i32 {
     if let Some(h) = spec.healthcheck.clone() {
         health::spawn(shared.clone(), h);
     }
-    run_loop(&spec, &shared, &log)
+    if attach.attached {
+        forward_signals(shared.clone());
+    }
+    run_loop(&spec, &shared, &log, attach)
 }
 
 /// cgroups, rootfs and ports: everything before the first process.
@@ -82,7 +121,10 @@ fn prepare(spec: &RuntimeSpec, shared: &Shared) -> Result<(), String> {
 }
 
 fn fail(spec: &RuntimeSpec, shared: &Shared, msg: String) -> i32 {
-    eprintln!("hoist supervisor: {msg}");
+    // Attached, the caller reports the error (from the state) itself.
+    if !QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("hoist supervisor: {msg}");
+    }
     teardown(spec, shared);
     shared.update(|s| {
         s.status = "exited".into();
@@ -99,11 +141,37 @@ fn teardown(spec: &RuntimeSpec, shared: &Shared) {
     cgroups::remove(&shared.snapshot().cgroups);
 }
 
-fn run_loop(spec: &RuntimeSpec, shared: &Shared, log: &LogWriter) -> i32 {
+/// Takes the blocked signals and passes them to the container's first process (window
+/// size changes to its tty).
+fn forward_signals(shared: Arc<Shared>) {
+    std::thread::spawn(move || {
+        let set = forwarded_signals();
+        loop {
+            let Ok(sig) = set.wait() else { continue };
+            if sig == nix::sys::signal::Signal::SIGWINCH {
+                if let (Some(ws), Ok(guard)) = (pty::window_size(0), TTY_MASTER.lock())
+                    && let Some(fd) = *guard
+                {
+                    // SAFETY: TIOCSWINSZ with a valid winsize on the live master.
+                    unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
+                }
+                continue;
+            }
+            if let Some(pid) = shared.snapshot().pid {
+                let _ = nix::sys::signal::kill(Pid::from_raw(pid), sig);
+            }
+        }
+    });
+}
+
+/// The current tty master (for window size changes of an attached caller).
+static TTY_MASTER: Mutex<Option<RawFd>> = Mutex::new(None);
+
+fn run_loop(spec: &RuntimeSpec, shared: &Shared, log: &LogWriter, attach: Attach) -> i32 {
     let mut delay = Duration::from_millis(100);
     loop {
         let groups = shared.snapshot().cgroups;
-        let running = match spawn(spec, &groups, log) {
+        let running = match spawn(spec, &groups, log, attach) {
             Ok(r) => r,
             // The first start reports to `start()`; later ones fail like an exit.
             Err(msg) if shared.snapshot().restart_count == 0 => return fail(spec, shared, msg),
@@ -125,6 +193,9 @@ fn run_loop(spec: &RuntimeSpec, shared: &Shared, log: &LogWriter) -> i32 {
         });
 
         let code = wait_exit(running.pid);
+        if let Ok(mut m) = TTY_MASTER.lock() {
+            *m = None;
+        }
         let _ = std::fs::remove_file(shared.dir.join(state::PID_FILE));
         running.finish_logs();
         let stopped = state::has_marker(&shared.dir, STOPPED_MARKER);
@@ -202,6 +273,26 @@ impl Running {
     }
 }
 
+/// Feeds our stdin (the attached caller's) to the container until EOF, then closes `to`
+/// so the container sees EOF too.
+fn copy_stdin_to(to: OwnedFd) {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        loop {
+            // SAFETY: reading into a live buffer from our stdin.
+            let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+            if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            if n <= 0 {
+                break;
+            }
+            super::logs::write_fd(to.as_raw_fd(), &buf[..n as usize]);
+        }
+        drop(to);
+    });
+}
+
 fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))
 }
@@ -223,7 +314,7 @@ fn open_ns(pidfile: &Path, ns: &str) -> Result<File, String> {
 /// the namespaces (new pid namespaces apply to children only) and forks the process,
 /// which comes back to us as orphan (we are a subreaper). Returns once the command was
 /// exec'd, or the error that prevented it.
-fn spawn(spec: &RuntimeSpec, groups: &[PathBuf], log: &LogWriter) -> Result<Running, String> {
+fn spawn(spec: &RuntimeSpec, groups: &[PathBuf], log: &LogWriter, attach: Attach) -> Result<Running, String> {
     let netns = spec.netns.as_ref().map(|p| File::open(p).map_err(|e| format!("opening network namespace {}: {e}", p.display()))).transpose()?;
     let pidns = match &spec.pid_ns {
         NamespaceMode::Container(f) => Some(open_ns(f, "pid")?),
@@ -246,16 +337,34 @@ fn spawn(spec: &RuntimeSpec, groups: &[PathBuf], log: &LogWriter) -> Result<Runn
     let mut copiers = Vec::new();
     let mut kept_stdin = None;
     let stdio = if spec.tty {
-        let size = libc::winsize { ws_row: 24, ws_col: 80, ws_xpixel: 0, ws_ypixel: 0 };
+        let default = libc::winsize { ws_row: 24, ws_col: 80, ws_xpixel: 0, ws_ypixel: 0 };
+        let size = if attach.attached { pty::window_size(0).unwrap_or(default) } else { default };
         let p = pty::open(Some(size)).map_err(|e| format!("allocating a pty: {e}"))?;
-        copiers.push(log.spawn_copier("stdout", p.master));
+        if attach.stdin {
+            if pty::is_tty(0)
+                && let Ok(mut raw) = RAW_MODE.lock()
+                && raw.is_none()
+            {
+                *raw = pty::RawMode::enter(0);
+            }
+            let to = p.master.try_clone().map_err(|e| format!("dup: {e}"))?;
+            copy_stdin_to(to);
+        }
+        if let Ok(mut m) = TTY_MASTER.lock() {
+            *m = Some(p.master.as_raw_fd());
+        }
+        copiers.push(log.spawn_copier("stdout", p.master, attach.attached.then_some(1)));
         Stdio::Tty { slave: p.slave }
     } else {
         let (out_r, out_w) = pipe()?;
         let (e_r, e_w) = pipe()?;
-        copiers.push(log.spawn_copier("stdout", out_r));
-        copiers.push(log.spawn_copier("stderr", e_r));
-        let stdin = if spec.stdin_open {
+        copiers.push(log.spawn_copier("stdout", out_r, attach.attached.then_some(1)));
+        copiers.push(log.spawn_copier("stderr", e_r, attach.attached.then_some(2)));
+        let stdin = if attach.stdin {
+            let (in_r, in_w) = pipe()?;
+            copy_stdin_to(in_w);
+            in_r
+        } else if spec.stdin_open {
             let (in_r, in_w) = pipe()?;
             kept_stdin = Some(in_w);
             in_r
