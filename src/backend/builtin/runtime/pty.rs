@@ -115,3 +115,32 @@ pub fn proxy(master: &OwnedFd, forward_stdin: bool) {
         }
     }
 }
+
+/// Sends an fd over a unix socket (SCM_RIGHTS).
+pub fn send_fd(socket: &OwnedFd, fd: &OwnedFd) -> std::io::Result<()> {
+    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+    let fds = [fd.as_raw_fd()];
+    let iov = [std::io::IoSlice::new(b"t")];
+    sendmsg::<()>(socket.as_raw_fd(), &iov, &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)
+        .map(|_| ())
+        .map_err(std::io::Error::from)
+}
+
+/// Receives an fd sent by `send_fd`; None when the peer closed without sending one.
+pub fn recv_fd(socket: &OwnedFd) -> Option<OwnedFd> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    use std::os::fd::FromRawFd;
+    let mut byte = [0u8; 1];
+    let mut iov = [std::io::IoSliceMut::new(&mut byte)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(socket.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC).ok()?;
+    for cmsg in msg.cmsgs().ok()? {
+        if let ControlMessageOwned::ScmRights(fds) = cmsg
+            && let Some(fd) = fds.first()
+        {
+            // SAFETY: the kernel just installed this fd for us.
+            return Some(unsafe { OwnedFd::from_raw_fd(*fd) });
+        }
+    }
+    None
+}

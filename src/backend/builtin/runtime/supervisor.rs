@@ -300,7 +300,8 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
 /// The fds the container's first process gets as stdio.
 enum Stdio {
     Pipes { stdin: OwnedFd, stdout: OwnedFd, stderr: OwnedFd },
-    Tty { slave: OwnedFd },
+    /// The pty is made inside the container; its master goes back over `socket`.
+    Tty { socket: OwnedFd, size: libc::winsize },
 }
 
 fn open_ns(pidfile: &Path, ns: &str) -> Result<File, String> {
@@ -336,25 +337,21 @@ fn spawn(spec: &RuntimeSpec, groups: &[PathBuf], log: &LogWriter, attach: Attach
     let (pid_r, pid_w) = pipe()?;
     let mut copiers = Vec::new();
     let mut kept_stdin = None;
+    let mut console = None;
     let stdio = if spec.tty {
         let default = libc::winsize { ws_row: 24, ws_col: 80, ws_xpixel: 0, ws_ypixel: 0 };
         let size = if attach.attached { pty::window_size(0).unwrap_or(default) } else { default };
-        let p = pty::open(Some(size)).map_err(|e| format!("allocating a pty: {e}"))?;
-        if attach.stdin {
-            if pty::is_tty(0)
-                && let Ok(mut raw) = RAW_MODE.lock()
-                && raw.is_none()
-            {
-                *raw = pty::RawMode::enter(0);
-            }
-            let to = p.master.try_clone().map_err(|e| format!("dup: {e}"))?;
-            copy_stdin_to(to);
-        }
-        if let Ok(mut m) = TTY_MASTER.lock() {
-            *m = Some(p.master.as_raw_fd());
-        }
-        copiers.push(log.spawn_copier("stdout", p.master, attach.attached.then_some(1)));
-        Stdio::Tty { slave: p.slave }
+        // The pty is opened inside the container (its own devpts, so `tty` names it); the
+        // master comes back over this socket.
+        let (ours, theirs) = nix::sys::socket::socketpair(
+            nix::sys::socket::AddressFamily::Unix,
+            nix::sys::socket::SockType::Stream,
+            None,
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|e| format!("socketpair: {e}"))?;
+        console = Some(ours);
+        Stdio::Tty { socket: theirs, size }
     } else {
         let (out_r, out_w) = pipe()?;
         let (e_r, e_w) = pipe()?;
@@ -424,6 +421,28 @@ fn spawn(spec: &RuntimeSpec, groups: &[PathBuf], log: &LogWriter, attach: Attach
                 return Err(if msg.is_empty() { "the container process could not be created".into() } else { msg });
             }
             let pid = Pid::from_raw(i32::from_ne_bytes(buf));
+            if msg.is_empty()
+                && let Some(sock) = console
+            {
+                match pty::recv_fd(&sock) {
+                    Some(master) => {
+                        if attach.stdin {
+                            if pty::is_tty(0)
+                                && let Ok(mut raw) = RAW_MODE.lock()
+                                && raw.is_none()
+                            {
+                                *raw = pty::RawMode::enter(0);
+                            }
+                            copy_stdin_to(master.try_clone().map_err(|e| format!("dup: {e}"))?);
+                        }
+                        if let Ok(mut m) = TTY_MASTER.lock() {
+                            *m = Some(master.as_raw_fd());
+                        }
+                        copiers.push(log.spawn_copier("stdout", master, attach.attached.then_some(1)));
+                    }
+                    None => msg = "the container did not hand over its terminal".into(),
+                }
+            }
             if !msg.is_empty() {
                 let _ = waitpid(pid, None);
                 return Err(msg);
@@ -455,18 +474,23 @@ fn container_main(spec: &RuntimeSpec, stdio: &Stdio, err_fd: RawFd) -> ! {
             }
         }
         container::setup_rootfs(spec)?;
+        let tty_slave = match stdio {
+            Stdio::Tty { socket, size } => {
+                let p = pty::open(Some(*size)).map_err(|e| format!("allocating a pty: {e}"))?;
+                pty::send_fd(socket, &p.master).map_err(|e| format!("handing over the pty: {e}"))?;
+                Some(p.slave)
+            }
+            Stdio::Pipes { .. } => None,
+        };
         let cwd = if spec.cwd.is_empty() { "/".to_string() } else { spec.cwd.clone() };
         let id = container::identity(Path::new("/"), spec.user.as_deref(), &spec.group_add, spec.privileged, &spec.cap_add, &spec.cap_drop, &spec.security_opt)?;
         container::finish_rootfs(spec, &cwd)?;
         container::apply_rlimits(&spec.ulimits)?;
         let env = container::full_env(&spec.env, &spec.hostname, &id.user.home);
-        std::env::set_current_dir(&cwd).map_err(|e| format!("chdir to cwd (\"{cwd}\") set in config.json failed: {e}"))?;
+        std::env::set_current_dir(&cwd).map_err(|e| format!("chdir to the working directory {cwd}: {e}"))?;
         container::apply_identity(&id)?;
         let program = container::find_program(spec.args.first().map(String::as_str).unwrap_or_default(), &env)?;
-        let slave = match stdio {
-            Stdio::Tty { slave } => Some(slave.as_raw_fd()),
-            Stdio::Pipes { .. } => None,
-        };
+        let slave = tty_slave.as_ref().map(|s| s.as_raw_fd());
         if !spec.init {
             if let Some(fd) = slave {
                 pty::attach_slave(fd).map_err(|e| format!("setting up the tty: {e}"))?;
