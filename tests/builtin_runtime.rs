@@ -393,3 +393,17 @@ fn attached_run_feeds_stdin_and_tees_output() {
     let c = container(&["nosuchcmd"], |_| {});
     assert!(runtime::run_attached(&c.dir, false).unwrap_err().to_string().contains("executable file not found"));
 }
+
+#[test]
+fn privileged_gets_every_capability_and_the_host_devices() {
+    // Everything hoist itself may use (the host may withhold some from us).
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let ours = status.lines().find_map(|l| l.strip_prefix("CapPrm:")).unwrap().trim().to_string();
+    let c = container(&sh("grep ^CapEff /proc/self/status | cut -f2; ls /dev | wc -l; head -c 100 /proc/timer_list | grep -q . && echo unmasked"), |s| s.privileged = true);
+    let (code, out, err) = run(&c);
+    assert_eq!(code, 0, "{err:?}");
+    assert_eq!(out[0], ours);
+    let host_devices = std::fs::read_dir("/dev").unwrap().count();
+    assert!(out[1].trim().parse::<usize>().unwrap() >= host_devices / 2, "{out:?}");
+    assert_eq!(out[2], "unmasked");
+}

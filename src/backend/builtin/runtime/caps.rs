@@ -60,6 +60,14 @@ pub fn effective_set(privileged: bool, cap_add: &[String], cap_drop: &[String]) 
     Ok(set & all_mask())
 }
 
+/// This process's permitted set: a container cannot get more than hoist itself has.
+pub fn current_permitted() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("CapPrm:").and_then(|v| u64::from_str_radix(v.trim(), 16).ok())))
+        .unwrap_or(u64::MAX)
+}
+
 #[repr(C)]
 struct CapHeader {
     version: u32,

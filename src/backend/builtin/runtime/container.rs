@@ -232,6 +232,17 @@ fn setup_dev(root: &Path, spec: &RuntimeSpec) -> Res<()> {
     for (link, target) in [("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"), ("core", "/proc/kcore")] {
         std::os::unix::fs::symlink(target, dev.join(link)).map_err(|e| format!("creating /dev/{link}: {e}"))?;
     }
+    if spec.privileged {
+        // As Docker: a privileged container sees the host's devices.
+        for entry in std::fs::read_dir("/dev").into_iter().flatten().flatten() {
+            use std::os::unix::fs::FileTypeExt;
+            let Ok(ft) = entry.file_type() else { continue };
+            let target = dev.join(entry.file_name());
+            if (ft.is_char_device() || ft.is_block_device()) && !target.exists() {
+                let _ = bind(&entry.path(), &target, false);
+            }
+        }
+    }
     for d in &spec.devices {
         // `host[:container[:permissions]]`
         let mut parts = d.split(':');
@@ -360,7 +371,7 @@ pub struct Identity {
 
 pub fn identity(root: &Path, user_spec: Option<&str>, group_add: &[String], privileged: bool, cap_add: &[String], cap_drop: &[String], security_opt: &[String]) -> Res<Identity> {
     let user = user::resolve(root, user_spec, group_add)?;
-    let caps = caps::effective_set(privileged, cap_add, cap_drop)?;
+    let caps = caps::effective_set(privileged, cap_add, cap_drop)? & caps::current_permitted();
     let no_new_privs = security_opt.iter().any(|o| {
         let o = o.replace('=', ":");
         o == "no-new-privileges" || o == "no-new-privileges:true"

@@ -113,3 +113,26 @@ pub fn read_log(path: &Path) -> std::io::Result<Vec<LogEntry>> {
     let text = std::fs::read_to_string(path)?;
     Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_lines_and_flushes_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.jsonl");
+        let log = LogWriter::open(&path).unwrap();
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let t = log.spawn_copier("stdout", r, None);
+        nix::unistd::write(&w, b"one\r\ntwo\n\nthr").unwrap();
+        nix::unistd::write(&w, "ee \u{e9}".as_bytes()).unwrap();
+        drop(w);
+        t.join().unwrap();
+        let texts: Vec<String> = read_log(&path).unwrap().into_iter().map(|e| e.text).collect();
+        assert_eq!(texts, ["one", "two", "", "three \u{e9}"]);
+        let first: serde_json::Value = serde_json::from_str(std::fs::read_to_string(&path).unwrap().lines().next().unwrap()).unwrap();
+        assert_eq!(first["stream"], "stdout");
+        assert!(chrono::DateTime::parse_from_rfc3339(first["time"].as_str().unwrap()).is_ok());
+    }
+}
