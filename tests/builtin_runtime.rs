@@ -407,3 +407,30 @@ fn privileged_gets_every_capability_and_the_host_devices() {
     assert!(out[1].trim().parse::<usize>().unwrap() >= host_devices / 2, "{out:?}");
     assert_eq!(out[2], "unmasked");
 }
+
+#[test]
+fn exec_passes_stdin_only_when_interactive() {
+    use std::io::Write;
+    let c = container(&sh("sleep 3600"), |s| {
+        s.init = true;
+        s.user = Some("nobody".into());
+        s.cwd = "/tmp".into();
+    });
+    runtime::start(&c.dir).unwrap();
+    let exec = |interactive: bool, user: Option<&str>| {
+        let req = serde_json::json!({"command": ["sh", "-c", "cat; id -u; pwd; echo $E"], "env": ["E=exec-env"], "user": user,
+            "working_dir": null, "tty": false, "interactive": interactive, "privileged": false});
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hoist"))
+            .arg("__exec")
+            .arg(&c.dir)
+            .arg(req.to_string())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"typed\n").unwrap();
+        String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
+    };
+    assert_eq!(exec(true, None), "typed\n65534\n/tmp\nexec-env\n");
+    assert_eq!(exec(false, Some("0")), "0\n/tmp\nexec-env\n");
+}

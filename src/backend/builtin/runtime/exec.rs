@@ -112,6 +112,12 @@ fn run(dir: &Path, json: &str) -> Result<i32, String> {
                 container::apply_identity(&id)?;
                 if let Some(p) = &pty {
                     pty::attach_slave(p.slave.as_raw_fd()).map_err(|e| format!("setting up the tty: {e}"))?;
+                } else if !req.interactive
+                    && let Ok(null) = File::open("/dev/null")
+                {
+                    // Without -i the command gets no input, as with Docker.
+                    // SAFETY: dup2 onto our stdin.
+                    unsafe { libc::dup2(null.as_raw_fd(), 0) };
                 }
                 let program = container::find_program(&req.command[0], &env)?;
                 Err(container::exec(&program, &req.command, &env))
@@ -125,6 +131,7 @@ fn run(dir: &Path, json: &str) -> Result<i32, String> {
         ForkResult::Parent { child } => {
             if let Some(p) = pty {
                 drop(p.slave);
+                follow_window_size(&p.master);
                 let _raw = if req.interactive && pty::is_tty(0) { pty::RawMode::enter(0) } else { None };
                 pty::proxy(&p.master, req.interactive);
             }
@@ -138,4 +145,25 @@ fn run(dir: &Path, json: &str) -> Result<i32, String> {
             }
         }
     }
+}
+
+/// Copies the caller's terminal size to the pty on every SIGWINCH (background thread;
+/// the signal is blocked here so only that thread takes it).
+fn follow_window_size(master: &std::os::fd::OwnedFd) {
+    use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
+    if !pty::is_tty(0) {
+        return;
+    }
+    let Ok(master) = master.try_clone() else { return };
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGWINCH);
+    let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None);
+    std::thread::spawn(move || {
+        while set.wait().is_ok() {
+            if let Some(ws) = pty::window_size(0) {
+                // SAFETY: TIOCSWINSZ with a valid winsize on our master.
+                unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+            }
+        }
+    });
 }
