@@ -215,7 +215,7 @@ fn spawn_detached(args: &[&std::ffi::OsStr], stderr: std::process::Stdio) -> Res
 /// from the caller, and returns once the container's process runs (or failed to start).
 pub fn start(dir: &Path) -> Result<ProcessState> {
     let dir = absolute(dir)?;
-    state::read_spec(&dir)?;
+    let spec = state::read_spec(&dir)?;
     let current = state(&dir)?;
     if is_active(&current.status) {
         return Ok(current);
@@ -237,7 +237,7 @@ pub fn start(dir: &Path) -> Result<ProcessState> {
             "running" | "restarting" => return Ok(st),
             "exited" => {
                 return match st.error {
-                    Some(e) => Err(err(format!("starting container {}", dir.display()), e)),
+                    Some(e) => Err(err(format!("starting container {}", spec.name), e)),
                     None => Ok(st),
                 };
             }
@@ -262,7 +262,7 @@ pub fn start(dir: &Path) -> Result<ProcessState> {
 /// the caller's terminal without tty) go to the container. Blocks; returns the exit code.
 pub fn run_attached(dir: &Path, interactive: bool) -> Result<i32> {
     let dir = absolute(dir)?;
-    state::read_spec(&dir)?;
+    let spec = state::read_spec(&dir)?;
     if is_active(&state(&dir)?.status) {
         return Err(err("run", "the container is already running"));
     }
@@ -279,7 +279,7 @@ pub fn run_attached(dir: &Path, interactive: bool) -> Result<i32> {
         .map_err(|e| err(format!("starting {}", helper_exe().display()), e))?;
     let st = state(&dir)?;
     if let Some(e) = st.error {
-        return Err(err(format!("starting container {}", dir.display()), e));
+        return Err(err(format!("starting container {}", spec.name), e));
     }
     match st.exit_code {
         Some(code) => Ok(code),
@@ -380,6 +380,7 @@ pub fn state(dir: &Path) -> Result<ProcessState> {
         st.pid = None;
         st.finished_at = st.finished_at.or_else(|| Some(chrono::Utc::now()));
         cleanup_mounts(&dir, &st);
+        let _ = std::fs::remove_file(pid_file(&dir));
         state::write_state(&dir, &st)?;
     }
     if st.status == "running" && state::has_marker(&dir, PAUSED_MARKER) {
