@@ -19,6 +19,8 @@ pub struct Link {
     pub name: String,
     /// hoist tags the links it makes with an alias (`hoist:...`) to find leftovers later.
     pub alias: Option<String>,
+    /// The bridge this link is a port of.
+    pub controller: Option<u32>,
 }
 
 /// A netlink connection bound to the network namespace of the thread that opened it.
@@ -61,11 +63,12 @@ impl Netlink {
         Ok(msgs
             .into_iter()
             .map(|m| {
-                let mut link = Link { index: m.header.index, name: String::new(), alias: None };
+                let mut link = Link { index: m.header.index, name: String::new(), alias: None, controller: None };
                 for a in m.attributes {
                     match a {
                         LinkAttribute::IfName(n) => link.name = n,
                         LinkAttribute::IfAlias(s) => link.alias = Some(s),
+                        LinkAttribute::Controller(c) => link.controller = Some(c),
                         _ => {}
                     }
                 }
@@ -113,6 +116,13 @@ impl Netlink {
         }
     }
 
+    /// The kernel ignores IFLA_IFALIAS when creating a link, so it is set afterwards.
+    fn set_alias(&self, index: u32, alias: &str, what: &str) -> Result<()> {
+        self.rt
+            .block_on(self.handle.link().set(LinkUnspec::new_with_index(index).alias(alias).build()).execute())
+            .map_err(nl_err(format!("tagging {what}")))
+    }
+
     fn set_up(&self, index: u32, what: &str) -> Result<()> {
         self.rt
             .block_on(self.handle.link().set(LinkUnspec::new_with_index(index).up().build()).execute())
@@ -122,7 +132,7 @@ impl Netlink {
     /// Creates (or completes) a bridge holding `gateway/prefix_len`, up.
     pub fn ensure_bridge(&self, name: &str, alias: &str, gateway: Ipv4Addr, prefix_len: u8) -> Result<()> {
         if self.link(name)?.is_none() {
-            let msg = LinkBridge::new(name).alias(alias).build();
+            let msg = LinkBridge::new(name).build();
             match self.rt.block_on(self.handle.link().add(msg).execute()) {
                 Ok(()) => {}
                 // A concurrent hoist made it first: fine, we complete it below.
@@ -131,6 +141,7 @@ impl Netlink {
             }
         }
         let index = self.index(name)?;
+        self.set_alias(index, alias, name)?;
         self.add_address(index, gateway, prefix_len, name)?;
         self.set_up(index, name)
     }
@@ -150,12 +161,13 @@ impl Netlink {
     pub fn create_veth(&self, host: &str, peer: &str, alias: &str, bridge: &str, netns: &std::fs::File) -> Result<()> {
         // A leftover pair with our name (crash between create and record) is replaced.
         self.delete(host)?;
-        let msg = LinkVeth::new(host, peer).alias(alias).build();
+        let msg = LinkVeth::new(host, peer).build();
         self.rt.block_on(self.handle.link().add(msg).execute()).map_err(nl_err(format!("creating veth {host}")))?;
         let made = (|| {
             let bridge_index = self.index(bridge)?;
             let host_index = self.index(host)?;
             let peer_index = self.index(peer)?;
+            self.set_alias(host_index, alias, host)?;
             let msg = LinkUnspec::new_with_index(host_index).controller(bridge_index).up().build();
             self.rt
                 .block_on(self.handle.link().set(msg).execute())

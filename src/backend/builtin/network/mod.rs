@@ -428,11 +428,19 @@ impl Inner {
 
     fn unrealize(&self, rec: &NetworkRecord) -> Result<()> {
         let bridge = rec.bridge.clone();
+        let shared = rec.name == DEFAULT_BRIDGE;
         let veths: Vec<String> = rec.endpoints.values().map(|e| e.veth_host.clone()).collect();
         netns::run_in(None, move || {
             let nl = Netlink::open()?;
             for v in &veths {
                 nl.delete(v)?;
+            }
+            // `hoist0` is shared by every state root: keep it while others still use it.
+            if shared
+                && let Some(br) = nl.link(&bridge)?
+                && nl.links()?.iter().any(|l| l.controller == Some(br.index))
+            {
+                return Ok(());
             }
             nl.delete(&bridge)
         })?;
