@@ -10,6 +10,8 @@ use super::{NetError, Result};
 const FORWARD_CHAIN: &str = "HOIST-FORWARD";
 const NAT_CHAIN: &str = "HOIST-POSTROUTING";
 const NFT_TABLE: &str = "hoist";
+/// Every project bridge (`hs-<hash>`), in iptables' interface wildcard syntax.
+const BRIDGE_WILDCARD: &str = "hs-+";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Firewall {
@@ -20,7 +22,14 @@ pub enum Firewall {
 }
 
 impl Firewall {
+    /// `HOIST_FIREWALL=iptables|nft|none` overrides the detection.
     pub fn detect() -> Firewall {
+        match std::env::var("HOIST_FIREWALL").as_deref() {
+            Ok("iptables") => return Firewall::Iptables,
+            Ok("nft") => return Firewall::Nft,
+            Ok("none") => return Firewall::Missing,
+            _ => {}
+        }
         if tool_exists("iptables") {
             Firewall::Iptables
         } else if tool_exists("nft") {
@@ -77,6 +86,10 @@ fn iptables_rules(bridge: &str, subnet: &Subnet, internal: bool) -> Vec<(&'stati
         rules.push(("filter", FORWARD_CHAIN, s(&["-i", bridge, "!", "-o", bridge, "-m", "comment", "--comment", &c, "-j", "DROP"])));
         rules.push(("filter", FORWARD_CHAIN, s(&["-o", bridge, "!", "-i", bridge, "-m", "comment", "--comment", &c, "-j", "DROP"])));
     } else {
+        // Networks are isolated from each other, as Docker's are: only the way out is open.
+        for other in [BRIDGE_WILDCARD, super::DEFAULT_BRIDGE_DEVICE] {
+            rules.push(("filter", FORWARD_CHAIN, s(&["-i", bridge, "-o", other, "-m", "comment", "--comment", &c, "-j", "DROP"])));
+        }
         rules.push(("filter", FORWARD_CHAIN, s(&["-i", bridge, "!", "-o", bridge, "-m", "comment", "--comment", &c, "-j", "ACCEPT"])));
         rules.push((
             "filter",
@@ -158,6 +171,9 @@ pub fn add_bridge_rules(fw: Firewall, bridge: &str, subnet: &Subnet, internal: b
                 script += &format!("add rule ip {NFT_TABLE} forward iifname \"{bridge}\" drop comment \"{c}\"\n");
                 script += &format!("add rule ip {NFT_TABLE} forward oifname \"{bridge}\" drop comment \"{c}\"\n");
             } else {
+                for other in ["hs-*", super::DEFAULT_BRIDGE_DEVICE] {
+                    script += &format!("add rule ip {NFT_TABLE} forward iifname \"{bridge}\" oifname \"{other}\" drop comment \"{c}\"\n");
+                }
                 script += &format!("add rule ip {NFT_TABLE} forward iifname \"{bridge}\" accept comment \"{c}\"\n");
                 script += &format!(
                     "add rule ip {NFT_TABLE} forward oifname \"{bridge}\" ct state related,established accept comment \"{c}\"\n"
