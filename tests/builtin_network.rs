@@ -478,3 +478,18 @@ fn parallel_attaches_get_distinct_addresses() {
     let (ok, _) = in_ns(&a, &["busybox", "ping", "-c", "1", "-W", "1", &eb[0].ip.to_string()]);
     assert!(!ok, "networks must not reach each other");
 }
+
+#[test]
+fn lost_bridge_is_rebuilt_on_attach() {
+    // After a host reboot the records remain but bridges and rules are gone.
+    let mut env = Env::new();
+    let rec = env.network(env.spec("default"));
+    assert!(sh("ip", &["link", "del", &rec.bridge]).0);
+    nat::remove_bridge_rules(env.mgr.firewall(), &rec.bridge).unwrap();
+    let (_, a, _) = env.container("after-a", &[&rec.name]);
+    let (_, _, eb) = env.container("after-b", &[&rec.name]);
+    assert!(link_exists(&rec.bridge));
+    let (ok, out) = in_ns(&a, &["busybox", "ping", "-c", "1", "-W", "3", &eb[0].ip.to_string()]);
+    assert!(ok, "{out}");
+    assert!(!nat::rules_mentioning(env.mgr.firewall(), &rec.bridge).is_empty());
+}

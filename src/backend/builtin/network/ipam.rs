@@ -104,11 +104,16 @@ pub fn allocate_subnet(used: &[Subnet]) -> Result<Subnet> {
 /// The host's IPv4 routes (kernel routes cover every configured address's network), so
 /// a new bridge never shadows a LAN or another engine's bridge. The default route is left out.
 pub fn host_route_subnets() -> Result<Vec<Subnet>> {
+    Ok(host_routes()?.into_iter().map(|(_, s)| s).collect())
+}
+
+/// The host's IPv4 routes as (device, destination), default route left out.
+pub fn host_routes() -> Result<Vec<(String, Subnet)>> {
     let text = std::fs::read_to_string("/proc/net/route").map_err(|e| NetError::io("reading /proc/net/route", e))?;
     Ok(parse_proc_net_route(&text))
 }
 
-fn parse_proc_net_route(text: &str) -> Vec<Subnet> {
+fn parse_proc_net_route(text: &str) -> Vec<(String, Subnet)> {
     let mut out = Vec::new();
     for line in text.lines().skip(1) {
         let cols: Vec<&str> = line.split_whitespace().collect();
@@ -124,9 +129,58 @@ fn parse_proc_net_route(text: &str) -> Vec<Subnet> {
             continue;
         }
         let dest = Ipv4Addr::from(dest.to_ne_bytes());
-        out.push(Subnet::new(dest, mask.count_ones() as u8));
+        out.push((cols[0].to_string(), Subnet::new(dest, mask.count_ones() as u8)));
     }
     out
+}
+
+/// Subnets handed out by any state root on this host. Routes alone are not enough: a
+/// bridge that is missing for a while (host reboot, manual deletion) must keep its subnet.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct HostClaim {
+    pub subnet: Subnet,
+    pub state_root: String,
+    pub network: String,
+}
+
+impl HostClaim {
+    /// A claim lives as long as the network's record does.
+    fn is_live(&self) -> bool {
+        std::path::Path::new(&self.state_root).join("networks").join(format!("{}.json", self.network)).exists()
+    }
+}
+
+/// Live claims in the registry file (callers hold the host-wide network lock).
+pub fn host_claims(registry: &std::path::Path) -> Vec<HostClaim> {
+    let claims: Vec<HostClaim> = std::fs::read(registry).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+    claims.into_iter().filter(HostClaim::is_live).collect()
+}
+
+/// Records a claim (dropping dead ones) in the registry file.
+pub fn add_host_claim(registry: &std::path::Path, claim: HostClaim) -> Result<()> {
+    let mut claims: Vec<HostClaim> = host_claims(registry)
+        .into_iter()
+        .filter(|c| !(c.state_root == claim.state_root && c.network == claim.network))
+        .collect();
+    claims.push(claim);
+    write_claims(registry, &claims)
+}
+
+/// Drops a network's claim (and every dead one) from the registry file.
+pub fn remove_host_claim(registry: &std::path::Path, state_root: &str, network: &str) -> Result<()> {
+    let claims: Vec<HostClaim> =
+        host_claims(registry).into_iter().filter(|c| !(c.state_root == state_root && c.network == network)).collect();
+    write_claims(registry, &claims)
+}
+
+fn write_claims(registry: &std::path::Path, claims: &[HostClaim]) -> Result<()> {
+    if let Some(dir) = registry.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| NetError::io(format!("creating {}", dir.display()), e))?;
+    }
+    let tmp = registry.with_extension("tmp");
+    let bytes = serde_json::to_vec_pretty(claims).map_err(|e| NetError::failed("encoding subnet claims", e.to_string()))?;
+    std::fs::write(&tmp, bytes).map_err(|e| NetError::io(format!("writing {}", tmp.display()), e))?;
+    std::fs::rename(&tmp, registry).map_err(|e| NetError::io(format!("writing {}", registry.display()), e))
 }
 
 /// Picks a free host address in `range` (or the whole subnet), skipping network, broadcast,
@@ -175,8 +229,8 @@ mod tests {
                     eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
                     docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n\
                     eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
-        let got: Vec<String> = parse_proc_net_route(text).iter().map(|s| s.to_string()).collect();
-        assert_eq!(got, vec!["172.17.0.0/16", "192.0.2.0/24"]);
+        let got: Vec<String> = parse_proc_net_route(text).iter().map(|(d, s)| format!("{d} {s}")).collect();
+        assert_eq!(got, vec!["docker0 172.17.0.0/16", "eth0 192.0.2.0/24"]);
     }
 
     #[test]

@@ -81,6 +81,8 @@ pub const DEFAULT_BRIDGE_DEVICE: &str = "hoist0";
 /// Serializes subnet allocation and firewall edits across every hoist process on the host
 /// (different state roots still share the host's address space and iptables).
 const HOST_LOCK: &str = "/run/hoist/network.lock";
+/// Subnets claimed by every state root on the host (see `ipam::HostClaim`).
+const HOST_SUBNETS: &str = "/var/lib/hoist/host-subnets.json";
 
 /// `<root>/networks/<name>.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -358,6 +360,11 @@ impl Inner {
             endpoints: BTreeMap::new(),
         };
         self.write_record(&rec)?;
+        let claim = ipam::HostClaim { subnet: rec.subnet, state_root: self.state_root.clone(), network: rec.name.clone() };
+        if let Err(e) = ipam::add_host_claim(Path::new(HOST_SUBNETS), claim) {
+            let _ = std::fs::remove_file(self.record_path(&rec.name));
+            return Err(e);
+        }
         if let Err(e) = self.realize(&rec) {
             let _ = self.unrealize(&rec);
             let _ = std::fs::remove_file(self.record_path(&rec.name));
@@ -369,6 +376,13 @@ impl Inner {
     fn choose_subnet(&self, spec: &NetworkSpec, bridge: &str, others: &[NetworkRecord]) -> Result<(Subnet, Ipv4Addr, Option<Subnet>)> {
         let context = || format!("creating network {}", spec.name);
         let host_routes = ipam::host_route_subnets()?;
+        let claims: Vec<ipam::HostClaim> = ipam::host_claims(Path::new(HOST_SUBNETS))
+            .into_iter()
+            .filter(|c| !(c.state_root == self.state_root && c.network == spec.name))
+            .collect();
+        if let Some(c) = claims.iter().find(|c| spec.subnets.iter().any(|s| s.subnet.parse::<Subnet>().is_ok_and(|s| s.overlaps(&c.subnet)))) {
+            return Err(NetError::failed(context(), format!("subnet {} is in use by network {} of {}", c.subnet, c.network, c.state_root)));
+        }
         if let Some(cfg) = spec.subnets.iter().find(|c| !c.subnet.contains(':')) {
             let subnet: Subnet = cfg.subnet.parse()?;
             if let Some(o) = others.iter().find(|o| o.subnet.overlaps(&subnet)) {
@@ -397,6 +411,7 @@ impl Inner {
         }
         let mut used: Vec<Subnet> = host_routes;
         used.extend(others.iter().map(|o| o.subnet));
+        used.extend(claims.iter().map(|c| c.subnet));
         let subnet = ipam::allocate_subnet(&used)?;
         Ok((subnet, subnet.first_host(), None))
     }
@@ -418,6 +433,13 @@ impl Inner {
 
     /// Makes the host match a record: bridge with gateway, up; forwarding and NAT rules.
     fn realize(&self, rec: &NetworkRecord) -> Result<()> {
+        // Someone else took the subnet while our bridge was gone: routing would be ambiguous.
+        if let Some((dev, r)) = ipam::host_routes()?.into_iter().find(|(dev, r)| *dev != rec.bridge && r.overlaps(&rec.subnet)) {
+            return Err(NetError::failed(
+                format!("setting up network {}", rec.name),
+                format!("its subnet {} now overlaps {r} on {dev}; remove and recreate the network", rec.subnet),
+            ));
+        }
         let (bridge, alias, gw, len) = (rec.bridge.clone(), self.alias_bridge(&rec.name), rec.gateway, rec.subnet.prefix_len);
         netns::run_in(None, move || Netlink::open()?.ensure_bridge(&bridge, &alias, gw, len))?;
         if !rec.internal {
@@ -452,7 +474,8 @@ impl Inner {
         let _root = self.root_lock()?;
         let Some(rec) = self.read_record(name)? else { return Ok(()) };
         self.unrealize(&rec)?;
-        std::fs::remove_file(self.record_path(name)).map_err(|e| NetError::io(format!("removing network record {name}"), e))
+        std::fs::remove_file(self.record_path(name)).map_err(|e| NetError::io(format!("removing network record {name}"), e))?;
+        ipam::remove_host_claim(Path::new(HOST_SUBNETS), &self.state_root, name)
     }
 
     fn attach(&self, id: &str, netns_path: &Path, nets: &[NetworkAttachment]) -> Result<Vec<Endpoint>> {
