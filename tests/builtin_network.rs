@@ -468,6 +468,11 @@ fn parallel_attaches_get_distinct_addresses() {
         ips.insert(eps[0].ip);
     }
     assert_eq!(ips.len(), 4);
+    let (id0, _) = &jobs[0];
+    let mine = env.mgr.container_addresses(id0).unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].0, rec.name);
+    assert!(ips.contains(&mine[0].1));
     assert_eq!(env.mgr.network(&rec.name).unwrap().unwrap().endpoints.len(), 4);
     // Routed networks masquerade their subnet; different networks are isolated.
     let (_, saved) = sh("iptables-save", &[]);
@@ -492,4 +497,65 @@ fn lost_bridge_is_rebuilt_on_attach() {
     let (ok, out) = in_ns(&a, &["busybox", "ping", "-c", "1", "-W", "3", &eb[0].ip.to_string()]);
     assert!(ok, "{out}");
     assert!(!nat::rules_mentioning(env.mgr.firewall(), &rec.bridge).is_empty());
+}
+
+#[test]
+fn outbound_traffic_is_masqueraded() {
+    // An "outside" host in its own namespace, reachable from the host over a veth pair but
+    // with no route back to container subnets: only NAT lets a container talk to it.
+    let mut env = Env::new();
+    let rec = env.network(env.spec("default"));
+    let (_, ns, _) = env.container("client", &[&rec.name]);
+    let outside = env.dir.path().join("netns-outside");
+    env.mgr.create_netns(&outside).unwrap();
+    env.containers.push((format!("{}none", env.tag), outside.clone()));
+    let (host_end, out_end) = (format!("ho{}", env.tag), format!("hi{}", env.tag));
+    env.links.push(host_end.clone());
+    let n = std::process::id() % 250;
+    let (host_ip, out_ip) = (format!("10.251.{n}.1"), format!("10.251.{n}.2"));
+    for cmd in [
+        vec!["link", "add", &host_end, "type", "veth", "peer", "name", &out_end],
+        vec!["addr", "add", &format!("{host_ip}/30"), "dev", &host_end],
+        vec!["link", "set", &host_end, "up"],
+    ] {
+        assert!(sh("ip", &cmd).0, "ip {cmd:?}");
+    }
+    // Move the peer with `ip` (test scaffolding only) through an open fd of the namespace.
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::open(&outside).unwrap();
+    let fd_path = format!("/proc/{}/fd/{}", std::process::id(), f.as_raw_fd());
+    assert!(sh("ip", &["link", "set", &out_end, "netns", &fd_path]).0);
+    for cmd in [
+        vec!["ip", "addr", "add", &format!("{out_ip}/30"), "dev", &out_end],
+        vec!["ip", "link", "set", &out_end, "up"],
+        vec!["ip", "link", "set", "lo", "up"],
+    ] {
+        let (ok, out) = in_ns(&outside, &cmd);
+        assert!(ok, "{cmd:?}: {out}");
+    }
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    let server_ns = outside.clone();
+    let server = std::thread::spawn(move || {
+        netns::run_in(Some(&server_ns), move || {
+            let l = TcpListener::bind("0.0.0.0:7000").unwrap();
+            tx.send(()).unwrap();
+            let (mut c, peer) = l.accept().unwrap();
+            c.write_all(peer.ip().to_string().as_bytes()).unwrap();
+            Ok(())
+        })
+        .unwrap()
+    });
+    rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    let target: std::net::SocketAddr = format!("{out_ip}:7000").parse().unwrap();
+    let seen = netns::run_in(Some(&ns), move || {
+        let mut s = TcpStream::connect_timeout(&target, Duration::from_secs(5))
+            .map_err(|e| NetError::failed("connecting out", e.to_string()))?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        Ok(out)
+    })
+    .unwrap();
+    server.join().unwrap();
+    assert_eq!(seen, host_ip, "the outside saw the host's address, not the container's");
 }

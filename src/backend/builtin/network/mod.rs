@@ -184,6 +184,15 @@ impl NetworkManager {
     pub fn network(&self, name: &str) -> Result<Option<NetworkRecord>> {
         self.inner.read_record(name)
     }
+    /// A container's addresses as recorded: (network, ip), for /etc/hosts and inspect.
+    pub fn container_addresses(&self, container_id: &str) -> Result<Vec<(String, Ipv4Addr)>> {
+        Ok(self
+            .inner
+            .records()?
+            .into_iter()
+            .filter_map(|r| r.endpoints.get(container_id).map(|e| (r.name.clone(), e.ip)))
+            .collect())
+    }
     /// Creates a persistent network namespace bound at `netns_path` (like `ip netns add`).
     pub fn create_netns(&self, netns_path: &Path) -> Result<()> {
         netns::create(netns_path)
