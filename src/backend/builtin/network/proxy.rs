@@ -41,7 +41,8 @@ pub fn bind(forwards: &[PortForward]) -> Result<BoundPorts> {
     let mut bound = BoundPorts { forwards: Vec::new(), sockets: Vec::new() };
     for f in forwards {
         let addr = host_addr(f)?;
-        let shown = || format!("{}:{}", addr.ip(), addr.port());
+        // `0.0.0.0:8080`, `[::]:8080`: how Docker words the address in its error.
+        let shown = || addr.to_string();
         let map_err = |e: io::Error| {
             if e.kind() == io::ErrorKind::AddrInUse {
                 NetError::PortInUse(shown())
