@@ -168,7 +168,7 @@ fn forward_signals(shared: Arc<Shared>) {
 static TTY_MASTER: Mutex<Option<RawFd>> = Mutex::new(None);
 
 fn run_loop(spec: &RuntimeSpec, shared: &Shared, log: &LogWriter, attach: Attach) -> i32 {
-    let mut delay = Duration::from_millis(100);
+    let mut delay = Duration::ZERO;
     loop {
         let groups = shared.snapshot().cgroups;
         let running = match spawn(spec, &groups, log, attach) {
@@ -206,20 +206,10 @@ fn run_loop(spec: &RuntimeSpec, shared: &Shared, log: &LogWriter, attach: Attach
             s.stopped_by_user = stopped;
         });
 
-        let count = shared.snapshot().restart_count;
-        let restart = !stopped
-            && match spec.restart {
-                RestartPolicy::No => false,
-                RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
-                RestartPolicy::OnFailure(max) => code != 0 && max.is_none_or(|m| count < m),
-            };
-        if !restart {
+        if stopped || !should_restart(&spec.restart, code, shared.snapshot().restart_count) {
             break;
         }
-        // Back-off: 100ms doubling up to a minute, back to 100ms after 10s of running.
-        if started.elapsed() >= Duration::from_secs(10) {
-            delay = Duration::from_millis(100);
-        }
+        delay = next_delay(delay, started.elapsed());
         shared.update(|s| s.status = "restarting".into());
         let until = Instant::now() + delay;
         while Instant::now() < until && !state::has_marker(&shared.dir, STOPPED_MARKER) {
@@ -229,12 +219,30 @@ fn run_loop(spec: &RuntimeSpec, shared: &Shared, log: &LogWriter, attach: Attach
             shared.update(|s| s.stopped_by_user = true);
             break;
         }
-        delay = (delay * 2).min(Duration::from_secs(60));
         shared.update(|s| s.restart_count += 1);
     }
     teardown(spec, shared);
     shared.update(|s| s.status = "exited".into());
     0
+}
+
+/// Whether the policy restarts a process that exited with `code` after `count` restarts.
+fn should_restart(policy: &RestartPolicy, code: i32, count: u32) -> bool {
+    match policy {
+        RestartPolicy::No => false,
+        RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
+        RestartPolicy::OnFailure(max) => code != 0 && max.is_none_or(|m| count < m),
+    }
+}
+
+/// Back-off before a restart: 100ms doubling up to a minute, back to 100ms once the
+/// process had run for 10s.
+fn next_delay(previous: Duration, ran: Duration) -> Duration {
+    if previous.is_zero() || ran >= Duration::from_secs(10) {
+        Duration::from_millis(100)
+    } else {
+        (previous * 2).min(Duration::from_secs(60))
+    }
 }
 
 fn wait_exit(pid: Pid) -> i32 {
@@ -529,5 +537,36 @@ fn container_main(spec: &RuntimeSpec, stdio: &Stdio, err_fd: RawFd) -> ! {
     unsafe {
         libc::write(err_fd, msg.as_ptr().cast(), msg.len());
         libc::_exit(if msg.contains("not found") || msg.contains("no such file") { 127 } else { 126 });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_policies() {
+        assert!(!should_restart(&RestartPolicy::No, 1, 0));
+        assert!(should_restart(&RestartPolicy::Always, 0, 99));
+        assert!(should_restart(&RestartPolicy::UnlessStopped, 0, 0));
+        assert!(!should_restart(&RestartPolicy::OnFailure(None), 0, 0));
+        assert!(should_restart(&RestartPolicy::OnFailure(None), 2, 50));
+        assert!(should_restart(&RestartPolicy::OnFailure(Some(2)), 1, 1));
+        assert!(!should_restart(&RestartPolicy::OnFailure(Some(2)), 1, 2));
+    }
+
+    #[test]
+    fn back_off_doubles_caps_and_resets() {
+        let ms = Duration::from_millis;
+        let quick = ms(50);
+        let mut d = next_delay(Duration::ZERO, quick);
+        assert_eq!(d, ms(100));
+        d = next_delay(d, quick);
+        assert_eq!(d, ms(200));
+        for _ in 0..20 {
+            d = next_delay(d, quick);
+        }
+        assert_eq!(d, Duration::from_secs(60));
+        assert_eq!(next_delay(d, Duration::from_secs(10)), ms(100));
     }
 }
