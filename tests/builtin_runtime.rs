@@ -434,3 +434,13 @@ fn exec_passes_stdin_only_when_interactive() {
     assert_eq!(exec(true, None), "typed\n65534\n/tmp\nexec-env\n");
     assert_eq!(exec(false, Some("0")), "0\n/tmp\nexec-env\n");
 }
+
+#[test]
+fn nothing_of_the_supervisor_leaks_into_the_container() {
+    // The command's open fds: its stdio (plus ls's directory handle).
+    let c = container(&["ls", "/proc/self/fd"], |_| {});
+    assert_eq!(run(&c).1, vec!["0", "1", "2", "3"]);
+    // hoist's init cannot be inspected from inside (its fds, memory, environment).
+    let c = container(&sh("readlink /proc/1/fd/1 >/dev/null 2>&1 && echo readable || echo hidden"), |s| s.init = true);
+    assert_eq!(run(&c).1, vec!["hidden"]);
+}

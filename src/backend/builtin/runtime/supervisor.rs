@@ -460,12 +460,25 @@ fn spawn(spec: &RuntimeSpec, groups: &[PathBuf], log: &LogWriter, attach: Attach
     }
 }
 
+/// Closes every fd above stderr except `keep`.
+fn close_fds_except(keep: &[RawFd]) {
+    let fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect())
+        .unwrap_or_default();
+    for fd in fds {
+        if fd > 2 && !keep.contains(&fd) {
+            // SAFETY: closing fds of this forked child; Rust objects owning some of them are
+            // never dropped (the process execs or _exits).
+            unsafe { libc::close(fd) };
+        }
+    }
+}
+
 /// The container's first process, after the namespaces exist. Never returns on success
 /// (exec, or init's exit); errors go to the error pipe.
 fn container_main(spec: &RuntimeSpec, stdio: &Stdio, err_fd: RawFd) -> ! {
     let res = (|| -> Result<(), String> {
-        let null = File::options().read(true).write(true).open("/dev/null").map_err(|e| format!("/dev/null: {e}"))?;
-        // SAFETY: dup2 onto our own stdio slots.
+        // SAFETY: dup2 onto our own stdio slots; the /dev/null fd is closed right after.
         unsafe {
             match stdio {
                 Stdio::Pipes { stdin, stdout, stderr } => {
@@ -475,12 +488,24 @@ fn container_main(spec: &RuntimeSpec, stdio: &Stdio, err_fd: RawFd) -> ! {
                 }
                 // The tty goes to the command alone; init must not own it.
                 Stdio::Tty { .. } => {
-                    for fd in 0..3 {
-                        libc::dup2(null.as_raw_fd(), fd);
+                    let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
+                    if null < 0 {
+                        return Err(format!("/dev/null: {}", std::io::Error::last_os_error()));
                     }
+                    for fd in 0..3 {
+                        libc::dup2(null, fd);
+                    }
+                    libc::close(null);
                 }
             }
         }
+        // Nothing of the supervisor's (log file, listening sockets, namespace handles) may
+        // stay reachable from the container through /proc/1/fd.
+        let keep = match stdio {
+            Stdio::Tty { socket, .. } => vec![err_fd, socket.as_raw_fd()],
+            Stdio::Pipes { .. } => vec![err_fd],
+        };
+        close_fds_except(&keep);
         container::setup_rootfs(spec)?;
         let tty_slave = match stdio {
             Stdio::Tty { socket, size } => {
@@ -521,6 +546,13 @@ fn container_main(spec: &RuntimeSpec, stdio: &Stdio, err_fd: RawFd) -> ! {
                 }
             }
             ForkResult::Parent { child } => {
+                // Init is hoist code running as root: keep the container's processes out of
+                // its /proc entries. Orphans outside a new pid namespace come to it too.
+                // SAFETY: integer-only prctls.
+                unsafe {
+                    libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong, 0, 0, 0);
+                    libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0);
+                }
                 if slave.is_none() {
                     let _ = nix::unistd::setpgid(child, child);
                 }
