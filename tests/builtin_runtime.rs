@@ -11,25 +11,34 @@ use hoist::backend::builtin::runtime::{
     self, HealthSpec, MountKind, RestartPolicy, RuntimeMount, RuntimeSpec, logs,
 };
 
-/// A busybox root filesystem used as the single image layer of every test container.
+/// A busybox root filesystem used as the single image layer of every test container
+/// (read-only as a lower layer, so it is shared and kept across runs).
 fn layer() -> &'static Path {
     static LAYER: OnceLock<PathBuf> = OnceLock::new();
     LAYER.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("hoist-rt-layer-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        for d in ["bin", "etc", "tmp", "root", "proc", "sys", "dev"] {
-            std::fs::create_dir_all(dir.join(d)).unwrap();
+        runtime::set_helper_exe(PathBuf::from(env!("CARGO_BIN_EXE_hoist")));
+        let dir = std::env::temp_dir().join("hoist-rt-test-layer");
+        if dir.join("bin/sh").exists() {
+            return dir;
         }
-        std::fs::copy("/usr/bin/busybox", dir.join("bin/busybox")).unwrap();
+        // Built aside and renamed: concurrent test binaries never see half a layer.
+        let tmp = std::env::temp_dir().join(format!("hoist-rt-test-layer.{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        for d in ["bin", "etc", "tmp", "root", "proc", "sys", "dev"] {
+            std::fs::create_dir_all(tmp.join(d)).unwrap();
+        }
+        std::fs::copy("/usr/bin/busybox", tmp.join("bin/busybox")).unwrap();
         let list = std::process::Command::new("/usr/bin/busybox").arg("--list").output().unwrap();
         for applet in String::from_utf8_lossy(&list.stdout).lines() {
             if applet != "busybox" {
-                let _ = std::os::unix::fs::symlink("busybox", dir.join("bin").join(applet));
+                let _ = std::os::unix::fs::symlink("busybox", tmp.join("bin").join(applet));
             }
         }
-        std::fs::write(dir.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n").unwrap();
-        std::fs::write(dir.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
-        runtime::set_helper_exe(PathBuf::from(env!("CARGO_BIN_EXE_hoist")));
+        std::fs::write(tmp.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n").unwrap();
+        std::fs::write(tmp.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
+        if std::fs::rename(&tmp, &dir).is_err() {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
         dir
     })
 }
@@ -433,4 +442,14 @@ fn exec_passes_stdin_only_when_interactive() {
     };
     assert_eq!(exec(true, None), "typed\n65534\n/tmp\nexec-env\n");
     assert_eq!(exec(false, Some("0")), "0\n/tmp\nexec-env\n");
+}
+
+#[test]
+fn nothing_of_the_supervisor_leaks_into_the_container() {
+    // The command's open fds: its stdio (plus ls's directory handle).
+    let c = container(&["ls", "/proc/self/fd"], |_| {});
+    assert_eq!(run(&c).1, vec!["0", "1", "2", "3"]);
+    // hoist's init cannot be inspected from inside (its fds, memory, environment).
+    let c = container(&sh("readlink /proc/1/fd/1 >/dev/null 2>&1 && echo readable || echo hidden"), |s| s.init = true);
+    assert_eq!(run(&c).1, vec!["hidden"]);
 }

@@ -114,6 +114,25 @@ pub fn read_log(path: &Path) -> std::io::Result<Vec<LogEntry>> {
     Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
 }
 
+/// Entries appended since byte `offset` (for following a log), and the offset to pass
+/// next time. A line still being written is left for the next call.
+pub fn read_log_from(path: &Path, offset: u64) -> std::io::Result<(Vec<LogEntry>, u64)> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = File::open(path)?;
+    let len = f.metadata()?.len();
+    // Truncated or replaced: start over.
+    let offset = if offset > len { 0 } else { offset };
+    f.seek(SeekFrom::Start(offset))?;
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf)?;
+    let complete = buf.iter().rposition(|b| *b == b'\n').map(|p| p + 1).unwrap_or(0);
+    let entries = buf[..complete]
+        .split(|b| *b == b'\n')
+        .filter_map(|l| serde_json::from_slice(l).ok())
+        .collect();
+    Ok((entries, offset + complete as u64))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +153,12 @@ mod tests {
         let first: serde_json::Value = serde_json::from_str(std::fs::read_to_string(&path).unwrap().lines().next().unwrap()).unwrap();
         assert_eq!(first["stream"], "stdout");
         assert!(chrono::DateTime::parse_from_rfc3339(first["time"].as_str().unwrap()).is_ok());
+
+        let (all, end) = read_log_from(&path, 0).unwrap();
+        assert_eq!(all.len(), 4);
+        log.write_line("stderr", b"later");
+        let (more, end2) = read_log_from(&path, end).unwrap();
+        assert_eq!((more.len(), more[0].text.as_str(), more[0].stream.as_str()), (1, "later", "stderr"));
+        assert!(read_log_from(&path, end2).unwrap().0.is_empty());
     }
 }

@@ -426,15 +426,17 @@ pub fn exec(dir: &Path, spec: &crate::backend::ExecSpec) -> Result<i32> {
     Ok(status.code().unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)))
 }
 
+/// Only the rootfs and what is below it: the glue may keep other mounts in the container
+/// directory (a persistent network namespace) across stops.
 fn cleanup_mounts(dir: &Path, st: &ProcessState) {
     if let Ok(spec) = state::read_spec(dir) {
         container::unmount_all(&spec.rootfs);
     }
-    container::unmount_all(dir);
     cgroups::remove(&st.cgroups);
 }
 
-/// Unmounts the rootfs and anything else left mounted (after the container stopped).
+/// Unmounts the rootfs and anything left mounted below it, and removes the cgroups
+/// (after the container stopped; idempotent).
 pub fn cleanup(dir: &Path) -> Result<()> {
     let dir = absolute(dir)?;
     let st = state::read_state(&dir)?.unwrap_or_default();

@@ -168,7 +168,7 @@ fn forward_signals(shared: Arc<Shared>) {
 static TTY_MASTER: Mutex<Option<RawFd>> = Mutex::new(None);
 
 fn run_loop(spec: &RuntimeSpec, shared: &Shared, log: &LogWriter, attach: Attach) -> i32 {
-    let mut delay = Duration::from_millis(100);
+    let mut delay = Duration::ZERO;
     loop {
         let groups = shared.snapshot().cgroups;
         let running = match spawn(spec, &groups, log, attach) {
@@ -206,20 +206,10 @@ fn run_loop(spec: &RuntimeSpec, shared: &Shared, log: &LogWriter, attach: Attach
             s.stopped_by_user = stopped;
         });
 
-        let count = shared.snapshot().restart_count;
-        let restart = !stopped
-            && match spec.restart {
-                RestartPolicy::No => false,
-                RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
-                RestartPolicy::OnFailure(max) => code != 0 && max.is_none_or(|m| count < m),
-            };
-        if !restart {
+        if stopped || !should_restart(&spec.restart, code, shared.snapshot().restart_count) {
             break;
         }
-        // Back-off: 100ms doubling up to a minute, back to 100ms after 10s of running.
-        if started.elapsed() >= Duration::from_secs(10) {
-            delay = Duration::from_millis(100);
-        }
+        delay = next_delay(delay, started.elapsed());
         shared.update(|s| s.status = "restarting".into());
         let until = Instant::now() + delay;
         while Instant::now() < until && !state::has_marker(&shared.dir, STOPPED_MARKER) {
@@ -229,12 +219,30 @@ fn run_loop(spec: &RuntimeSpec, shared: &Shared, log: &LogWriter, attach: Attach
             shared.update(|s| s.stopped_by_user = true);
             break;
         }
-        delay = (delay * 2).min(Duration::from_secs(60));
         shared.update(|s| s.restart_count += 1);
     }
     teardown(spec, shared);
     shared.update(|s| s.status = "exited".into());
     0
+}
+
+/// Whether the policy restarts a process that exited with `code` after `count` restarts.
+fn should_restart(policy: &RestartPolicy, code: i32, count: u32) -> bool {
+    match policy {
+        RestartPolicy::No => false,
+        RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
+        RestartPolicy::OnFailure(max) => code != 0 && max.is_none_or(|m| count < m),
+    }
+}
+
+/// Back-off before a restart: 100ms doubling up to a minute, back to 100ms once the
+/// process had run for 10s.
+fn next_delay(previous: Duration, ran: Duration) -> Duration {
+    if previous.is_zero() || ran >= Duration::from_secs(10) {
+        Duration::from_millis(100)
+    } else {
+        (previous * 2).min(Duration::from_secs(60))
+    }
 }
 
 fn wait_exit(pid: Pid) -> i32 {
@@ -452,12 +460,25 @@ fn spawn(spec: &RuntimeSpec, groups: &[PathBuf], log: &LogWriter, attach: Attach
     }
 }
 
+/// Closes every fd above stderr except `keep`.
+fn close_fds_except(keep: &[RawFd]) {
+    let fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect())
+        .unwrap_or_default();
+    for fd in fds {
+        if fd > 2 && !keep.contains(&fd) {
+            // SAFETY: closing fds of this forked child; Rust objects owning some of them are
+            // never dropped (the process execs or _exits).
+            unsafe { libc::close(fd) };
+        }
+    }
+}
+
 /// The container's first process, after the namespaces exist. Never returns on success
 /// (exec, or init's exit); errors go to the error pipe.
 fn container_main(spec: &RuntimeSpec, stdio: &Stdio, err_fd: RawFd) -> ! {
     let res = (|| -> Result<(), String> {
-        let null = File::options().read(true).write(true).open("/dev/null").map_err(|e| format!("/dev/null: {e}"))?;
-        // SAFETY: dup2 onto our own stdio slots.
+        // SAFETY: dup2 onto our own stdio slots; the /dev/null fd is closed right after.
         unsafe {
             match stdio {
                 Stdio::Pipes { stdin, stdout, stderr } => {
@@ -467,12 +488,24 @@ fn container_main(spec: &RuntimeSpec, stdio: &Stdio, err_fd: RawFd) -> ! {
                 }
                 // The tty goes to the command alone; init must not own it.
                 Stdio::Tty { .. } => {
-                    for fd in 0..3 {
-                        libc::dup2(null.as_raw_fd(), fd);
+                    let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
+                    if null < 0 {
+                        return Err(format!("/dev/null: {}", std::io::Error::last_os_error()));
                     }
+                    for fd in 0..3 {
+                        libc::dup2(null, fd);
+                    }
+                    libc::close(null);
                 }
             }
         }
+        // Nothing of the supervisor's (log file, listening sockets, namespace handles) may
+        // stay reachable from the container through /proc/1/fd.
+        let keep = match stdio {
+            Stdio::Tty { socket, .. } => vec![err_fd, socket.as_raw_fd()],
+            Stdio::Pipes { .. } => vec![err_fd],
+        };
+        close_fds_except(&keep);
         container::setup_rootfs(spec)?;
         let tty_slave = match stdio {
             Stdio::Tty { socket, size } => {
@@ -513,6 +546,13 @@ fn container_main(spec: &RuntimeSpec, stdio: &Stdio, err_fd: RawFd) -> ! {
                 }
             }
             ForkResult::Parent { child } => {
+                // Init is hoist code running as root: keep the container's processes out of
+                // its /proc entries. Orphans outside a new pid namespace come to it too.
+                // SAFETY: integer-only prctls.
+                unsafe {
+                    libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong, 0, 0, 0);
+                    libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0);
+                }
                 if slave.is_none() {
                     let _ = nix::unistd::setpgid(child, child);
                 }
@@ -529,5 +569,36 @@ fn container_main(spec: &RuntimeSpec, stdio: &Stdio, err_fd: RawFd) -> ! {
     unsafe {
         libc::write(err_fd, msg.as_ptr().cast(), msg.len());
         libc::_exit(if msg.contains("not found") || msg.contains("no such file") { 127 } else { 126 });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_policies() {
+        assert!(!should_restart(&RestartPolicy::No, 1, 0));
+        assert!(should_restart(&RestartPolicy::Always, 0, 99));
+        assert!(should_restart(&RestartPolicy::UnlessStopped, 0, 0));
+        assert!(!should_restart(&RestartPolicy::OnFailure(None), 0, 0));
+        assert!(should_restart(&RestartPolicy::OnFailure(None), 2, 50));
+        assert!(should_restart(&RestartPolicy::OnFailure(Some(2)), 1, 1));
+        assert!(!should_restart(&RestartPolicy::OnFailure(Some(2)), 1, 2));
+    }
+
+    #[test]
+    fn back_off_doubles_caps_and_resets() {
+        let ms = Duration::from_millis;
+        let quick = ms(50);
+        let mut d = next_delay(Duration::ZERO, quick);
+        assert_eq!(d, ms(100));
+        d = next_delay(d, quick);
+        assert_eq!(d, ms(200));
+        for _ in 0..20 {
+            d = next_delay(d, quick);
+        }
+        assert_eq!(d, Duration::from_secs(60));
+        assert_eq!(next_delay(d, Duration::from_secs(10)), ms(100));
     }
 }
