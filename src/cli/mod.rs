@@ -42,7 +42,7 @@ pub struct Cli {
     #[arg(long = "env-file", global = true)]
     env_files: Vec<PathBuf>,
     /// Profiles to enable (repeatable).
-    #[arg(long = "profile", global = true)]
+    #[arg(long = "profile", id = "profile", global = true)]
     profiles: Vec<String>,
     /// Which engine runs the containers (default: builtin; docker when DOCKER_HOST is set).
     #[arg(long, global = true, env = "HOIST_BACKEND")]
