@@ -318,3 +318,10 @@ pub fn to_json(project: &Project) -> String {
     serde_json::to_string_pretty(project).unwrap_or_default()
 }
 
+
+/// A compose file parsed as-is (no interpolation or normalization) as JSON, for checking
+/// files against the Compose Spec schema. None when it cannot be read or parsed.
+pub fn file_as_json(path: &Path) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(path).ok()?;
+    yaml::parse(&Source::new(path, text), 0).ok().map(|n| n.to_json())
+}
