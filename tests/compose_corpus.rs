@@ -229,3 +229,16 @@ fn mutated_files_never_panic() {
         }
     }
 }
+
+/// Lists why each fixture is refused (run with --ignored --nocapture when tuning the loader).
+#[test]
+#[ignore]
+fn print_fixture_refusals() {
+    let mut files = Vec::new();
+    files_under(&shared().join("reference/compose-v2-fixtures"), &mut files);
+    for f in files.iter().filter(|f| is_yaml(f)) {
+        if let Ok(Some(Err(e))) = load_guarded(opts(f, vec![]), Duration::from_secs(5)) {
+            println!("{}\n    {}", f.display(), e.to_string().lines().next().unwrap_or(""));
+        }
+    }
+}

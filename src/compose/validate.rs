@@ -68,7 +68,8 @@ pub fn validate(p: &Project, locs: &Locs) -> Result<()> {
                 format!("service {name:?} sets container_name and scale {}: a container name must be unique", s.replicas()),
             ));
         }
-        if s.image.is_none() && s.build.is_none() {
+        // `provider:` services are run by a plugin, not from an image.
+        if s.image.is_none() && s.build.is_none() && !s.other.contains_key("provider") {
             return Err(err(locs, name, format!("service {name:?} has neither an image nor a build context")));
         }
     }
