@@ -67,12 +67,23 @@ fn v2_fixtures_load_or_fail_cleanly() {
     }
     let mut files = Vec::new();
     files_under(&dir, &mut files);
+    let schema: serde_json::Value = serde_json::from_str(&compose::render::model_schema()).unwrap();
+    let model_schema = jsonschema::validator_for(&schema).unwrap();
     let (mut ok, mut failed) = (0, 0);
     for f in &files {
         match load_guarded(opts(f, vec![]), Duration::from_secs(5)) {
             Err(panic) => panic!("{}: loader panicked: {panic}", f.display()),
             Ok(None) => panic!("{}: loading took more than 5 s", f.display()),
-            Ok(Some(Ok(_))) => ok += 1,
+            Ok(Some(Ok(p))) => {
+                ok += 1;
+                // `hoist config` output must be YAML that reads back as the same model.
+                let json: serde_json::Value = serde_json::from_str(&compose::to_json(&p)).unwrap();
+                let yaml = compose::to_yaml(&p);
+                let back: serde_json::Value = serde_saphyr::from_str(&yaml).unwrap_or_else(|e| panic!("{}: {e}\n{yaml}", f.display()));
+                assert_eq!(back, json, "{}: YAML output differs\n{yaml}", f.display());
+                let errors: Vec<String> = model_schema.iter_errors(&json).map(|e| e.to_string()).collect();
+                assert!(errors.is_empty(), "{}: {errors:?}", f.display());
+            }
             Ok(Some(Err(e))) => {
                 assert!(!e.to_string().is_empty(), "{}: empty error", f.display());
                 failed += 1;
