@@ -107,6 +107,13 @@ fn string(s: &str) -> String {
     if special { serde_json::to_string(s).unwrap_or_default() } else { s.to_string() }
 }
 
+/// The JSON schema of the normalized model (`schemas/compose.schema.json`), pretty-printed
+/// with a trailing newline.
+pub fn model_schema() -> String {
+    let schema = schemars::schema_for!(super::model::Project);
+    serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,11 +124,4 @@ mod tests {
         let y = yaml(&v);
         assert_eq!(y, "a:\n  b:\n    - 1\n    - x y\n    - k: v\n      j: true\n  e: {}\n  s: \"true\"\n  m: |-\n    l1\n    l2\n  \"n\": |\n    l\n  o: |+\n    l\n\n");
     }
-}
-
-/// The JSON schema of the normalized model (`schemas/compose.schema.json`), pretty-printed
-/// with a trailing newline.
-pub fn model_schema() -> String {
-    let schema = schemars::schema_for!(super::model::Project);
-    serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
 }
