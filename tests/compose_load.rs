@@ -307,13 +307,18 @@ fn override_files_merge() {
 fn extends_same_file_other_file_and_cycles() {
     let d = Dir::new(&[
         ("compose.yaml", "services:\n  base:\n    image: x\n    environment: {A: '1'}\n  web:\n    extends: base\n    environment: {B: '2'}\n  api:\n    extends: {file: common/c.yml, service: tmpl}\n"),
-        ("common/c.yml", "services:\n  tmpl:\n    image: from-file\n    init: true\n"),
+        ("common/c.yml", "services:\n  tmpl:\n    image: from-file\n    init: true\n    volumes: ['./here:/here', '/abs:/abs']\n    build: ./ctx\n"),
     ]);
     let p = d.load().unwrap();
     assert_eq!(p.services["web"].image.as_deref(), Some("x"));
     assert_eq!(p.services["web"].environment.len(), 2);
     assert_eq!(p.services["api"].image.as_deref(), Some("from-file"));
     assert_eq!(p.services["api"].init, Some(true));
+    // Relative paths of a service from another file stay relative to that file.
+    let api = &p.services["api"];
+    assert_eq!(api.volumes[0].source.as_deref(), Some(d.path().join("common/here").to_str().unwrap()));
+    assert_eq!(api.volumes[1].source.as_deref(), Some("/abs"));
+    assert_eq!(api.build.as_ref().unwrap().context, d.path().join("common/ctx").to_str().unwrap());
     let e = err("services:\n  a:\n    extends: b\n  b:\n    extends: a\n");
     assert!(e.message.contains("extends cycle"), "{e}");
     assert!(err("services:\n  a:\n    extends: nope\n").message.contains("undefined service"));

@@ -306,8 +306,12 @@ fn extend_one(
         .get(&base_name)
         .ok_or_else(|| srcs.err(ext, format!("service {name:?} extends undefined service {base_name:?}")))?
         .clone();
-    let base = extend_one(&other_services, &base_name, &base, srcs, env, warnings, stack)?;
+    let mut base = extend_one(&other_services, &base_name, &base, srcs, env, warnings, stack)?;
     stack.pop();
+    if file.is_some() {
+        let dir = PathBuf::from(&file_id).parent().map(Path::to_path_buf).unwrap_or_default();
+        base = merge::rebase_service(base, &dir);
+    }
     let strip = |n: Node| -> Node {
         match n.v {
             Val::Map(m) => Node { v: Val::Map(m.into_iter().filter(|(k, _)| k.key() != "extends").collect()), ..n },
