@@ -361,3 +361,42 @@ fn rendered_yaml_reads_back_as_the_same_project() {
     let again: Project = serde_json::from_value(back).unwrap();
     assert_eq!(again, p);
 }
+
+#[test]
+fn env_file_flag_and_project_directory() {
+    let d = Dir::new(&[
+        ("files/compose.yaml", "services:\n  a:\n    image: x:${TAG}\n    volumes: ['./v:/v']\n"),
+        ("files/.env", "TAG=from-files-dir\n"),
+        ("proj/.env", "TAG=from-proj\n"),
+        ("other.env", "TAG=from-flag\n"),
+    ]);
+    let mut o = d.opts(&[]);
+    o.files = vec![PathBuf::from("files/compose.yaml")];
+    let p = compose::load(&o).unwrap();
+    assert_eq!(p.services["a"].image.as_deref(), Some("x:from-files-dir"));
+    o.project_directory = Some(PathBuf::from("proj"));
+    let p = compose::load(&o).unwrap();
+    assert_eq!(p.services["a"].image.as_deref(), Some("x:from-proj"));
+    assert_eq!(p.services["a"].volumes[0].source.as_deref(), Some(d.path().join("proj/v").to_str().unwrap()));
+    assert_eq!(p.name, "proj");
+    o.env_files = vec![PathBuf::from("other.env")];
+    assert_eq!(compose::load(&o).unwrap().services["a"].image.as_deref(), Some("x:from-flag"));
+    o.env_files = vec![PathBuf::from("missing.env")];
+    assert!(compose::load(&o).unwrap_err().to_string().contains("missing.env"));
+}
+
+#[test]
+fn no_file_found_and_empty_files() {
+    let d = Dir::new(&[("readme.txt", "")]);
+    let mut o = d.opts(&[]);
+    o.cwd = Some(d.path().join("nowhere"));
+    // The search goes up to / ; a compose file above the temp dir would be found, so only
+    // check the message when nothing is.
+    if let Err(e) = compose::load(&o) {
+        assert!(e.message.contains("no configuration file"), "{e}");
+    }
+    assert!(err("").message.contains("empty"));
+    assert!(err("- a\n- b\n").message.contains("top level must be a mapping"));
+    let p = one("services: {}\n").unwrap();
+    assert!(p.services.is_empty() && p.networks.is_empty());
+}
