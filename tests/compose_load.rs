@@ -74,6 +74,10 @@ fn references_must_exist() {
     assert!(err("services:\n  a:\n    image: x\n    pid: service:b\n").message.contains("undefined service"));
     assert!(err("services:\n  a:\n    image: x\n    networks: [front]\n").message.contains("undefined network \"front\""));
     assert!(err("services:\n  a:\n    image: x\n    volumes: [data:/d]\n").message.contains("undefined volume \"data\""));
+    assert!(err("services:\n  a:\n    image: x\n    secrets: [s]\n").message.contains("undefined secret \"s\""));
+    assert!(err("services:\n  a:\n    image: x\n    configs: [{source: c}]\n").message.contains("undefined config \"c\""));
+    one("services:\n  a:\n    image: x\n    secrets: [s]\nsecrets:\n  s: {file: ./s.txt}\n").unwrap();
+    assert!(err("services:\n  a:\n    image: x\n    deploy: {replica: 2}\n").message.contains("did you mean \"replicas\""));
     let p = one("services:\n  a:\n    image: x\n    depends_on:\n      b:\n        condition: service_healthy\n        required: false\n").unwrap();
     assert!(!p.services["a"].depends_on["b"].required);
     assert_eq!(p.services["a"].depends_on["b"].condition, DependsCondition::ServiceHealthy);
