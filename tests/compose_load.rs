@@ -402,5 +402,9 @@ fn no_file_found_and_empty_files() {
     assert!(err("").message.contains("empty"));
     assert!(err("- a\n- b\n").message.contains("top level must be a mapping"));
     let p = one("services: {}\n").unwrap();
+    let p2 = one("services:\n  a:\n    image: x\n---\nservices:\n  a:\n    image: y\n  b:\n    image: z\n").unwrap();
+    assert_eq!((p2.services["a"].image.as_deref(), p2.services.len()), (Some("y"), 2));
+    let d = Dir::new(&[("compose.yaml", "version: '3'\nservices: {}\n")]);
+    assert!(d.out(&[]).warnings[0].contains("`version` is obsolete"));
     assert!(p.services.is_empty() && p.networks.is_empty());
 }

@@ -1,5 +1,10 @@
 //! The compose file: discovery, loading (both file generations), interpolation, merging,
 //! normalization and validation into one `model::Project`.
+//!
+//! Flow: `discover` (files, project dir, .env) → `yaml` (spanned tree per file) →
+//! `interpolate` → `legacy` (v1 files reshaped) → `merge` (override files, `extends`) →
+//! `normalize` (+ `ports`, `volumes`) into the model → `include` parts joined → profiles →
+//! `validate`. Every error carries file:line:col and the source line (`error`).
 
 pub mod discover;
 pub mod env;
@@ -201,11 +206,23 @@ fn apply_includes(
 /// Reads, parses and (when `env` is given) interpolates one file.
 fn read_tree(srcs: &mut Sources, path: &Path, text: String, env: Option<&Environment>, warnings: &mut Vec<String>) -> Result<Node> {
     let idx = srcs.add(Source::new(path, text));
-    let mut root = yaml::parse(&srcs.0[idx], idx)?;
-    match &root.v {
-        Val::Map(_) => {}
-        Val::Null => return Err(ComposeError::in_file(path, "empty compose file")),
-        _ => return Err(srcs.err(&root, format!("the top level must be a mapping, not a {}", root.type_name()))),
+    // Several `---` documents in one file merge like several files.
+    let mut root: Option<Node> = None;
+    for doc in yaml::parse_all(&srcs.0[idx], idx)? {
+        if doc.as_map().is_none() {
+            return Err(srcs.err(&doc, format!("the top level must be a mapping, not a {}", doc.type_name())));
+        }
+        root = Some(match root {
+            None => doc,
+            Some(base) => merge::merge_files(base, doc),
+        });
+    }
+    let Some(mut root) = root else { return Err(ComposeError::in_file(path, "empty compose file")) };
+    if root.get("version").is_some() {
+        warnings.push(format!(
+            "{}: the attribute `version` is obsolete, it will be ignored, please remove it to avoid potential confusion",
+            path.display()
+        ));
     }
     if let Some(env) = env {
         interpolate_tree(&mut root, srcs, env, warnings)?;

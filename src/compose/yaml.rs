@@ -182,13 +182,24 @@ const MAX_NODES: usize = 1_000_000;
 
 /// Parses the first document of `src` (an empty file is `Null`).
 pub fn parse(src: &Source, idx: usize) -> Result<Node> {
+    Ok(parse_all(src, idx)?.into_iter().next().unwrap_or(Node { src: idx, ..Node::new(Val::Null, 1, 1) }))
+}
+
+/// Parses every document of `src` (`---` separated); empty documents are skipped.
+pub fn parse_all(src: &Source, idx: usize) -> Result<Vec<Node>> {
     let mut b = Builder { src, idx, parser: Parser::new_from_str(&src.text), anchors: HashMap::new(), budget: 0, depth: 0 };
+    let mut docs = Vec::new();
     loop {
         let (ev, span) = b.next()?;
         match ev {
-            Event::StreamStart | Event::DocumentStart(_) | Event::Nothing => continue,
-            Event::StreamEnd | Event::DocumentEnd => return Ok(Node { src: idx, ..Node::new(Val::Null, 1, 1) }),
-            ev => return b.node(ev, span),
+            Event::StreamStart | Event::DocumentStart(_) | Event::DocumentEnd | Event::Nothing => continue,
+            Event::StreamEnd => return Ok(docs),
+            ev => {
+                let n = b.node(ev, span)?;
+                if n.v != Val::Null {
+                    docs.push(n);
+                }
+            }
         }
     }
 }
