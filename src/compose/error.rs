@@ -45,7 +45,10 @@ impl ComposeError {
 
 impl fmt::Display for ComposeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.file, self.line, self.column) {
+        // Files under the current directory are shown relative to it, as users typed them.
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let shown = self.file.as_deref().map(|p| p.strip_prefix(&cwd).ok().filter(|r| !r.as_os_str().is_empty()).unwrap_or(p));
+        match (shown, self.line, self.column) {
             (Some(file), Some(l), Some(c)) => write!(f, "{}:{l}:{c}: {}", file.display(), self.message)?,
             (Some(file), _, _) => write!(f, "{}: {}", file.display(), self.message)?,
             _ => write!(f, "{}", self.message)?,

@@ -135,3 +135,58 @@ fn by_target(base: Node, over: Node) -> Node {
         _ => over,
     }
 }
+
+/// Makes a service's relative paths (build context, env_file, bind sources) absolute
+/// against `dir`: a service extended from another file keeps pointing at that file's
+/// neighbours once merged into this project.
+pub fn rebase_service(n: Node, dir: &std::path::Path) -> Node {
+    let abs = |s: &str| -> String {
+        if s.starts_with('.') { super::discover::absolute(dir, std::path::Path::new(s)).display().to_string() } else { s.to_string() }
+    };
+    let rebase_str = |v: &Node| -> Node {
+        match &v.v {
+            Val::Str(s) => Node { v: Val::Str(abs(s)), ..v.clone() },
+            _ => v.clone(),
+        }
+    };
+    let rebase_key = |v: &Node, key: &str| -> Node {
+        match &v.v {
+            Val::Map(m) => Node {
+                v: Val::Map(m.iter().map(|(k, x)| (k.clone(), if k.key() == key { rebase_str(x) } else { x.clone() })).collect()),
+                ..v.clone()
+            },
+            _ => rebase_str(v),
+        }
+    };
+    let Val::Map(m) = &n.v else { return n };
+    let entries = m
+        .iter()
+        .map(|(k, v)| {
+            let v = match (k.key(), &v.v) {
+                ("build", _) => rebase_key(v, "context"),
+                ("env_file", Val::Seq(items)) => Node { v: Val::Seq(items.iter().map(|i| rebase_key(i, "path")).collect()), ..v.clone() },
+                ("env_file", _) => rebase_key(v, "path"),
+                ("volumes", Val::Seq(items)) => Node {
+                    v: Val::Seq(
+                        items
+                            .iter()
+                            .map(|i| match &i.v {
+                                Val::Str(s) if s.starts_with('.') => {
+                                    let (src, rest) = s.split_once(':').unwrap_or((s, ""));
+                                    let joined = if rest.is_empty() { abs(src) } else { format!("{}:{rest}", abs(src)) };
+                                    Node { v: Val::Str(joined), ..i.clone() }
+                                }
+                                Val::Map(_) => rebase_key(i, "source"),
+                                _ => i.clone(),
+                            })
+                            .collect(),
+                    ),
+                    ..v.clone()
+                },
+                _ => v.clone(),
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    Node { v: Val::Map(entries), ..n }
+}

@@ -1,5 +1,10 @@
 //! The compose file: discovery, loading (both file generations), interpolation, merging,
 //! normalization and validation into one `model::Project`.
+//!
+//! Flow: `discover` (files, project dir, .env) → `yaml` (spanned tree per file) →
+//! `interpolate` → `legacy` (v1 files reshaped) → `merge` (override files, `extends`) →
+//! `normalize` (+ `ports`, `volumes`) into the model → `include` parts joined → profiles →
+//! `validate`. Every error carries file:line:col and the source line (`error`).
 
 pub mod discover;
 pub mod env;
@@ -64,19 +69,8 @@ pub fn load_with_warnings(opts: &LoadOptions) -> Result<LoadOutput> {
     let d = discover::discover(opts)?;
     let mut srcs = Sources::default();
     let mut warnings = Vec::new();
-    let mut merged: Option<Node> = None;
-    let mut legacy = false;
-    for (i, f) in d.files.iter().enumerate() {
-        let root = read_tree(&mut srcs, &f.path, f.text.clone(), opts.interpolate.then_some(&d.env), &mut warnings)?;
-        let (root, is_v1) = shape(root);
-        legacy |= i == 0 && is_v1;
-        merged = Some(match merged {
-            None => root,
-            Some(base) => merge::merge_files(base, root),
-        });
-    }
-    let mut root = merged.ok_or_else(|| ComposeError::msg("no compose file given"))?;
-    resolve_extends(&mut root, &mut srcs, opts.interpolate.then_some(&d.env), &mut warnings)?;
+    let env = opts.interpolate.then_some(&d.env);
+    let (root, legacy) = read_part(&mut srcs, &d.files, env, &mut warnings)?;
 
     let name = match (&opts.project_name, d.env.get("COMPOSE_PROJECT_NAME").filter(|s| !s.is_empty()), root.get("name")) {
         (Some(p), _, _) => discover::normalize_explicit(p)?,
@@ -92,7 +86,9 @@ pub fn load_with_warnings(opts: &LoadOptions) -> Result<LoadOutput> {
         let mut cx = Ctx { srcs: &srcs, project_dir: &d.project_dir, env: &d.env, legacy, locs: &mut locs };
         build_project(&mut cx, &root, &name)?
     };
-    project.config_files = d.files.iter().map(|f| f.path.clone()).collect();
+    apply_includes(&mut project, &root, &mut srcs, &d.env, opts.interpolate, &name, &mut warnings, &mut locs, 0)?;
+    let included = std::mem::take(&mut project.config_files);
+    project.config_files = d.files.iter().map(|f| f.path.clone()).chain(included).collect();
     project.working_dir = d.project_dir.clone();
     project.legacy = legacy;
 
@@ -111,14 +107,122 @@ pub fn load_with_warnings(opts: &LoadOptions) -> Result<LoadOutput> {
     Ok(LoadOutput { project, warnings })
 }
 
+/// Reads the files of one project part and merges them, `extends` resolved.
+/// Says whether the first file is legacy v1.
+fn read_part(srcs: &mut Sources, files: &[discover::InputFile], env: Option<&Environment>, warnings: &mut Vec<String>) -> Result<(Node, bool)> {
+    let mut merged: Option<Node> = None;
+    let mut legacy = false;
+    for (i, f) in files.iter().enumerate() {
+        let root = read_tree(srcs, &f.path, f.text.clone(), env, warnings)?;
+        let (root, is_v1) = shape(root);
+        legacy |= i == 0 && is_v1;
+        merged = Some(match merged {
+            None => root,
+            Some(base) => merge::merge_files(base, root),
+        });
+    }
+    let mut root = merged.ok_or_else(|| ComposeError::msg("no compose file given"))?;
+    resolve_extends(&mut root, srcs, env, warnings)?;
+    Ok((root, legacy))
+}
+
+/// Top-level `include:`: each entry is loaded as its own part (paths relative to the
+/// including file, its own project directory and optional env files) and merged in; a
+/// service, network, volume, config or secret defined twice is an error.
+#[allow(clippy::too_many_arguments)]
+fn apply_includes(
+    project: &mut Project,
+    root: &Node,
+    srcs: &mut Sources,
+    env: &Environment,
+    interpolate: bool,
+    name: &str,
+    warnings: &mut Vec<String>,
+    locs: &mut Locs,
+    depth: usize,
+) -> Result<()> {
+    let Some(inc) = root.get("include") else { return Ok(()) };
+    if depth > 8 {
+        return Err(srcs.err(inc, "include nesting is too deep (a file including itself?)"));
+    }
+    let Val::Seq(entries) = &inc.v else { return Err(normalize::type_err(srcs, inc, "include", "a list")) };
+    for e in entries.clone() {
+        let base = srcs.path(&e).parent().map(Path::to_path_buf).unwrap_or_default();
+        let (paths, dir, env_files) = match &e.v {
+            Val::Map(m) => {
+                normalize::check_keys(srcs, m, &["path", "project_directory", "env_file"], "include")?;
+                let p = e.get("path").ok_or_else(|| srcs.err(&e, "include: `path` is required"))?;
+                let dir = e.get("project_directory").map(|d| normalize::text(srcs, d, "include.project_directory")).transpose()?;
+                let envf = e.get("env_file").map(|f| normalize::str_list(srcs, f, "include.env_file")).transpose()?.unwrap_or_default();
+                (normalize::str_list(srcs, p, "include.path")?, dir, envf)
+            }
+            _ => (vec![normalize::text(srcs, &e, "include")?], None, vec![]),
+        };
+        let paths: Vec<PathBuf> = paths.iter().map(|p| discover::absolute(&base, Path::new(p))).collect();
+        let mut files = Vec::new();
+        for p in &paths {
+            let text = std::fs::read_to_string(p).map_err(|err| srcs.err(&e, format!("include: cannot read {}: {err}", p.display())))?;
+            files.push(discover::InputFile { path: p.clone(), text });
+        }
+        let dir = match dir {
+            Some(d) => discover::absolute(&base, Path::new(&d)),
+            None => paths.first().and_then(|p| p.parent()).map(Path::to_path_buf).unwrap_or(base.clone()),
+        };
+        // The included part sees its env files under the project's environment.
+        let mut part_env = env.clone();
+        for f in env_files {
+            let path = discover::absolute(&dir, Path::new(&f));
+            let text = std::fs::read_to_string(&path).map_err(|err| srcs.err(&e, format!("include: cannot read {}: {err}", path.display())))?;
+            for (k, v) in env::parse_dotenv(&path, &text, &|k| env.get(k))? {
+                part_env.vars.entry(k).or_insert(v);
+            }
+        }
+        let (iroot, ilegacy) = read_part(srcs, &files, interpolate.then_some(&part_env), warnings)?;
+        let mut part = {
+            let mut cx = Ctx { srcs, project_dir: &dir, env: &part_env, legacy: ilegacy, locs };
+            build_project(&mut cx, &iroot, name)?
+        };
+        apply_includes(&mut part, &iroot, srcs, &part_env, interpolate, name, warnings, locs, depth + 1)?;
+        let conflict = |kind: &str, key: &str| srcs.err(&e, format!("{kind} {key:?} is defined both in the project and in included {}", paths[0].display()));
+        fn join<T>(into: &mut IndexMap<String, T>, from: IndexMap<String, T>, kind: &str, conflict: &dyn Fn(&str, &str) -> ComposeError) -> Result<()> {
+            for (k, v) in from {
+                if into.contains_key(&k) {
+                    return Err(conflict(kind, &k));
+                }
+                into.insert(k, v);
+            }
+            Ok(())
+        }
+        join(&mut project.services, part.services, "service", &conflict)?;
+        join(&mut project.networks, part.networks, "network", &conflict)?;
+        join(&mut project.volumes, part.volumes, "volume", &conflict)?;
+        join(&mut project.configs, part.configs, "config", &conflict)?;
+        join(&mut project.secrets, part.secrets, "secret", &conflict)?;
+        project.config_files.extend(paths);
+    }
+    Ok(())
+}
+
 /// Reads, parses and (when `env` is given) interpolates one file.
 fn read_tree(srcs: &mut Sources, path: &Path, text: String, env: Option<&Environment>, warnings: &mut Vec<String>) -> Result<Node> {
     let idx = srcs.add(Source::new(path, text));
-    let mut root = yaml::parse(&srcs.0[idx], idx)?;
-    match &root.v {
-        Val::Map(_) => {}
-        Val::Null => return Err(ComposeError::in_file(path, "empty compose file")),
-        _ => return Err(srcs.err(&root, format!("the top level must be a mapping, not a {}", root.type_name()))),
+    // Several `---` documents in one file merge like several files.
+    let mut root: Option<Node> = None;
+    for doc in yaml::parse_all(&srcs.0[idx], idx)? {
+        if doc.as_map().is_none() {
+            return Err(srcs.err(&doc, format!("the top level must be a mapping, not a {}", doc.type_name())));
+        }
+        root = Some(match root {
+            None => doc,
+            Some(base) => merge::merge_files(base, doc),
+        });
+    }
+    let Some(mut root) = root else { return Err(ComposeError::in_file(path, "empty compose file")) };
+    if root.get("version").is_some() {
+        warnings.push(format!(
+            "{}: the attribute `version` is obsolete, it will be ignored, please remove it to avoid potential confusion",
+            path.display()
+        ));
     }
     if let Some(env) = env {
         interpolate_tree(&mut root, srcs, env, warnings)?;
@@ -219,8 +323,12 @@ fn extend_one(
         .get(&base_name)
         .ok_or_else(|| srcs.err(ext, format!("service {name:?} extends undefined service {base_name:?}")))?
         .clone();
-    let base = extend_one(&other_services, &base_name, &base, srcs, env, warnings, stack)?;
+    let mut base = extend_one(&other_services, &base_name, &base, srcs, env, warnings, stack)?;
     stack.pop();
+    if file.is_some() {
+        let dir = PathBuf::from(&file_id).parent().map(Path::to_path_buf).unwrap_or_default();
+        base = merge::rebase_service(base, &dir);
+    }
     let strip = |n: Node| -> Node {
         match n.v {
             Val::Map(m) => Node { v: Val::Map(m.into_iter().filter(|(k, _)| k.key() != "extends").collect()), ..n },
@@ -277,7 +385,8 @@ fn build_project(cx: &mut Ctx, root: &Node, name: &str) -> Result<Project> {
                     }
                 }
             }
-            "include" => return Err(srcs.err(k, "`include` is not supported yet")),
+            // Loaded as separate parts by `apply_includes`.
+            "include" => {}
             _ => {}
         }
     }
@@ -318,3 +427,10 @@ pub fn to_json(project: &Project) -> String {
     serde_json::to_string_pretty(project).unwrap_or_default()
 }
 
+
+/// A compose file parsed as-is (no interpolation or normalization) as JSON, for checking
+/// files against the Compose Spec schema. None when it cannot be read or parsed.
+pub fn file_as_json(path: &Path) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(path).ok()?;
+    yaml::parse(&Source::new(path, text), 0).ok().map(|n| n.to_json())
+}

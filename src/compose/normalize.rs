@@ -238,7 +238,14 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
             "restart" => s.restart = opt_text(srcs, v, &w)?,
             "scale" => s.scale = Some(int(srcs, v, &w)?),
             "deploy" => {
-                map(srcs, v, &w)?;
+                const DEPLOY: &[&str] = &[
+                    "mode", "endpoint_mode", "replicas", "labels", "rollback_config", "update_config", "resources",
+                    "restart_policy", "placement",
+                ];
+                check_keys(srcs, map(srcs, v, &w)?, DEPLOY, &w)?;
+                if let Some(r) = v.get("resources") {
+                    check_keys(srcs, map(srcs, r, "deploy.resources")?, &["limits", "reservations"], "deploy.resources")?;
+                }
                 if let Some(r) = v.get("replicas") {
                     s.scale = Some(int(srcs, r, "deploy.replicas")?);
                 }
@@ -298,7 +305,10 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
                 check_keys(srcs, map(srcs, v, &w)?, &["driver", "options"], &w)?;
                 s.logging = Some(v.to_json())
             }
-            "develop" => s.develop = Some(v.to_json()),
+            "develop" => {
+                check_keys(srcs, map(srcs, v, &w)?, &["watch"], &w)?;
+                s.develop = Some(v.to_json())
+            }
             "configs" => s.configs = seq_json(srcs, v, &w)?,
             "secrets" => s.secrets = seq_json(srcs, v, &w)?,
             // Resolved before normalization.

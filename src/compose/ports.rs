@@ -55,7 +55,10 @@ pub fn parse_short(spec: &str) -> std::result::Result<Vec<Port>, String> {
     }
     let (c0, c1) = range(container)?;
     let host = host.filter(|h| !h.is_empty()).map(range).transpose()?;
+    // A host range for one container port lets the engine pick a host port in the range;
+    // we publish its start. Otherwise the two ranges must be the same length.
     if let Some((h0, h1)) = host
+        && c0 != c1
         && h1 - h0 != c1 - c0
     {
         return Err(format!("host and container port ranges differ in length in {spec:?}"));
@@ -155,11 +158,12 @@ mod tests {
         assert_eq!(one("[::1]:80:80"), (Some("::1".into()), Some(80), 80, "tcp".into()));
         let r = parse_short("8000-8001:80-81").unwrap();
         assert_eq!(r.iter().map(|p| (p.published, p.target)).collect::<Vec<_>>(), vec![(Some(8000), 80), (Some(8001), 81)]);
+        assert_eq!(one("6005-6015:80"), (None, Some(6005), 80, "tcp".into()));
     }
 
     #[test]
     fn invalid_ports() {
-        for bad in ["0", "70000", "81-80", "8000-8002:80-81", "1.2.3:80:80", "80/xyz", "a:80", ""] {
+        for bad in ["0", "70000", "81-80", "8000-8002:80-81", "8000:80-81", "1.2.3:80:80", "80/xyz", "a:80", ""] {
             assert!(parse_short(bad).is_err(), "{bad}");
         }
     }

@@ -53,9 +53,17 @@ fn value(v: &Value, indent: usize, out: &mut String) {
             out.push('\n');
             block_seq(a, indent + 2, out);
         }
-        Value::String(s) if s.contains('\n') => {
-            out.push_str(" |-\n");
-            for line in s.split('\n') {
+        Value::String(s) if s.contains('\n') && !s.starts_with([' ', '\n']) && !s.chars().any(|c| c.is_control() && c != '\n') => {
+            // Literal block; the chomping indicator keeps the exact trailing newlines.
+            let (indicator, body) = match s.strip_suffix('\n') {
+                Some(b) if b.ends_with('\n') => ("|+", b),
+                Some(b) => ("|", b),
+                None => ("|-", s.as_str()),
+            };
+            out.push(' ');
+            out.push_str(indicator);
+            out.push('\n');
+            for line in body.split('\n') {
                 if !line.is_empty() {
                     out.push_str(&" ".repeat(indent + 2));
                     out.push_str(line);
@@ -99,14 +107,21 @@ fn string(s: &str) -> String {
     if special { serde_json::to_string(s).unwrap_or_default() } else { s.to_string() }
 }
 
+/// The JSON schema of the normalized model (`schemas/compose.schema.json`), pretty-printed
+/// with a trailing newline.
+pub fn model_schema() -> String {
+    let schema = schemars::schema_for!(super::model::Project);
+    serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn renders_block_yaml() {
-        let v = serde_json::json!({"a": {"b": [1, "x y", {"k": "v", "j": true}], "e": {}, "s": "true", "m": "l1\nl2"}});
+        let v = serde_json::json!({"a": {"b": [1, "x y", {"k": "v", "j": true}], "e": {}, "s": "true", "m": "l1\nl2", "n": "l\n", "o": "l\n\n"}});
         let y = yaml(&v);
-        assert_eq!(y, "a:\n  b:\n    - 1\n    - x y\n    - k: v\n      j: true\n  e: {}\n  s: \"true\"\n  m: |-\n    l1\n    l2\n");
+        assert_eq!(y, "a:\n  b:\n    - 1\n    - x y\n    - k: v\n      j: true\n  e: {}\n  s: \"true\"\n  m: |-\n    l1\n    l2\n  \"n\": |\n    l\n  o: |+\n    l\n\n");
     }
 }

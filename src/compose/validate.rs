@@ -61,6 +61,17 @@ pub fn validate(p: &Project, locs: &Locs) -> Result<()> {
                 }
             }
         }
+        for (kind, refs, defined) in [("secret", &s.secrets, &p.secrets), ("config", &s.configs, &p.configs)] {
+            for r in refs {
+                // `- name` or `- {source: name, target: ...}`.
+                let source = r.as_str().or_else(|| r.get("source").and_then(|x| x.as_str()));
+                if let Some(src) = source
+                    && !defined.contains_key(src)
+                {
+                    return Err(err(locs, &format!("{name}/{kind}s"), format!("service {name:?} refers to undefined {kind} {src:?}")));
+                }
+            }
+        }
         if s.container_name.is_some() && s.replicas() > 1 {
             return Err(err(
                 locs,
@@ -68,7 +79,8 @@ pub fn validate(p: &Project, locs: &Locs) -> Result<()> {
                 format!("service {name:?} sets container_name and scale {}: a container name must be unique", s.replicas()),
             ));
         }
-        if s.image.is_none() && s.build.is_none() {
+        // `provider:` services are run by a plugin, not from an image.
+        if s.image.is_none() && s.build.is_none() && !s.other.contains_key("provider") {
             return Err(err(locs, name, format!("service {name:?} has neither an image nor a build context")));
         }
     }

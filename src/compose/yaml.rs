@@ -100,6 +100,14 @@ impl Node {
         }
     }
 
+    fn depth(&self) -> usize {
+        match &self.v {
+            Val::Seq(items) => 1 + items.iter().map(Node::depth).max().unwrap_or(0),
+            Val::Map(m) => 1 + m.iter().map(|(_, v)| v.depth()).max().unwrap_or(0),
+            _ => 1,
+        }
+    }
+
     fn size(&self) -> usize {
         match &self.v {
             Val::Seq(items) => 1 + items.iter().map(Node::size).sum::<usize>(),
@@ -165,18 +173,33 @@ impl Sources {
     }
 }
 
+/// Nesting deeper than this is refused: the tree is built recursively and must fit a
+/// thread stack (compose files nest a dozen levels at most).
+const MAX_DEPTH: usize = 64;
+
 /// Alias expansion beyond this many nodes is refused ("billion laughs").
 const MAX_NODES: usize = 1_000_000;
 
 /// Parses the first document of `src` (an empty file is `Null`).
 pub fn parse(src: &Source, idx: usize) -> Result<Node> {
-    let mut b = Builder { src, idx, parser: Parser::new_from_str(&src.text), anchors: HashMap::new(), budget: 0 };
+    Ok(parse_all(src, idx)?.into_iter().next().unwrap_or(Node { src: idx, ..Node::new(Val::Null, 1, 1) }))
+}
+
+/// Parses every document of `src` (`---` separated); empty documents are skipped.
+pub fn parse_all(src: &Source, idx: usize) -> Result<Vec<Node>> {
+    let mut b = Builder { src, idx, parser: Parser::new_from_str(&src.text), anchors: HashMap::new(), budget: 0, depth: 0 };
+    let mut docs = Vec::new();
     loop {
         let (ev, span) = b.next()?;
         match ev {
-            Event::StreamStart | Event::DocumentStart(_) | Event::Nothing => continue,
-            Event::StreamEnd | Event::DocumentEnd => return Ok(Node { src: idx, ..Node::new(Val::Null, 1, 1) }),
-            ev => return b.node(ev, span),
+            Event::StreamStart | Event::DocumentStart(_) | Event::DocumentEnd | Event::Nothing => continue,
+            Event::StreamEnd => return Ok(docs),
+            ev => {
+                let n = b.node(ev, span)?;
+                if n.v != Val::Null {
+                    docs.push(n);
+                }
+            }
         }
     }
 }
@@ -187,6 +210,7 @@ struct Builder<'a> {
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
     anchors: HashMap<usize, Node>,
     budget: usize,
+    depth: usize,
 }
 
 impl<'a> Builder<'a> {
@@ -202,12 +226,26 @@ impl<'a> Builder<'a> {
     }
 
     fn node(&mut self, ev: Event<'a>, span: Span) -> Result<Node> {
+        self.depth += 1;
+        let r = self.node_inner(ev, span);
+        self.depth -= 1;
+        r
+    }
+
+    fn node_inner(&mut self, ev: Event<'a>, span: Span) -> Result<Node> {
         let (line, col) = (span.start.line(), span.start.col() + 1);
+        if self.depth > MAX_DEPTH {
+            return Err(ComposeError::at(&self.src.loc(line, col), "YAML nesting is too deep"));
+        }
         let (mut node, anchor) = match ev {
             Event::Alias(id) => {
                 let Some(n) = self.anchors.get(&id) else {
                     return Err(ComposeError::at(&self.src.loc(line, col), "unknown YAML alias"));
                 };
+                // An alias must not make the tree deeper than a written one may be.
+                if self.depth + n.depth() > MAX_DEPTH {
+                    return Err(ComposeError::at(&self.src.loc(line, col), "YAML nesting is too deep"));
+                }
                 self.budget += n.size();
                 if self.budget > MAX_NODES {
                     return Err(ComposeError::at(&self.src.loc(line, col), "too many YAML alias expansions"));
@@ -377,6 +415,17 @@ mod tests {
         let e = p("a:\n\tb: 1\n").unwrap_err();
         assert_eq!(e.line, Some(2));
         assert!(p("a: [1, 2\n").is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let deep = "[".repeat(100_000);
+        // saphyr stops at its own limit or we stop at ours: an error either way, no overflow.
+        assert!(p(&deep).is_err());
+        let nested: String = (0..300).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
+        assert!(p(&nested).unwrap_err().to_string().contains("nesting"), "{:?}", p(&nested));
+        let chain: String = std::iter::once("a0: &a0 x\n".to_string()).chain((1..200).map(|i| format!("a{i}: &a{i} [*a{}]\n", i - 1))).collect();
+        assert!(p(&chain).unwrap_err().to_string().contains("nesting"));
     }
 
     #[test]
