@@ -72,7 +72,7 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
         other => bail!("invalid --format {other:?}: use dot or mermaid"),
     };
     let Some(path) = a.output else {
-        print!("{text}");
+        write!(std::io::stdout(), "{text}")?;
         return Ok(0);
     };
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");

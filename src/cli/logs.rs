@@ -2,6 +2,7 @@
 //! follows containers that appear later (scale up, recreate), which Docker Compose misses.
 
 use std::collections::HashSet;
+use std::io::Write;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -124,14 +125,14 @@ pub async fn follow(ctx: &Ctx, services: &[String], index: Option<u32>, opts: &L
             tokio::select! {
                 Some(item) = rx.recv() => {
                     let line = item?;
-                    println!("{}", printer.format(&line));
+                    writeln!(std::io::stdout(), "{}", printer.format(&line))?;
                 }
                 _ = &mut deadline => break,
             }
         }
         if until_all_exit && current.iter().all(|c| !c.state.is_running()) && std::sync::Arc::strong_count(&open_streams) == 1 {
             while let Ok(item) = rx.try_recv() {
-                println!("{}", printer.format(&item?));
+                writeln!(std::io::stdout(), "{}", printer.format(&item?))?;
             }
             return Ok(());
         }

@@ -225,11 +225,17 @@ pub fn main() -> i32 {
     runtime.shutdown_background();
     match result {
         Ok(code) => code,
+        // A reader that stopped early (`hoist logs | grep -q x`) is not a failure.
+        Err(e) if is_broken_pipe(&e) => 0,
         Err(e) => {
             print_error(&e);
             1
         }
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }
 
 fn print_error(e: &anyhow::Error) {
