@@ -1,13 +1,737 @@
 //! The built-in, daemonless runtime: images (`image`), container processes under
 //! supervisors (`runtime`), bridges and ports (`network`), tied together as a `Backend`.
+//! State lives under `/var/lib/hoist` (or `$HOIST_ROOT`); see docs/builtin-state.md.
 
 pub mod image;
+pub mod links;
 pub mod network;
 pub mod runtime;
+mod store;
 
-pub struct BuiltinBackend;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use indexmap::IndexMap;
+
+use self::image::ImageStore;
+use self::network::{NetworkManager, PortForward, DEFAULT_BRIDGE};
+use self::runtime::{HealthSpec, MountKind, NamespaceMode, Resources, RestartPolicy, RuntimeMount, RuntimeSpec};
+use self::store::{io, random_id, rewrite_in_place, Record, Store};
+use super::*;
+use crate::compose::model::parse_duration;
+
+pub struct BuiltinBackend {
+    store: Store,
+    images: ImageStore,
+    net: NetworkManager,
+}
+
+fn other(e: impl std::fmt::Display) -> BackendError {
+    BackendError::Engine(e.to_string())
+}
+
+/// Runs blocking runtime work off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(other)?
+}
+
 impl BuiltinBackend {
-    pub fn open() -> anyhow::Result<std::sync::Arc<dyn crate::backend::Backend>> {
-        anyhow::bail!("builtin backend: not merged yet")
+    /// Opens the state root; the built-in runtime needs root (no user namespaces yet).
+    pub fn open() -> anyhow::Result<Arc<dyn Backend>> {
+        if !nix::unistd::geteuid().is_root() {
+            anyhow::bail!("the built-in runtime needs root for now (run with sudo), or use --backend docker");
+        }
+        let root = std::env::var_os("HOIST_ROOT").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/lib/hoist"));
+        for d in ["containers", "volumes", "netns", "names"] {
+            std::fs::create_dir_all(root.join(d)).map_err(|e| anyhow::anyhow!("creating {}: {e}", root.join(d).display()))?;
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700));
+        let images = ImageStore::open(&root).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let net = NetworkManager::open(&root).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(Arc::new(BuiltinBackend { store: Store { root }, images, net }))
     }
+
+    fn summary(&self, r: &Record) -> ContainerSummary {
+        let st = runtime::state(&self.store.container_dir(&r.id)).unwrap_or_default();
+        let state = match st.status.as_str() {
+            "running" => ContainerState::Running,
+            "restarting" => ContainerState::Restarting,
+            "paused" => ContainerState::Paused,
+            "exited" => ContainerState::Exited,
+            "dead" => ContainerState::Dead,
+            _ => ContainerState::Created,
+        };
+        let health = match st.health.as_deref() {
+            Some("healthy") => Some(Health::Healthy),
+            Some("unhealthy") => Some(Health::Unhealthy),
+            Some("starting") => Some(Health::Starting),
+            _ => None,
+        };
+        let label = |k: &str| r.spec.labels.get(k).cloned().unwrap_or_default();
+        let mut command: Vec<String> = r.spec.service.entrypoint.clone().or_else(|| r.image_config.entrypoint.clone()).unwrap_or_default();
+        command.extend(r.spec.service.command.clone().or_else(|| r.image_config.cmd.clone()).unwrap_or_default());
+        let ports = if state.is_running() {
+            st.ports
+                .iter()
+                .map(|p| PublishedPort { host_ip: p.host_ip.clone(), host_port: p.host_port, container_port: p.container_port, protocol: p.protocol.clone() })
+                .collect()
+        } else {
+            vec![]
+        };
+        ContainerSummary {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            project: label(labels::PROJECT),
+            service: label(labels::SERVICE),
+            number: label(labels::NUMBER).parse().unwrap_or(r.spec.number),
+            oneoff: label(labels::ONEOFF) == "True",
+            config_hash: label(labels::CONFIG_HASH),
+            image: r.spec.image.clone(),
+            command: command.join(" "),
+            state,
+            exit_code: st.exit_code,
+            health,
+            created: r.created,
+            started_at: st.started_at,
+            finished_at: st.finished_at,
+            ports,
+            labels: r.spec.labels.clone(),
+        }
+    }
+
+    /// Copies what the image has at `target` into a fresh volume (Docker's copy-up).
+    fn copy_up(layers: &[PathBuf], target: &str, data: &Path) {
+        for layer in layers {
+            let src = layer.join(target.trim_start_matches('/'));
+            if src.is_dir() {
+                let _ = std::process::Command::new("cp").arg("-a").arg(format!("{}/.", src.display())).arg(data).status();
+            }
+        }
+        // Whiteouts (0/0 character devices) copied from upper layers mean "deleted".
+        if let Ok(entries) = walk(data) {
+            for p in entries {
+                use std::os::unix::fs::FileTypeExt;
+                if let Ok(m) = std::fs::symlink_metadata(&p)
+                    && m.file_type().is_char_device()
+                    && std::os::unix::fs::MetadataExt::rdev(&m) == 0
+                {
+                    let _ = std::fs::remove_file(&p);
+                }
+            }
+        }
+    }
+
+    /// The addresses of a container: (network, ip), first network first.
+    fn addresses(&self, r: &Record) -> Vec<(String, String)> {
+        let addrs = self.net.container_addresses(&r.id).unwrap_or_default();
+        r.networks
+            .iter()
+            .filter_map(|n| addrs.iter().find(|(net, _)| *net == n.network).map(|(net, ip)| (net.clone(), ip.to_string())))
+            .collect()
+    }
+
+    /// Rewrites /etc/hosts of every container of the project: itself, every other running
+    /// container on a shared network (service name, container name, aliases), and links.
+    fn refresh_hosts(&self, project: &str) {
+        let all: Vec<Record> = self.store.records().into_iter().filter(|r| r.spec.project == project).collect();
+        let running: Vec<&Record> = all.iter().filter(|r| runtime::state(&self.store.container_dir(&r.id)).is_ok_and(|s| s.status == "running")).collect();
+        for r in &all {
+            let mine = self.addresses(r);
+            let mut entries: Vec<(String, Vec<String>)> = Vec::new();
+            match mine.first() {
+                Some((_, ip)) => entries.push((ip.clone(), vec![r.hostname.clone(), r.name.clone()])),
+                None => entries.push(("127.0.1.1".into(), vec![r.hostname.clone()])),
+            }
+            for other in running.iter().filter(|o| o.id != r.id) {
+                for (net, ip) in self.addresses(other) {
+                    if mine.iter().any(|(n, _)| *n == net) {
+                        let mut names = vec![other.spec.service_name.clone(), other.name.clone()];
+                        if let Some(a) = other.networks.iter().find(|a| a.network == net) {
+                            names.extend(a.aliases.iter().cloned());
+                        }
+                        names.dedup();
+                        entries.push((ip, names));
+                    }
+                }
+            }
+            for (source, alias) in &r.spec.links {
+                if let Ok(src) = self.store.find(source)
+                    && let Some((_, ip)) = self.addresses(&src).first()
+                {
+                    entries.push((ip.clone(), vec![alias.clone(), src.name.clone()]));
+                }
+            }
+            let _ = rewrite_in_place(&self.store.container_dir(&r.id).join("hosts"), &network::render_hosts(&entries));
+        }
+    }
+
+    /// Everything a start needs before the process runs: networks wired, link variables,
+    /// /etc/hosts, and `runtime.json`.
+    async fn prepare_start(&self, id: &str) -> Result<(PathBuf, Record)> {
+        let r = self.store.find(id)?;
+        let dir = self.store.container_dir(&r.id);
+        if r.own_netns
+            && !r.networks.is_empty()
+            && self.net.container_addresses(&r.id).unwrap_or_default().is_empty()
+            && let Some(ns) = &r.netns
+        {
+            self.net.attach(&r.id, ns, &r.networks).await.map_err(other)?;
+        }
+        let ip = self.addresses(&r).first().map(|(_, ip)| ip.clone());
+        let mut env: Vec<String> = r.image_config.env.clone();
+        for (k, v) in &r.spec.env {
+            env.retain(|e| e.split('=').next() != Some(k.as_str()));
+            env.push(format!("{k}={v}"));
+        }
+        for (source, alias) in &r.spec.links {
+            let src = self.store.find(source).map_err(|_| BackendError::Engine(format!("cannot link to {source}: no such container")))?;
+            let src_ip = self.addresses(&src).first().map(|(_, ip)| ip.clone()).unwrap_or_default();
+            let mut src_env = src.image_config.env.clone();
+            src_env.extend(src.spec.env.iter().map(|(k, v)| format!("{k}={v}")));
+            let mut ports = src.image_config.exposed_ports.clone();
+            ports.extend(src.spec.expose.iter().cloned());
+            ports.extend(src.spec.ports.iter().map(|p| format!("{}/{}", p.target, p.protocol)));
+            let link = links::LinkSource { alias, name: &src.name, ip: &src_ip, env: &src_env, ports: &ports };
+            env.extend(links::link_env(&r.name, &link));
+        }
+        let ns = |mode: &Option<String>| -> Result<NamespaceMode> {
+            Ok(match mode.as_deref() {
+                Some("host") => NamespaceMode::Host,
+                Some(m) if m.starts_with("container:") => {
+                    let other = self.store.find(&m["container:".len()..])?;
+                    NamespaceMode::Container(runtime::pid_file(&self.store.container_dir(&other.id)))
+                }
+                _ => NamespaceMode::Private,
+            })
+        };
+        let spec = runtime_spec(&r, &dir, env, ip.as_deref(), ns(&r.spec.pid)?, ns(&r.spec.ipc)?);
+        // The process may read /etc/hosts at once: it must hold its links before it starts.
+        self.refresh_hosts(&r.spec.project);
+        store::write_atomic(&dir.join("runtime.json"), &serde_json::to_vec_pretty(&spec).map_err(other)?)?;
+        Ok((dir, r))
+    }
+}
+
+fn walk(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d)? {
+            let e = e?;
+            let ft = e.file_type()?;
+            if ft.is_dir() {
+                stack.push(e.path());
+            }
+            out.push(e.path());
+        }
+    }
+    Ok(out)
+}
+
+/// Docker's argv rules: a service entrypoint drops the image's CMD unless a command is given.
+fn argv(r: &Record) -> Vec<String> {
+    let s = &r.spec.service;
+    let entrypoint = s.entrypoint.clone().or_else(|| r.image_config.entrypoint.clone()).unwrap_or_default();
+    let cmd = match (&s.entrypoint, &s.command) {
+        (_, Some(c)) => c.clone(),
+        (Some(_), None) => vec![],
+        (None, None) => r.image_config.cmd.clone().unwrap_or_default(),
+    };
+    entrypoint.into_iter().chain(cmd).collect()
+}
+
+fn restart(policy: &Option<String>) -> RestartPolicy {
+    match policy.as_deref() {
+        Some("always") => RestartPolicy::Always,
+        Some("unless-stopped") => RestartPolicy::UnlessStopped,
+        Some(p) if p.starts_with("on-failure") => RestartPolicy::OnFailure(p.split_once(':').and_then(|(_, n)| n.parse().ok())),
+        _ => RestartPolicy::No,
+    }
+}
+
+fn runtime_spec(r: &Record, dir: &Path, env: Vec<String>, ip: Option<&str>, pid_ns: NamespaceMode, ipc_ns: NamespaceMode) -> RuntimeSpec {
+    let s = &r.spec.service;
+    let dur = |v: &Option<String>, d: u64| v.as_deref().and_then(parse_duration).unwrap_or(Duration::from_secs(d));
+    let healthcheck = s.healthcheck.as_ref().filter(|h| !h.disable && !h.test.is_empty() && h.test[0] != "NONE").map(|h| HealthSpec {
+        test: h.test.clone(),
+        interval: dur(&h.interval, 30),
+        timeout: dur(&h.timeout, 30),
+        retries: h.retries.unwrap_or(3),
+        start_period: dur(&h.start_period, 0),
+    });
+    let ports = match (&r.spec.network, ip) {
+        (NetworkMode::Host, _) | (_, None) => vec![],
+        (_, Some(ip)) => r
+            .spec
+            .ports
+            .iter()
+            .filter_map(|p| {
+                Some(PortForward {
+                    host_ip: p.host_ip.clone().unwrap_or_default(),
+                    host_port: p.published.unwrap_or(0),
+                    container_ip: ip.parse().ok()?,
+                    container_port: p.target,
+                    protocol: p.protocol.clone(),
+                })
+            })
+            .collect(),
+    };
+    RuntimeSpec {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        layers: r.layers.clone(),
+        upper_dir: dir.join("upper"),
+        work_dir: dir.join("work"),
+        rootfs: dir.join("rootfs"),
+        mounts: r.mounts.clone(),
+        args: argv(r),
+        env,
+        cwd: s.working_dir.clone().or_else(|| r.image_config.working_dir.clone()).unwrap_or_else(|| "/".into()),
+        user: s.user.clone().or_else(|| r.image_config.user.clone()),
+        group_add: s.group_add.clone(),
+        hostname: r.hostname.clone(),
+        domainname: s.domainname.clone(),
+        netns: r.netns.clone(),
+        pid_ns,
+        ipc_ns,
+        tty: s.tty,
+        stdin_open: s.stdin_open,
+        init: s.init.unwrap_or(false),
+        privileged: s.privileged,
+        read_only: s.read_only,
+        cap_add: s.cap_add.clone(),
+        cap_drop: s.cap_drop.clone(),
+        security_opt: s.security_opt.clone(),
+        sysctls: s.sysctls.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        ulimits: s.ulimits.iter().map(|(k, u)| (k.clone(), u.soft, u.hard)).collect(),
+        devices: s.devices.clone(),
+        resources: Resources {
+            memory: s.mem_limit,
+            memory_swap: s.memswap_limit,
+            cpu_shares: s.cpu_shares,
+            cpus: s.cpus,
+            pids_limit: s.pids_limit,
+            shm_size: s.shm_size,
+        },
+        stop_signal: s.stop_signal.clone().or_else(|| r.image_config.stop_signal.clone()).unwrap_or_else(|| "SIGTERM".into()),
+        stop_timeout: r.spec.stop_grace_period.unwrap_or(Duration::from_secs(10)),
+        restart: restart(&s.restart),
+        healthcheck,
+        ports,
+    }
+}
+
+#[async_trait]
+impl Backend for BuiltinBackend {
+    fn name(&self) -> &'static str {
+        "builtin"
+    }
+
+    async fn list_containers(&self, project: &str, _all: bool) -> Result<Vec<ContainerSummary>> {
+        Ok(self.store.records().iter().filter(|r| r.spec.project == project).map(|r| self.summary(r)).collect())
+    }
+
+    async fn list_all_projects(&self) -> Result<Vec<ContainerSummary>> {
+        Ok(self.store.records().iter().map(|r| self.summary(r)).collect())
+    }
+
+    async fn create_container(&self, spec: &ContainerSpec, replace: Option<&ContainerSummary>) -> Result<String> {
+        let image = self
+            .images
+            .resolve(&spec.image)
+            .map_err(other)?
+            .ok_or_else(|| BackendError::ImageNotFound(spec.image.clone()))?;
+        let id = random_id();
+        self.store.claim_name(&spec.name, &id)?;
+        let result = self.create_inner(&id, spec, replace, image).await;
+        if result.is_err() {
+            self.store.release_name(&spec.name, &id);
+            let _ = std::fs::remove_dir_all(self.store.container_dir(&id));
+        }
+        result.map(|_| id)
+    }
+
+    async fn start_container(&self, id: &str) -> Result<()> {
+        let (dir, r) = self.prepare_start(id).await?;
+        let name = r.name.clone();
+        let started = blocking(move || runtime::start(&dir).map_err(other)).await;
+        self.refresh_hosts(&r.spec.project);
+        match started {
+            Ok(_) => Ok(()),
+            Err(e) if e.to_string().contains("already allocated") || e.to_string().contains("in use") => {
+                Err(BackendError::PortInUse { what: name, addr: e.to_string() })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn stop_container(&self, id: &str, timeout: Option<Duration>) -> Result<()> {
+        let r = self.store.find(id)?;
+        let dir = self.store.container_dir(&r.id);
+        let t = timeout.or(r.spec.stop_grace_period).unwrap_or(Duration::from_secs(10));
+        blocking(move || runtime::stop(&dir, t).map_err(other)).await?;
+        self.refresh_hosts(&r.spec.project);
+        Ok(())
+    }
+
+    async fn kill_container(&self, id: &str, signal: &str) -> Result<()> {
+        let dir = self.store.container_dir(&self.store.find(id)?.id);
+        let signal = signal.to_string();
+        blocking(move || runtime::kill(&dir, &signal).map_err(other)).await
+    }
+
+    async fn remove_container(&self, id: &str, force: bool, volumes: bool) -> Result<()> {
+        let r = match self.store.find(id) {
+            Ok(r) => r,
+            Err(BackendError::ContainerNotFound(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let dir = self.store.container_dir(&r.id);
+        let running = runtime::state(&dir).is_ok_and(|s| matches!(s.status.as_str(), "running" | "restarting" | "paused"));
+        if running && !force {
+            return Err(BackendError::Engine(format!("cannot remove container {}: it is running (stop it first, or force)", r.name)));
+        }
+        let d = dir.clone();
+        blocking(move || {
+            if running {
+                runtime::stop(&d, Duration::from_secs(0)).map_err(other)?;
+            }
+            runtime::cleanup(&d).map_err(other)
+        })
+        .await?;
+        if r.own_netns
+            && let Some(ns) = &r.netns
+        {
+            let _ = self.net.detach(&r.id, ns).await;
+            let _ = self.net.remove_netns(ns);
+        }
+        if volumes {
+            for (_, v) in &r.anonymous {
+                let _ = std::fs::remove_dir_all(self.store.volume_dir(v));
+            }
+        }
+        std::fs::remove_dir_all(&dir).map_err(io(format!("removing {}", dir.display())))?;
+        self.store.release_name(&r.name, &r.id);
+        self.refresh_hosts(&r.spec.project);
+        Ok(())
+    }
+
+    async fn rename_container(&self, id: &str, new_name: &str) -> Result<()> {
+        let mut r = self.store.find(id)?;
+        self.store.claim_name(new_name, &r.id)?;
+        self.store.release_name(&r.name, &r.id);
+        r.name = new_name.to_string();
+        self.store.save(&r)
+    }
+
+    async fn pause_container(&self, id: &str) -> Result<()> {
+        let dir = self.store.container_dir(&self.store.find(id)?.id);
+        blocking(move || runtime::pause(&dir).map_err(other)).await
+    }
+
+    async fn unpause_container(&self, id: &str) -> Result<()> {
+        let dir = self.store.container_dir(&self.store.find(id)?.id);
+        blocking(move || runtime::unpause(&dir).map_err(other)).await
+    }
+
+    async fn inspect_container(&self, id: &str) -> Result<ContainerSummary> {
+        Ok(self.summary(&self.store.find(id)?))
+    }
+
+    async fn wait_container(&self, id: &str) -> Result<i32> {
+        let dir = self.store.container_dir(&self.store.find(id)?.id);
+        blocking(move || runtime::wait(&dir).map_err(other)).await
+    }
+
+    async fn logs(&self, containers: &[ContainerSummary], opts: &LogOptions) -> Result<LogStreamBox> {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<LogLine>>(8192);
+        for c in containers {
+            let dir = self.store.container_dir(&c.id);
+            let (tx, name, opts) = (tx.clone(), c.name.clone(), opts.clone());
+            tokio::spawn(async move {
+                let path = dir.join("log.jsonl");
+                let keep = |e: &runtime::logs::LogEntry| -> Option<LogLine> {
+                    let time = chrono::DateTime::parse_from_rfc3339(&e.time).ok().map(|t| t.with_timezone(&chrono::Utc));
+                    if let (Some(since), Some(t)) = (opts.since, time)
+                        && t < since
+                    {
+                        return None;
+                    }
+                    if let (Some(until), Some(t)) = (opts.until, time)
+                        && t > until
+                    {
+                        return None;
+                    }
+                    let stream = if e.stream == "stderr" { LogStream::Stderr } else { LogStream::Stdout };
+                    Some(LogLine { container: name.clone(), stream, time, text: e.text.clone() })
+                };
+                let (first, mut offset) = runtime::logs::read_log_from(&path, 0).unwrap_or_default();
+                let mut lines: Vec<LogLine> = first.iter().filter_map(keep).collect();
+                if let Some(n) = opts.tail {
+                    lines = lines.split_off(lines.len().saturating_sub(n));
+                }
+                for l in lines {
+                    if tx.send(Ok(l)).await.is_err() {
+                        return;
+                    }
+                }
+                while opts.follow {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    let running = runtime::state(&dir).is_ok_and(|s| matches!(s.status.as_str(), "running" | "restarting" | "paused" | "created"));
+                    let (more, next) = runtime::logs::read_log_from(&path, offset).unwrap_or((vec![], offset));
+                    offset = next;
+                    for l in more.iter().filter_map(keep) {
+                        if tx.send(Ok(l)).await.is_err() {
+                            return;
+                        }
+                    }
+                    if !running && more.is_empty() {
+                        break;
+                    }
+                }
+            });
+        }
+        Ok(Box::pin(tokio_stream(rx)))
+    }
+
+    async fn exec(&self, id: &str, spec: &ExecSpec) -> Result<i32> {
+        let dir = self.store.container_dir(&self.store.find(id)?.id);
+        let spec = spec.clone();
+        blocking(move || runtime::exec(&dir, &spec).map_err(other)).await
+    }
+
+    async fn attach_and_start(&self, id: &str, _tty: bool, interactive: bool) -> Result<i32> {
+        let (dir, r) = self.prepare_start(id).await?;
+        let project = r.spec.project.clone();
+        let net_ready = async {
+            // /etc/hosts of the others is refreshed once the process runs.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            self.refresh_hosts(&project);
+        };
+        let run = blocking(move || runtime::run_attached(&dir, interactive).map_err(other));
+        let (code, _) = tokio::join!(run, net_ready);
+        code
+    }
+
+    async fn top(&self, id: &str) -> Result<ProcessList> {
+        let dir = self.store.container_dir(&self.store.find(id)?.id);
+        blocking(move || runtime::top(&dir).map_err(other)).await
+    }
+
+    async fn ensure_network(&self, spec: &NetworkSpec) -> Result<()> {
+        self.net.ensure_network(spec).await.map_err(other)
+    }
+
+    async fn remove_network(&self, name: &str) -> Result<()> {
+        if let Some(user) = self.store.records().iter().find(|r| r.networks.iter().any(|n| n.network == name)) {
+            return Err(BackendError::Engine(format!("network {name} is in use by container {}", user.name)));
+        }
+        self.net.remove_network(name).await.map_err(other)
+    }
+
+    async fn list_networks(&self, project: &str) -> Result<Vec<NetworkSummary>> {
+        self.net.list_networks(Some(project)).map_err(other)
+    }
+
+    async fn ensure_volume(&self, spec: &VolumeSpec) -> Result<()> {
+        if spec.external {
+            return match self.store.volume(&spec.name) {
+                Some(_) => Ok(()),
+                None => Err(BackendError::Engine(format!("external volume \"{}\" not found", spec.name))),
+            };
+        }
+        self.store.ensure_volume(&spec.name, spec.labels.clone(), false).map(|_| ())
+    }
+
+    async fn remove_volume(&self, name: &str) -> Result<()> {
+        let data = self.store.volume_dir(name).join("_data");
+        if let Some(user) = self.store.records().iter().find(|r| r.mounts.iter().any(|m| m.source == data)) {
+            return Err(BackendError::Engine(format!("volume \"{name}\" is in use by container {}", user.name)));
+        }
+        match std::fs::remove_dir_all(self.store.volume_dir(name)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(format!("removing volume {name}"))(e)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn list_volumes(&self, project: Option<&str>) -> Result<Vec<VolumeSummary>> {
+        Ok(self.store.volumes().into_iter().filter(|v| project.is_none_or(|p| v.labels.get(labels::PROJECT).is_some_and(|l| l == p))).collect())
+    }
+
+    async fn image_config(&self, reference: &str) -> Result<Option<ImageConfig>> {
+        Ok(self.images.resolve(reference).map_err(other)?.map(|i| i.config))
+    }
+
+    async fn pull_image(&self, reference: &str, progress: ProgressFn) -> Result<()> {
+        self.images.pull(reference, progress).await.map(|_| ()).map_err(other)
+    }
+
+    async fn import_image(&self, tarball: &Path, reference: &str, opts: &ImportOptions) -> Result<String> {
+        let (images_root, tarball, reference, changes) = (self.store.root.clone(), tarball.to_path_buf(), reference.to_string(), opts.changes.clone());
+        blocking(move || {
+            let store = ImageStore::open(&images_root).map_err(other)?;
+            store.import_rootfs(&tarball, &reference, &changes).map_err(other)
+        })
+        .await
+    }
+
+    async fn list_images(&self) -> Result<Vec<ImageSummary>> {
+        self.images.list().map_err(other)
+    }
+
+    async fn remove_image(&self, reference: &str, force: bool) -> Result<()> {
+        let image = self.images.resolve(reference).map_err(other)?.ok_or_else(|| BackendError::ImageNotFound(reference.into()))?;
+        if !force && let Some(user) = self.store.records().iter().find(|r| r.image_id == image.id) {
+            return Err(BackendError::Engine(format!("image {reference} is in use by container {}", user.name)));
+        }
+        self.images.remove(reference).map_err(other)
+    }
+
+    async fn tag_image(&self, source: &str, target: &str) -> Result<()> {
+        self.images.tag(source, target).map_err(other)
+    }
+}
+
+impl BuiltinBackend {
+    async fn create_inner(&self, id: &str, spec: &ContainerSpec, replace: Option<&ContainerSummary>, image: image::Image) -> Result<()> {
+        let dir = self.store.container_dir(id);
+        std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
+        let old = replace.and_then(|o| self.store.find(&o.id).ok());
+        let mut mounts: Vec<RuntimeMount> = Vec::new();
+        let mut anonymous: Vec<(String, String)> = Vec::new();
+        let mut volume_mount = |name: Option<String>, target: &str, read_only: bool, nocopy: bool, mounts: &mut Vec<RuntimeMount>| -> Result<()> {
+            let (vol, anon) = match name {
+                Some(n) => (n, false),
+                None => {
+                    let reused = old.as_ref().and_then(|o| o.anonymous.iter().find(|(t, _)| t == target).map(|(_, v)| v.clone()));
+                    (reused.unwrap_or_else(random_id), true)
+                }
+            };
+            let mut labels = IndexMap::new();
+            if anon {
+                labels.insert("com.docker.volume.anonymous".to_string(), String::new());
+            }
+            let (data, fresh) = self.store.ensure_volume(&vol, labels, anon)?;
+            if fresh && !nocopy {
+                Self::copy_up(&image.layers, target, &data);
+            }
+            if anon {
+                anonymous.push((target.to_string(), vol));
+            }
+            mounts.push(RuntimeMount { source: data, target: target.to_string(), kind: MountKind::Bind, read_only });
+            Ok(())
+        };
+        for m in &spec.mounts {
+            match m {
+                Mount::Bind { source, target, read_only, create_host_path } => {
+                    if *create_host_path && !source.exists() {
+                        std::fs::create_dir_all(source).map_err(io(format!("creating {}", source.display())))?;
+                    }
+                    mounts.push(RuntimeMount { source: source.clone(), target: target.clone(), kind: MountKind::Bind, read_only: *read_only });
+                }
+                Mount::Volume { name, target, read_only, nocopy } => volume_mount(name.clone(), target, *read_only, *nocopy, &mut mounts)?,
+                Mount::Tmpfs { target, size, mode } => {
+                    let mut opts = Vec::new();
+                    if let Some(s) = size {
+                        opts.push(format!("size={s}"));
+                    }
+                    if let Some(m) = mode {
+                        opts.push(format!("mode={m:o}"));
+                    }
+                    mounts.push(RuntimeMount { source: PathBuf::from(opts.join(",")), target: target.clone(), kind: MountKind::Tmpfs, read_only: false });
+                }
+            }
+        }
+        // volumes_from: every mount of the other container (also when it has exited).
+        for (source, ro) in &spec.volumes_from {
+            let src = self.store.find(source).map_err(|_| BackendError::Engine(format!("volumes_from: no such container: {source}")))?;
+            for m in src.mounts.iter().filter(|m| m.kind == MountKind::Bind && !m.target.starts_with("/etc/")) {
+                if !mounts.iter().any(|x| x.target == m.target) {
+                    mounts.push(RuntimeMount { read_only: m.read_only || *ro, ..m.clone() });
+                }
+            }
+        }
+        // Image VOLUMEs nobody mounted become anonymous volumes.
+        for v in &image.config.volumes {
+            if !mounts.iter().any(|m| m.target == *v) {
+                volume_mount(None, v, false, false, &mut mounts)?;
+            }
+        }
+
+        let hostname = spec.hostname.clone().unwrap_or_else(|| id[..12].to_string());
+        let (netns, own_netns, networks) = match &spec.network {
+            NetworkMode::Host => (None, false, vec![]),
+            NetworkMode::Container(name) => {
+                let other = self.store.find(name).map_err(|_| BackendError::Engine(format!("network_mode: no such container: {name}")))?;
+                (other.netns.clone(), false, vec![])
+            }
+            mode => {
+                let ns = self.store.root.join("netns").join(id);
+                self.net.create_netns(&ns).map_err(other)?;
+                let nets = match mode {
+                    NetworkMode::DefaultBridge => vec![NetworkAttachment { network: DEFAULT_BRIDGE.into(), aliases: vec![], ipv4_address: None }],
+                    NetworkMode::Networks(n) => n.clone(),
+                    _ => vec![],
+                };
+                (Some(ns), true, nets)
+            }
+        };
+        std::fs::write(dir.join("hostname"), format!("{hostname}\n")).map_err(io("writing hostname"))?;
+        std::fs::write(dir.join("hosts"), network::render_hosts(&[("127.0.1.1".into(), vec![hostname.clone()])])).map_err(io("writing hosts"))?;
+        std::fs::write(dir.join("resolv.conf"), resolv_conf(&spec.service.dns, &spec.service.dns_search)).map_err(io("writing resolv.conf"))?;
+        for f in ["hostname", "hosts", "resolv.conf"] {
+            mounts.push(RuntimeMount { source: dir.join(f), target: format!("/etc/{f}"), kind: MountKind::Bind, read_only: false });
+        }
+        let record = Record {
+            id: id.to_string(),
+            name: spec.name.clone(),
+            created: chrono::Utc::now(),
+            image_id: image.id.clone(),
+            image_config: image.config.clone(),
+            layers: image.layers.clone(),
+            spec: spec.clone(),
+            mounts,
+            anonymous,
+            netns,
+            own_netns,
+            networks,
+            hostname,
+        };
+        self.store.save(&record)
+    }
+}
+
+/// The host's resolv.conf without loopback nameservers (they mean nothing inside), or
+/// the service's `dns`.
+fn resolv_conf(dns: &[String], search: &[String]) -> String {
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let mut out = String::new();
+    if dns.is_empty() {
+        for l in host.lines() {
+            if l.starts_with("nameserver") && (l.contains(" 127.") || l.contains(" ::1")) {
+                continue;
+            }
+            if l.starts_with("search") && !search.is_empty() {
+                continue;
+            }
+            out.push_str(l);
+            out.push('\n');
+        }
+    } else {
+        for d in dns {
+            out.push_str(&format!("nameserver {d}\n"));
+        }
+    }
+    if !search.is_empty() {
+        out.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    out
+}
+
+/// A stream over an mpsc receiver.
+fn tokio_stream<T: Send + 'static>(mut rx: tokio::sync::mpsc::Receiver<T>) -> impl futures::Stream<Item = T> + Send {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }

@@ -1,8 +1,14 @@
-//! The built-in image store: content-addressed blobs, layers unpacked once (OCI whiteouts
-//! turned into overlayfs whiteouts), image configs and a tag index under `<root>/images`.
-//! STUB: the API the rest of the built-in runtime codes against; filled in on branch `images`.
+//! The built-in image store: layers unpacked once by content digest (OCI whiteouts turned
+//! into overlayfs whiteouts), image records and a tag index under `<root>/images`.
+//! Registry pulls and pushes are not here yet: images come from `image import`.
 
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::backend::{ImageConfig, ImageSummary, ProgressFn};
 
@@ -18,10 +24,14 @@ pub enum ImageError {
 
 pub type Result<T> = std::result::Result<T, ImageError>;
 
+fn io(context: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> ImageError {
+    move |e| ImageError::Other(format!("{context}: {e}"))
+}
+
 /// A resolved image, ready to be mounted.
 #[derive(Debug, Clone)]
 pub struct Image {
-    /// `sha256:<hex>` of the image config.
+    /// `sha256:<hex>` of the image record.
     pub id: String,
     /// Normalized references that point at it (`docker.io/library/busybox:latest`).
     pub references: Vec<String>,
@@ -30,49 +40,385 @@ pub struct Image {
     pub layers: Vec<PathBuf>,
 }
 
+/// What the store keeps per image.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ImageRecord {
+    config: ImageConfig,
+    /// Layer digests (hex of the uncompressed tar), lowest first.
+    layers: Vec<String>,
+    created: chrono::DateTime<chrono::Utc>,
+    size: u64,
+}
+
 pub struct ImageStore {
     root: PathBuf,
 }
 
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 impl ImageStore {
     /// Opens (creating when missing) the store under `<state root>/images`.
     pub fn open(state_root: &Path) -> Result<Self> {
-        Ok(ImageStore { root: state_root.join("images") })
+        let root = state_root.join("images");
+        for d in ["layers", "images", "tmp"] {
+            fs::create_dir_all(root.join(d)).map_err(io(format!("creating {}", root.display())))?;
+        }
+        Ok(ImageStore { root })
     }
+
     pub fn root(&self) -> &Path {
         &self.root
     }
+
+    fn index_path(&self) -> PathBuf {
+        self.root.join("repositories.json")
+    }
+
+    fn index(&self) -> BTreeMap<String, String> {
+        fs::read(self.index_path()).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+    }
+
+    /// Rewrites the tag index under an exclusive lock (concurrent hoist processes).
+    fn update_index(&self, f: impl FnOnce(&mut BTreeMap<String, String>)) -> Result<()> {
+        let lock = File::create(self.root.join(".lock")).map_err(io("locking the image store"))?;
+        nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, e)| ImageError::Other(format!("locking the image store: {e}")))
+            .and_then(|_guard| {
+                let mut index = self.index();
+                f(&mut index);
+                write_atomic(&self.index_path(), &serde_json::to_vec_pretty(&index).unwrap_or_default())
+            })
+    }
+
+    fn record(&self, id: &str) -> Option<ImageRecord> {
+        let hex = id.trim_start_matches("sha256:");
+        fs::read(self.root.join("images").join(format!("{hex}.json"))).ok().and_then(|b| serde_json::from_slice(&b).ok())
+    }
+
     /// `docker import`: a root filesystem tarball (plain, gzip or zstd) becomes a one-layer
     /// image; `changes` are Dockerfile lines (`CMD ["sh"]`, `ENV A=b`, `EXPOSE 80`, ...).
-    pub fn import_rootfs(&self, _tarball: &Path, _reference: &str, _changes: &[String]) -> Result<String> {
-        Err(ImageError::Other("image import: not implemented".into()))
+    pub fn import_rootfs(&self, tarball: &Path, reference: &str, changes: &[String]) -> Result<String> {
+        let reference = normalize_reference(reference)?;
+        let (digest, size) = self.add_layer(tarball)?;
+        let mut config = ImageConfig { env: vec![DEFAULT_PATH.to_string()], ..Default::default() };
+        for change in changes {
+            apply_change(&mut config, change)?;
+        }
+        let record = ImageRecord { config, layers: vec![digest], created: chrono::Utc::now(), size };
+        let bytes = serde_json::to_vec_pretty(&record).map_err(|e| ImageError::Other(e.to_string()))?;
+        let hex = hex::encode(Sha256::digest(&bytes));
+        write_atomic(&self.root.join("images").join(format!("{hex}.json")), &bytes)?;
+        let id = format!("sha256:{hex}");
+        self.update_index(|i| {
+            i.insert(reference, id.clone());
+        })?;
+        Ok(id)
     }
-    /// `docker load`: a `docker save` or OCI archive; returns the references loaded.
-    pub fn load(&self, _archive: &Path) -> Result<Vec<String>> {
-        Err(ImageError::Other("image load: not implemented".into()))
+
+    /// Unpacks a layer tarball once; returns (digest of the uncompressed tar, size).
+    fn add_layer(&self, tarball: &Path) -> Result<(String, u64)> {
+        let open = || -> Result<Box<dyn Read>> {
+            let mut f = File::open(tarball).map_err(io(format!("opening {}", tarball.display())))?;
+            let mut magic = [0u8; 4];
+            let n = f.read(&mut magic).map_err(io("reading the tarball"))?;
+            f.seek(SeekFrom::Start(0)).map_err(io("reading the tarball"))?;
+            let r = BufReader::new(f);
+            Ok(match &magic[..n.min(4)] {
+                [0x1f, 0x8b, ..] => Box::new(flate2::read::GzDecoder::new(r)),
+                [0x28, 0xb5, 0x2f, 0xfd] => Box::new(zstd::stream::read::Decoder::new(r).map_err(io("zstd"))?),
+                _ => Box::new(r),
+            })
+        };
+        let mut hasher = Sha256::new();
+        let mut reader = open()?;
+        let mut buf = vec![0u8; 1 << 16];
+        let mut size = 0u64;
+        loop {
+            let n = reader.read(&mut buf).map_err(io("reading the tarball"))?;
+            if n == 0 {
+                break;
+            }
+            size += n as u64;
+            hasher.update(&buf[..n]);
+        }
+        let digest = hex::encode(hasher.finalize());
+        let dir = self.root.join("layers").join(&digest);
+        if dir.exists() {
+            return Ok((digest, size));
+        }
+        let tmp = self.root.join("tmp").join(format!("{digest}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&tmp);
+        fs::create_dir_all(&tmp).map_err(io("creating a layer directory"))?;
+        unpack_layer(open()?, &tmp)?;
+        match fs::rename(&tmp, &dir) {
+            Ok(()) => {}
+            // Another process unpacked the same layer meanwhile.
+            Err(_) if dir.exists() => {
+                let _ = fs::remove_dir_all(&tmp);
+            }
+            Err(e) => return Err(io("storing the layer")(e)),
+        }
+        Ok((digest, size))
     }
-    /// Pulls from a registry (OCI distribution), reporting progress per layer.
-    pub async fn pull(&self, _reference: &str, _progress: ProgressFn) -> Result<String> {
-        Err(ImageError::Other("image pull: not implemented".into()))
+
+    /// `docker load` archives are not supported yet.
+    pub fn load(&self, archive: &Path) -> Result<Vec<String>> {
+        Err(ImageError::Other(format!("image load {}: not supported by the built-in runtime yet", archive.display())))
     }
-    /// The image a reference (or id, or id prefix) names, if present.
-    pub fn resolve(&self, _reference: &str) -> Result<Option<Image>> {
-        Ok(None)
+
+    /// Registry pulls are not supported by the built-in runtime yet.
+    pub async fn pull(&self, reference: &str, _progress: ProgressFn) -> Result<String> {
+        Err(ImageError::Other(format!(
+            "pulling {reference}: the built-in runtime cannot pull from registries yet; use `hoist image import` or --backend docker"
+        )))
     }
+
+    /// The image a reference (or id, or id prefix of 12+ hex digits) names, if present.
+    pub fn resolve(&self, reference: &str) -> Result<Option<Image>> {
+        let index = self.index();
+        let id = if let Ok(norm) = normalize_reference(reference)
+            && let Some(id) = index.get(&norm)
+        {
+            id.clone()
+        } else {
+            let hex = reference.trim_start_matches("sha256:");
+            if hex.len() < 12 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Ok(None);
+            }
+            match index.values().find(|id| id.trim_start_matches("sha256:").starts_with(hex)) {
+                Some(id) => id.clone(),
+                None => return Ok(None),
+            }
+        };
+        let Some(record) = self.record(&id) else { return Ok(None) };
+        Ok(Some(Image {
+            references: index.iter().filter(|(_, v)| **v == id).map(|(k, _)| k.clone()).collect(),
+            id,
+            config: record.config,
+            layers: record.layers.iter().map(|l| self.root.join("layers").join(l)).collect(),
+        }))
+    }
+
     pub fn list(&self) -> Result<Vec<ImageSummary>> {
-        Ok(vec![])
+        let mut by_id: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (r, id) in self.index() {
+            by_id.entry(id).or_default().push(familiar_name(&r));
+        }
+        Ok(by_id
+            .into_iter()
+            .map(|(id, tags)| {
+                let rec = self.record(&id);
+                ImageSummary { size: rec.as_ref().map_or(0, |r| r.size), created: rec.map(|r| r.created), id, tags }
+            })
+            .collect())
     }
-    pub fn tag(&self, _source: &str, _target: &str) -> Result<()> {
-        Err(ImageError::Other("image tag: not implemented".into()))
+
+    pub fn tag(&self, source: &str, target: &str) -> Result<()> {
+        let image = self.resolve(source)?.ok_or_else(|| ImageError::NotFound(source.into()))?;
+        let target = normalize_reference(target)?;
+        self.update_index(|i| {
+            i.insert(target, image.id.clone());
+        })
     }
-    /// Removes a reference; the image's data goes when no reference is left (and, unless
-    /// `force`, no container uses it — the caller checks that).
-    pub fn remove(&self, _reference: &str) -> Result<()> {
-        Err(ImageError::Other("image rm: not implemented".into()))
+
+    /// Removes a reference; the image's record and layers go when nothing refers to them.
+    pub fn remove(&self, reference: &str) -> Result<()> {
+        let image = self.resolve(reference)?.ok_or_else(|| ImageError::NotFound(reference.into()))?;
+        let norm = normalize_reference(reference).ok();
+        self.update_index(|i| match norm.as_ref().filter(|n| i.contains_key(*n)) {
+            Some(n) => {
+                i.remove(n);
+            }
+            // Removal by id drops every reference.
+            None => i.retain(|_, v| *v != image.id),
+        })?;
+        let index = self.index();
+        if index.values().any(|v| *v == image.id) {
+            return Ok(());
+        }
+        let hex = image.id.trim_start_matches("sha256:");
+        let _ = fs::remove_file(self.root.join("images").join(format!("{hex}.json")));
+        let used: Vec<PathBuf> = index.values().filter_map(|id| self.record(id)).flat_map(|r| r.layers).map(|l| self.root.join("layers").join(l)).collect();
+        for layer in image.layers.iter().filter(|l| !used.contains(l)) {
+            let _ = fs::remove_dir_all(layer);
+        }
+        Ok(())
+    }
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    fs::write(&tmp, bytes).map_err(io(format!("writing {}", tmp.display())))?;
+    fs::rename(&tmp, path).map_err(io(format!("writing {}", path.display())))
+}
+
+/// Unpacks a layer tar into `dir`, turning OCI whiteouts into overlayfs ones: `.wh.x`
+/// becomes a 0/0 character device `x`, `.wh..wh..opq` marks its directory opaque.
+fn unpack_layer(reader: impl Read, dir: &Path) -> Result<()> {
+    let mut archive = tar::Archive::new(reader);
+    archive.set_preserve_permissions(true);
+    archive.set_preserve_ownerships(true);
+    archive.set_unpack_xattrs(true);
+    archive.set_overwrite(true);
+    for entry in archive.entries().map_err(io("reading the layer"))? {
+        let mut entry = entry.map_err(io("reading the layer"))?;
+        let path = entry.path().map_err(io("reading the layer"))?.into_owned();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if let Some(hidden) = name.strip_prefix(".wh.") {
+            let parent = path.parent().unwrap_or(Path::new(""));
+            if parent.components().any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir)) {
+                return Err(ImageError::Other(format!("layer entry {} escapes the layer", path.display())));
+            }
+            let parent_dir = dir.join(parent);
+            fs::create_dir_all(&parent_dir).map_err(io("unpacking a whiteout"))?;
+            if hidden == ".wh..opq" {
+                xattr_set(&parent_dir, "trusted.overlay.opaque", b"y")?;
+            } else {
+                let target = parent_dir.join(hidden);
+                let _ = fs::remove_file(&target);
+                nix::sys::stat::mknod(&target, nix::sys::stat::SFlag::S_IFCHR, nix::sys::stat::Mode::empty(), 0)
+                    .map_err(|e| ImageError::Other(format!("whiteout {}: {e}", target.display())))?;
+            }
+            continue;
+        }
+        // unpack_in refuses entries that would land outside `dir`.
+        entry.unpack_in(dir).map_err(io(format!("unpacking {}", path.display())))?;
+    }
+    Ok(())
+}
+
+fn xattr_set(path: &Path, name: &str, value: &[u8]) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let p = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|e| ImageError::Other(e.to_string()))?;
+    let n = std::ffi::CString::new(name).map_err(|e| ImageError::Other(e.to_string()))?;
+    // SAFETY: both strings are NUL-terminated and outlive the call.
+    let rc = unsafe { libc::lsetxattr(p.as_ptr(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0) };
+    if rc != 0 {
+        return Err(ImageError::Other(format!("setting {name} on {}: {}", path.display(), std::io::Error::last_os_error())));
+    }
+    Ok(())
+}
+
+/// `CMD ["a"]` / `CMD a b` style instruction applied to an image config.
+fn apply_change(config: &mut ImageConfig, change: &str) -> Result<()> {
+    let (instr, rest) = change.trim().split_once(char::is_whitespace).unwrap_or((change.trim(), ""));
+    let rest = rest.trim();
+    let argv = |s: &str| -> Vec<String> {
+        if s.starts_with('[') {
+            serde_json::from_str(s).unwrap_or_else(|_| vec![s.to_string()])
+        } else {
+            vec!["/bin/sh".into(), "-c".into(), s.into()]
+        }
+    };
+    let bad = |why: &str| ImageError::Other(format!("invalid --change {change:?}: {why}"));
+    match instr.to_ascii_uppercase().as_str() {
+        "CMD" => config.cmd = Some(argv(rest)),
+        "ENTRYPOINT" => config.entrypoint = Some(argv(rest)),
+        "ENV" => {
+            let pairs: Vec<(String, String)> = if rest.contains('=') {
+                shell_words::split(rest).map_err(|_| bad("bad quoting"))?.into_iter().filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.into(), v.into()))).collect()
+            } else {
+                let (k, v) = rest.split_once(char::is_whitespace).ok_or_else(|| bad("ENV needs a value"))?;
+                vec![(k.into(), v.trim().into())]
+            };
+            for (k, v) in pairs {
+                config.env.retain(|e| e.split('=').next() != Some(k.as_str()));
+                config.env.push(format!("{k}={v}"));
+            }
+        }
+        "EXPOSE" => {
+            for p in rest.split_whitespace() {
+                let p = if p.contains('/') { p.to_string() } else { format!("{p}/tcp") };
+                if !config.exposed_ports.contains(&p) {
+                    config.exposed_ports.push(p);
+                }
+            }
+        }
+        "WORKDIR" => config.working_dir = Some(rest.into()),
+        "USER" => config.user = Some(rest.into()),
+        "VOLUME" => config.volumes.extend(argv_or_words(rest)),
+        "LABEL" => {
+            for kv in shell_words::split(rest).map_err(|_| bad("bad quoting"))? {
+                let (k, v) = kv.split_once('=').ok_or_else(|| bad("LABEL needs key=value"))?;
+                config.labels.insert(k.into(), v.into());
+            }
+        }
+        "STOPSIGNAL" => config.stop_signal = Some(rest.into()),
+        other => return Err(bad(&format!("{other} is not supported"))),
+    }
+    Ok(())
+}
+
+fn argv_or_words(s: &str) -> Vec<String> {
+    if s.starts_with('[') {
+        serde_json::from_str(s).unwrap_or_default()
+    } else {
+        s.split_whitespace().map(String::from).collect()
     }
 }
 
 /// `redis` → `docker.io/library/redis:latest`; `localhost:5000/a/b:1` stays.
 pub fn normalize_reference(reference: &str) -> Result<String> {
-    Ok(reference.to_string())
+    let r = reference.trim();
+    if r.is_empty() || r.contains(char::is_whitespace) || r.chars().any(|c| c.is_ascii_uppercase() && !r.contains('@')) {
+        return Err(ImageError::BadReference(reference.into(), "must be lowercase with no spaces".into()));
+    }
+    let (name, digest) = match r.split_once('@') {
+        Some((n, d)) => (n, Some(d)),
+        None => (r, None),
+    };
+    let last = name.rsplit('/').next().unwrap_or(name);
+    let (repo, tag) = match last.rsplit_once(':') {
+        Some((_, t)) => (&name[..name.len() - t.len() - 1], Some(t)),
+        None => (name, None),
+    };
+    let first = repo.split('/').next().unwrap_or(repo);
+    let has_domain = repo.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    let full = if has_domain {
+        repo.to_string()
+    } else if repo.contains('/') {
+        format!("docker.io/{repo}")
+    } else {
+        format!("docker.io/library/{repo}")
+    };
+    Ok(match digest {
+        Some(d) => format!("{full}@{d}"),
+        None => format!("{full}:{}", tag.unwrap_or("latest")),
+    })
+}
+
+/// `docker.io/library/busybox:latest` → `busybox:latest`, as users write it.
+pub fn familiar_name(reference: &str) -> String {
+    reference.strip_prefix("docker.io/library/").or_else(|| reference.strip_prefix("docker.io/")).unwrap_or(reference).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references() {
+        assert_eq!(normalize_reference("redis").unwrap(), "docker.io/library/redis:latest");
+        assert_eq!(normalize_reference("user/app:1").unwrap(), "docker.io/user/app:1");
+        assert_eq!(normalize_reference("localhost:5000/a/b").unwrap(), "localhost:5000/a/b:latest");
+        assert_eq!(normalize_reference("127.0.0.1:5000/demo/app:1").unwrap(), "127.0.0.1:5000/demo/app:1");
+        assert!(normalize_reference("Bad Name").is_err());
+        assert_eq!(familiar_name("docker.io/library/busybox:latest"), "busybox:latest");
+    }
+
+    #[test]
+    fn changes() {
+        let mut c = ImageConfig::default();
+        apply_change(&mut c, r#"CMD ["redis-server", "--save", ""]"#).unwrap();
+        apply_change(&mut c, "ENTRYPOINT echo hi").unwrap();
+        apply_change(&mut c, "ENV A=1 B=\"two words\"").unwrap();
+        apply_change(&mut c, "EXPOSE 6379 53/udp").unwrap();
+        apply_change(&mut c, "VOLUME /data").unwrap();
+        assert_eq!(c.cmd.unwrap(), vec!["redis-server", "--save", ""]);
+        assert_eq!(c.entrypoint.unwrap(), vec!["/bin/sh", "-c", "echo hi"]);
+        assert!(c.env.contains(&"B=two words".to_string()));
+        assert_eq!(c.exposed_ports, vec!["6379/tcp", "53/udp"]);
+        assert_eq!(c.volumes, vec!["/data"]);
+        assert!(apply_change(&mut c, "RUN rm -rf /").is_err());
+    }
 }
