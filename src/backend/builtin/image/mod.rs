@@ -414,8 +414,8 @@ mod tests {
         apply_change(&mut c, "ENV A=1 B=\"two words\"").unwrap();
         apply_change(&mut c, "EXPOSE 6379 53/udp").unwrap();
         apply_change(&mut c, "VOLUME /data").unwrap();
-        assert_eq!(c.cmd.unwrap(), vec!["redis-server", "--save", ""]);
-        assert_eq!(c.entrypoint.unwrap(), vec!["/bin/sh", "-c", "echo hi"]);
+        assert_eq!(c.cmd.as_deref().unwrap(), ["redis-server", "--save", ""]);
+        assert_eq!(c.entrypoint.as_deref().unwrap(), ["/bin/sh", "-c", "echo hi"]);
         assert!(c.env.contains(&"B=two words".to_string()));
         assert_eq!(c.exposed_ports, vec!["6379/tcp", "53/udp"]);
         assert_eq!(c.volumes, vec!["/data"]);
