@@ -30,10 +30,10 @@ use crate::plan::execute::Ctx;
 #[command(name = "hoist", version, about = "Define and run multi-container applications, with or without a Docker engine")]
 pub struct Cli {
     /// Compose configuration files (repeatable; `-` reads stdin).
-    #[arg(short = 'f', long = "file", global = true)]
+    #[arg(short = 'f', long = "file")]
     files: Vec<PathBuf>,
     /// Project name.
-    #[arg(short = 'p', long = "project-name", global = true)]
+    #[arg(short = 'p', long = "project-name")]
     project_name: Option<String>,
     /// Alternate working directory (default: the directory of the first file).
     #[arg(long, global = true)]

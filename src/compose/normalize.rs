@@ -294,7 +294,13 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
             "sysctls" => s.sysctls = labels(srcs, v, &w)?,
             "ulimits" => s.ulimits = ulimits(srcs, v, &w)?,
             "devices" => s.devices = strict_list(srcs, v, &w)?,
-            "tmpfs" => s.tmpfs = str_list(srcs, v, &w)?,
+            "tmpfs" => {
+                s.tmpfs = str_list(srcs, v, &w)?;
+                // Docker refuses a relative tmpfs mount point.
+                if let Some(bad) = s.tmpfs.iter().find(|t| !t.starts_with('/')) {
+                    return Err(srcs.err(v, format!("invalid tmpfs mount point {bad:?} in {w}: it must be an absolute path")));
+                }
+            }
             "group_add" => s.group_add = strict_list(srcs, v, &w)?,
             "pid" => s.pid = opt_text(srcs, v, &w)?,
             "ipc" => s.ipc = opt_text(srcs, v, &w)?,
