@@ -1,0 +1,312 @@
+//! Turns a `ContainerSpec` into the engine's create body (config + host config + first
+//! network endpoint). Pure, except that missing bind sources are created on the host.
+
+use std::collections::HashMap;
+
+use bollard::models::{
+    ContainerCreateBody, DeviceMapping, EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig, Mount as DMount,
+    MountTmpfsOptions, MountType, MountVolumeOptions, NetworkingConfig, PortBinding, ResourcesUlimits, RestartPolicy,
+    RestartPolicyNameEnum,
+};
+
+use crate::backend::{BackendError, ContainerSpec, Mount, NetworkAttachment, NetworkMode, Result};
+use crate::compose::model::{Healthcheck, parse_duration};
+
+/// An anonymous volume of the container being replaced, to mount again in the new one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CarriedVolume {
+    pub name: String,
+    pub target: String,
+}
+
+/// The create body, plus the networks to connect after create (all but the first).
+pub struct CreatePlan {
+    pub body: ContainerCreateBody,
+    pub later_networks: Vec<NetworkAttachment>,
+}
+
+pub fn create_body(spec: &ContainerSpec, carried: &[CarriedVolume]) -> Result<CreatePlan> {
+    let svc = &spec.service;
+    let mut labels: HashMap<String, String> = svc.labels.clone().into_iter().collect();
+    labels.extend(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+
+    let mut exposed: Vec<String> = spec.expose.iter().map(|e| with_proto(e)).collect();
+    let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+    for p in &spec.ports {
+        let key = format!("{}/{}", p.target, p.protocol);
+        if !exposed.contains(&key) {
+            exposed.push(key.clone());
+        }
+        let binding = PortBinding {
+            host_ip: p.host_ip.clone(),
+            // Empty host port: the engine picks a free one.
+            host_port: Some(p.published.map(|n| n.to_string()).unwrap_or_default()),
+        };
+        bindings.entry(key).or_insert_with(|| Some(Vec::new())).get_or_insert_with(Vec::new).push(binding);
+    }
+
+    let (network_mode, endpoints, later_networks, legacy_links) = network_parts(spec);
+
+    let mut host = HostConfig {
+        network_mode: Some(network_mode),
+        links: legacy_links,
+        port_bindings: (!bindings.is_empty()).then_some(bindings),
+        mounts: Some(mounts(spec, carried)?),
+        volumes_from: non_empty(
+            spec.volumes_from.iter().map(|(name, ro)| if *ro { format!("{name}:ro") } else { name.clone() }).collect(),
+        ),
+        restart_policy: svc.restart.as_deref().map(restart_policy).transpose()?,
+        init: svc.init,
+        cap_add: non_empty(svc.cap_add.clone()),
+        cap_drop: non_empty(svc.cap_drop.clone()),
+        privileged: Some(svc.privileged),
+        readonly_rootfs: Some(svc.read_only),
+        security_opt: non_empty(svc.security_opt.clone()),
+        sysctls: (!svc.sysctls.is_empty()).then(|| svc.sysctls.clone().into_iter().collect()),
+        ulimits: non_empty(
+            svc.ulimits
+                .iter()
+                .map(|(name, u)| ResourcesUlimits { name: Some(name.clone()), soft: Some(u.soft), hard: Some(u.hard) })
+                .collect(),
+        ),
+        devices: non_empty(svc.devices.iter().map(|d| device(d)).collect()),
+        tmpfs: (!svc.tmpfs.is_empty()).then(|| {
+            svc.tmpfs
+                .iter()
+                .map(|t| match t.split_once(':') {
+                    Some((path, opts)) => (path.to_string(), opts.to_string()),
+                    None => (t.clone(), String::new()),
+                })
+                .collect()
+        }),
+        group_add: non_empty(svc.group_add.clone()),
+        dns: non_empty(svc.dns.clone()),
+        dns_search: non_empty(svc.dns_search.clone()),
+        dns_options: non_empty(svc.dns_opt.clone()),
+        extra_hosts: non_empty(svc.extra_hosts.clone()),
+        memory: svc.mem_limit.map(|v| v as i64),
+        memory_reservation: svc.mem_reservation.map(|v| v as i64),
+        memory_swap: svc.memswap_limit,
+        shm_size: svc.shm_size.map(|v| v as i64),
+        cpu_shares: svc.cpu_shares.map(|v| v as i64),
+        nano_cpus: svc.cpus.map(|c| (c * 1e9) as i64),
+        cpu_quota: svc.cpu_quota,
+        cpu_period: svc.cpu_period.map(|v| v as i64),
+        cpuset_cpus: svc.cpuset.clone(),
+        pids_limit: svc.pids_limit,
+        pid_mode: spec.pid.clone(),
+        ipc_mode: spec.ipc.clone(),
+        ..Default::default()
+    };
+    // A few engine knobs the model keeps only as raw `other` keys.
+    if let Some(v) = svc.other.get("cgroup_parent").and_then(|v| v.as_str()) {
+        host.cgroup_parent = Some(v.to_string());
+    }
+    if let Some(v) = svc.other.get("oom_score_adj").and_then(|v| v.as_i64()) {
+        host.oom_score_adj = Some(v);
+    }
+    if let Some(v) = svc.other.get("userns_mode").and_then(|v| v.as_str()) {
+        host.userns_mode = Some(v.to_string());
+    }
+    if let Some(v) = svc.other.get("runtime").and_then(|v| v.as_str()) {
+        host.runtime = Some(v.to_string());
+    }
+
+    let body = ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        cmd: svc.command.clone(),
+        entrypoint: svc.entrypoint.clone(),
+        env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        hostname: spec.hostname.clone().or_else(|| svc.hostname.clone()),
+        domainname: svc.domainname.clone(),
+        user: svc.user.clone(),
+        working_dir: svc.working_dir.clone(),
+        tty: Some(svc.tty),
+        open_stdin: Some(svc.stdin_open),
+        attach_stdin: Some(svc.stdin_open),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        exposed_ports: non_empty(exposed),
+        labels: Some(labels),
+        healthcheck: svc.healthcheck.as_ref().map(healthcheck),
+        stop_signal: svc.stop_signal.clone(),
+        stop_timeout: spec.stop_grace_period.map(|d| d.as_secs() as i64),
+        host_config: Some(host),
+        networking_config: endpoints.map(|e| NetworkingConfig { endpoints_config: Some(e) }),
+        ..Default::default()
+    };
+    Ok(CreatePlan { body, later_networks })
+}
+
+type NetworkParts = (String, Option<HashMap<String, EndpointSettings>>, Vec<NetworkAttachment>, Option<Vec<String>>);
+
+/// Network mode string, the first endpoint, the networks to connect later, and legacy links.
+fn network_parts(spec: &ContainerSpec) -> NetworkParts {
+    let links: Vec<String> = spec.links.iter().map(|(name, alias)| format!("{name}:{alias}")).collect();
+    match &spec.network {
+        // Legacy links: the engine writes the link env vars and /etc/hosts lines.
+        NetworkMode::DefaultBridge => ("bridge".into(), None, Vec::new(), non_empty(links)),
+        NetworkMode::Host => ("host".into(), None, Vec::new(), None),
+        NetworkMode::None => ("none".into(), None, Vec::new(), None),
+        NetworkMode::Container(name) => (format!("container:{name}"), None, Vec::new(), None),
+        NetworkMode::Networks(list) => match list.split_first() {
+            None => ("bridge".into(), None, Vec::new(), non_empty(links)),
+            Some((first, rest)) => {
+                let mut eps = HashMap::new();
+                eps.insert(first.network.clone(), endpoint(first, &links));
+                (first.network.clone(), Some(eps), rest.to_vec(), None)
+            }
+        },
+    }
+}
+
+/// Endpoint settings for one user network; links there become aliases on that network.
+pub fn endpoint(att: &NetworkAttachment, links: &[String]) -> EndpointSettings {
+    EndpointSettings {
+        aliases: non_empty(att.aliases.clone()),
+        links: non_empty(links.to_vec()),
+        ipam_config: att
+            .ipv4_address
+            .as_ref()
+            .map(|ip| EndpointIpamConfig { ipv4_address: Some(ip.clone()), ..Default::default() }),
+        ..Default::default()
+    }
+}
+
+fn mounts(spec: &ContainerSpec, carried: &[CarriedVolume]) -> Result<Vec<DMount>> {
+    let mut out = Vec::new();
+    for m in &spec.mounts {
+        // An anonymous volume the old container had at this target is mounted again instead.
+        if let Mount::Volume { name: None, target, .. } = m {
+            if carried.iter().any(|c| &c.target == target) {
+                continue;
+            }
+        }
+        out.push(mount(m)?);
+    }
+    for c in carried {
+        let taken = spec.mounts.iter().any(|m| m.target() == c.target && !matches!(m, Mount::Volume { name: None, .. }));
+        if !taken {
+            out.push(DMount {
+                typ: Some(MountType::VOLUME),
+                source: Some(c.name.clone()),
+                target: Some(c.target.clone()),
+                ..Default::default()
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn mount(m: &Mount) -> Result<DMount> {
+    Ok(match m {
+        Mount::Bind { source, target, read_only, create_host_path } => {
+            if *create_host_path && !source.exists() {
+                // Docker's own behaviour for a missing bind source: an empty directory.
+                std::fs::create_dir_all(source)
+                    .map_err(|e| BackendError::io(format!("creating bind source {}", source.display()), e))?;
+            }
+            DMount {
+                typ: Some(MountType::BIND),
+                source: Some(source.to_string_lossy().into_owned()),
+                target: Some(target.clone()),
+                read_only: Some(*read_only),
+                ..Default::default()
+            }
+        }
+        Mount::Volume { name, target, read_only, nocopy } => DMount {
+            typ: Some(MountType::VOLUME),
+            // No source: the engine creates an anonymous volume.
+            source: name.clone(),
+            target: Some(target.clone()),
+            read_only: Some(*read_only),
+            volume_options: nocopy.then(|| MountVolumeOptions { no_copy: Some(true), ..Default::default() }),
+            ..Default::default()
+        },
+        Mount::Tmpfs { target, size, mode } => DMount {
+            typ: Some(MountType::TMPFS),
+            target: Some(target.clone()),
+            tmpfs_options: Some(MountTmpfsOptions {
+                size_bytes: size.map(|s| s as i64),
+                mode: mode.map(|m| m as i64),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    })
+}
+
+fn healthcheck(h: &Healthcheck) -> HealthConfig {
+    let ns = |s: &Option<String>| s.as_deref().and_then(parse_duration).map(|d| d.as_nanos() as i64);
+    let test = if h.disable { Some(vec!["NONE".to_string()]) } else { non_empty(h.test.clone()) };
+    HealthConfig {
+        test,
+        interval: ns(&h.interval),
+        timeout: ns(&h.timeout),
+        retries: h.retries.map(i64::from),
+        start_period: ns(&h.start_period),
+        start_interval: ns(&h.start_interval),
+    }
+}
+
+fn restart_policy(s: &str) -> Result<RestartPolicy> {
+    let (name, count) = match s.split_once(':') {
+        Some((n, c)) => {
+            let c = c.parse::<i64>().map_err(|_| BackendError::Engine(format!("invalid restart policy {s:?}")))?;
+            (n, Some(c))
+        }
+        None => (s, None),
+    };
+    let name = match name {
+        "no" | "" => RestartPolicyNameEnum::NO,
+        "always" => RestartPolicyNameEnum::ALWAYS,
+        "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
+        "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
+        other => return Err(BackendError::Engine(format!("invalid restart policy {other:?}"))),
+    };
+    Ok(RestartPolicy { name: Some(name), maximum_retry_count: count })
+}
+
+/// `host[:container[:perms]]`.
+fn device(d: &str) -> DeviceMapping {
+    let mut parts = d.splitn(3, ':');
+    let host = parts.next().unwrap_or_default().to_string();
+    let cont = parts.next().map(str::to_string).unwrap_or_else(|| host.clone());
+    let perms = parts.next().unwrap_or("rwm").to_string();
+    DeviceMapping { path_on_host: Some(host), path_in_container: Some(cont), cgroup_permissions: Some(perms) }
+}
+
+fn with_proto(p: &str) -> String {
+    if p.contains('/') { p.to_string() } else { format!("{p}/tcp") }
+}
+
+fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
+    (!v.is_empty()).then_some(v)
+}
+
+/// True for the 64-hex names Docker gives anonymous volumes.
+pub fn is_anonymous_volume_name(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_policies() {
+        let p = restart_policy("on-failure:3").unwrap();
+        assert_eq!(p.name, Some(RestartPolicyNameEnum::ON_FAILURE));
+        assert_eq!(p.maximum_retry_count, Some(3));
+        assert!(restart_policy("sometimes").is_err());
+    }
+
+    #[test]
+    fn devices_and_anonymous_names() {
+        let d = device("/dev/fuse");
+        assert_eq!(d.path_in_container.as_deref(), Some("/dev/fuse"));
+        assert_eq!(d.cgroup_permissions.as_deref(), Some("rwm"));
+        assert!(is_anonymous_volume_name(&"ab".repeat(32)));
+        assert!(!is_anonymous_volume_name("proj_data"));
+    }
+}
