@@ -111,8 +111,16 @@ impl DockerBackend {
     }
 
     pub(super) async fn remove(&self, id: &str, force: bool, volumes: bool) -> Result<()> {
+        // The engine's `v` skips volumes mounted by name, which is how anonymous volumes
+        // carried over a recreate are mounted: remove those ourselves afterwards.
+        let anonymous = if volumes { anonymous_volumes(&self.inspect_raw(id).await?) } else { Vec::new() };
         let opts = RemoveContainerOptions { force, v: volumes, ..Default::default() };
-        self.client().remove_container(id, Some(opts)).await.map_err(|e| container_err(id, "removing", e))
+        self.client().remove_container(id, Some(opts)).await.map_err(|e| container_err(id, "removing", e))?;
+        for v in anonymous {
+            // Gone already, or still used by another container (409): both fine.
+            let _ = self.client().remove_volume(&v.name, None::<bollard::query_parameters::RemoveVolumeOptions>).await;
+        }
+        Ok(())
     }
 
     pub(super) async fn rename(&self, id: &str, new_name: &str) -> Result<()> {
