@@ -410,7 +410,7 @@ async fn logs_tail_and_follow() {
     let id = p.run(&spec).await;
     let c = p.b.inspect_container(&id).await.unwrap();
     // Follow: ends by itself when the container exits, and misses nothing.
-    let mut s = p.b.logs(&[c.clone()], &LogOptions { follow: true, ..Default::default() }).await.unwrap();
+    let mut s = p.b.logs(std::slice::from_ref(&c), &LogOptions { follow: true, ..Default::default() }).await.unwrap();
     let mut lines = Vec::new();
     while let Some(l) = tokio::time::timeout(Duration::from_secs(30), s.next()).await.expect("follow never ended") {
         lines.push(l.unwrap());

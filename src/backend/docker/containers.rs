@@ -161,8 +161,7 @@ fn message_of(e: &DockerError) -> String {
 fn address_in(msg: &str) -> String {
     msg.split_whitespace()
         .map(|w| w.trim_end_matches(':'))
-        .filter(|w| w.rsplit_once(':').is_some_and(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
-        .last()
+        .rfind(|w| w.rsplit_once(':').is_some_and(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
         .unwrap_or("unknown address")
         .to_string()
 }

@@ -177,10 +177,10 @@ fn mounts(spec: &ContainerSpec, carried: &[CarriedVolume]) -> Result<Vec<DMount>
     let mut out = Vec::new();
     for m in &spec.mounts {
         // An anonymous volume the old container had at this target is mounted again instead.
-        if let Mount::Volume { name: None, target, .. } = m {
-            if carried.iter().any(|c| &c.target == target) {
-                continue;
-            }
+        if let Mount::Volume { name: None, target, .. } = m
+            && carried.iter().any(|c| &c.target == target)
+        {
+            continue;
         }
         out.push(mount(m)?);
     }

@@ -34,12 +34,12 @@ pub async fn exec(docker: &Docker, id: &str, spec: &ExecSpec) -> Result<i32> {
     match docker.start_exec(&created.id, Some(start)).await.map_err(|e| container_err(id, "exec in", e))? {
         StartExecResults::Detached => return Ok(0),
         StartExecResults::Attached { output, input } => {
-            if spec.tty {
-                if let Some((rows, cols)) = terminal_size() {
-                    let size = bollard::exec::ResizeExecOptions { height: rows, width: cols };
-                    // Best effort: a wrong size only garbles the layout.
-                    let _ = docker.resize_exec(&created.id, size).await;
-                }
+            if spec.tty
+                && let Some((rows, cols)) = terminal_size()
+            {
+                let size = bollard::exec::ResizeExecOptions { height: rows, width: cols };
+                // Best effort: a wrong size only garbles the layout.
+                let _ = docker.resize_exec(&created.id, size).await;
             }
             pump(output, input, spec.tty, spec.interactive).await?;
         }
