@@ -1,5 +1,6 @@
 //! `hoist config`: the merged, interpolated, normalized model.
 
+use std::io::Write;
 use anyhow::{bail, Result};
 
 use super::App;
@@ -40,27 +41,27 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     }
     if a.services {
         for s in project.services.keys() {
-            println!("{s}");
+            writeln!(std::io::stdout(), "{s}")?;
         }
     } else if a.volumes {
         for v in project.volumes.keys() {
-            println!("{v}");
+            writeln!(std::io::stdout(), "{v}")?;
         }
     } else if a.profiles {
         let mut profiles: Vec<&String> = project.services.values().chain(project.disabled_services.values()).flat_map(|s| &s.profiles).collect();
         profiles.sort();
         profiles.dedup();
         for p in profiles {
-            println!("{p}");
+            writeln!(std::io::stdout(), "{p}")?;
         }
     } else if a.images {
         for s in project.services.keys() {
-            println!("{}", crate::plan::spec::service_image(&project, s));
+            writeln!(std::io::stdout(), "{}", crate::plan::spec::service_image(&project, s))?;
         }
     } else {
         match a.format.as_str() {
-            "yaml" => print!("{}", crate::compose::to_yaml(&project)),
-            "json" => println!("{}", crate::compose::to_json(&project)),
+            "yaml" => write!(std::io::stdout(), "{}", crate::compose::to_yaml(&project))?,
+            "json" => writeln!(std::io::stdout(), "{}", crate::compose::to_json(&project))?,
             other => bail!("invalid --format {other:?}: use yaml or json"),
         }
     }

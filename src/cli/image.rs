@@ -1,5 +1,6 @@
 //! `pull`, `images` and `image import|ls|rm|inspect|pull`: images on the selected engine.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -113,7 +114,7 @@ pub async fn images(app: &App, a: ImagesArgs) -> Result<i32> {
         let id = all.iter().find(|i| i.tags.iter().any(|t| *t == c.image || *t == format!("{}:{}", repo, tag))).map(|i| i.id.clone()).unwrap_or_default();
         let short = id.trim_start_matches("sha256:").chars().take(12).collect::<String>();
         if a.quiet {
-            println!("{short}");
+            writeln!(std::io::stdout(), "{short}")?;
             continue;
         }
         json.push(serde_json::json!({"ContainerName": c.name, "Repository": repo, "Tag": tag, "ID": id}));
@@ -123,9 +124,9 @@ pub async fn images(app: &App, a: ImagesArgs) -> Result<i32> {
         return Ok(0);
     }
     if a.format == "json" {
-        println!("{}", serde_json::Value::Array(json));
+        writeln!(std::io::stdout(), "{}", serde_json::Value::Array(json))?;
     } else {
-        super::ps::print_table(&rows);
+        super::ps::print_table(&rows)?;
     }
     Ok(0)
 }
@@ -144,16 +145,16 @@ pub async fn image_command(app: &App, c: ImageCommand) -> Result<i32> {
     match c {
         ImageCommand::Import { changes, tarball, reference } => {
             let id = backend.import_image(&tarball, &reference, &ImportOptions { changes }).await?;
-            println!("{id}");
+            writeln!(std::io::stdout(), "{id}")?;
         }
         ImageCommand::Ls { quiet, format } => {
             let list = backend.list_images().await?;
             if quiet {
                 for i in &list {
-                    println!("{}", i.id.trim_start_matches("sha256:").chars().take(12).collect::<String>());
+                    writeln!(std::io::stdout(), "{}", i.id.trim_start_matches("sha256:").chars().take(12).collect::<String>())?;
                 }
             } else if format == "json" {
-                println!("{}", serde_json::to_string(&list)?);
+                writeln!(std::io::stdout(), "{}", serde_json::to_string(&list)?)?;
             } else {
                 let mut rows = vec![["REPOSITORY", "TAG", "IMAGE ID", "SIZE"].map(String::from).to_vec()];
                 for i in &list {
@@ -164,13 +165,13 @@ pub async fn image_command(app: &App, c: ImageCommand) -> Result<i32> {
                         rows.push(vec![repo, tag, short.clone(), human_size(i.size)]);
                     }
                 }
-                super::ps::print_table(&rows);
+                super::ps::print_table(&rows)?;
             }
         }
         ImageCommand::Rm { force, references } => {
             for r in references {
                 backend.remove_image(&r, force).await.with_context(|| format!("removing {r}"))?;
-                println!("Untagged: {r}");
+                writeln!(std::io::stdout(), "Untagged: {r}")?;
             }
         }
         ImageCommand::Inspect { references } => {
@@ -179,7 +180,7 @@ pub async fn image_command(app: &App, c: ImageCommand) -> Result<i32> {
                 let cfg = backend.image_config(&r).await?.with_context(|| format!("no such image: {r}"))?;
                 out.push(serde_json::json!({"Reference": r, "Config": cfg}));
             }
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&out)?)?;
         }
         ImageCommand::Pull { reference } => {
             backend.pull_image(&reference, progress_fn(app, false)).await.with_context(|| format!("pulling {reference}"))?;

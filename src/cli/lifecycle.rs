@@ -1,5 +1,6 @@
 //! `start`, `stop`, `restart`, `kill`, `rm`, `pause`, `unpause`, `top`: act on existing containers.
 
+use std::io::Write;
 use anyhow::{Context, Result};
 use futures::future::join_all;
 
@@ -123,11 +124,11 @@ pub async fn top(app: &App, a: ServicesArgs) -> Result<i32> {
     common::check_services(&ctx, &a.services)?;
     for c in common::containers(&ctx, &a.services, false).await? {
         let list = ctx.backend.top(&c.id).await.with_context(|| format!("container {}", c.name))?;
-        println!("{}", c.name);
+        writeln!(std::io::stdout(), "{}", c.name)?;
         let mut rows = vec![list.titles.clone()];
         rows.extend(list.processes.iter().cloned());
-        super::ps::print_table(&rows);
-        println!();
+        super::ps::print_table(&rows)?;
+        writeln!(std::io::stdout())?;
     }
     Ok(0)
 }

@@ -1,10 +1,17 @@
-//! `hoist logs`: the output of the project's containers, multiplexed.
+//! `hoist logs`: the output of the project's containers, multiplexed. With `-f` it also
+//! follows containers that appear later (scale up, recreate), which Docker Compose misses.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
+use futures::StreamExt;
 
 use super::{common, App};
-use crate::backend::LogOptions;
+use crate::backend::{LogLine, LogOptions};
 use crate::output::logs::LogPrinter;
+use crate::plan::execute::Ctx;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -46,10 +53,6 @@ fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>> {
 pub async fn run(app: &App, a: Args) -> Result<i32> {
     let ctx = app.ctx().await?;
     common::check_services(&ctx, &a.services)?;
-    let mut list = common::containers(&ctx, &a.services, true).await?;
-    if let Some(i) = a.index {
-        list.retain(|c| c.number == i);
-    }
     let tail = match a.tail.as_str() {
         "all" | "-1" => None,
         n => Some(n.parse::<usize>().with_context(|| format!("invalid --tail {n:?}"))?),
@@ -61,11 +64,77 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
         until: a.until.as_deref().map(parse_time).transpose()?,
         timestamps: a.timestamps,
     };
+    let mut list = common::containers(&ctx, &a.services, true).await?;
+    if let Some(i) = a.index {
+        list.retain(|c| c.number == i);
+    }
     let mut printer = LogPrinter::new(&list, app.color && !a.no_color, !a.no_log_prefix, a.timestamps);
-    let stream = ctx.backend.logs(&list, &opts).await?;
+    if !a.follow {
+        let stream = ctx.backend.logs(&list, &opts).await?;
+        printer.print(stream).await?;
+        return Ok(0);
+    }
     tokio::select! {
-        r = printer.print(stream) => r?,
+        r = follow(&ctx, &a.services, a.index, &opts, &mut printer, false) => r?,
         _ = tokio::signal::ctrl_c() => {}
     }
     Ok(0)
+}
+
+/// Streams the logs of the services' containers, picking up containers that appear later.
+/// With `until_all_exit`, returns once every container has stopped and its output is drained.
+pub async fn follow(ctx: &Ctx, services: &[String], index: Option<u32>, opts: &LogOptions, printer: &mut LogPrinter, until_all_exit: bool) -> Result<()> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<LogLine>>(4096);
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut first = true;
+    let open_streams = std::sync::Arc::new(());
+    loop {
+        let current: Vec<_> = common::containers(ctx, services, true)
+            .await?
+            .into_iter()
+            .filter(|c| !c.oneoff && index.is_none_or(|i| c.number == i))
+            .collect();
+        let fresh: Vec<_> = current.iter().filter(|c| !seen.contains(&c.id)).cloned().collect();
+        if !fresh.is_empty() {
+            for c in &fresh {
+                seen.insert(c.id.clone());
+                printer.add(c);
+            }
+            // Containers that appear after the start are shown from their first line.
+            let mut o = opts.clone();
+            if !first {
+                o.tail = None;
+            }
+            let mut stream = ctx.backend.logs(&fresh, &o).await?;
+            let tx = tx.clone();
+            let token = open_streams.clone();
+            tokio::spawn(async move {
+                let _token = token;
+                while let Some(item) = stream.next().await {
+                    if tx.send(item.map_err(anyhow::Error::from)).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        first = false;
+        // Print what arrived, then look for new containers again.
+        let deadline = tokio::time::sleep(Duration::from_millis(500));
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                Some(item) = rx.recv() => {
+                    let line = item?;
+                    writeln!(std::io::stdout(), "{}", printer.format(&line))?;
+                }
+                _ = &mut deadline => break,
+            }
+        }
+        if until_all_exit && current.iter().all(|c| !c.state.is_running()) && std::sync::Arc::strong_count(&open_streams) == 1 {
+            while let Ok(item) = rx.try_recv() {
+                writeln!(std::io::stdout(), "{}", printer.format(&item?))?;
+            }
+            return Ok(());
+        }
+    }
 }

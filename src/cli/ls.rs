@@ -1,5 +1,6 @@
 //! `hoist ls` (projects on the engine) and `hoist version`.
 
+use std::io::Write;
 use std::collections::BTreeMap;
 
 use anyhow::Result;
@@ -44,7 +45,7 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     let shown: Vec<_> = projects.into_iter().filter(|(_, (running, _, _))| a.all || *running > 0).collect();
     if a.quiet {
         for (name, _) in &shown {
-            println!("{name}");
+            writeln!(std::io::stdout(), "{name}")?;
         }
     } else if a.format == "json" {
         let rows: Vec<_> = shown
@@ -54,14 +55,14 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
                 serde_json::json!({"Name": name, "Status": status, "ConfigFiles": files})
             })
             .collect();
-        println!("{}", serde_json::Value::Array(rows));
+        writeln!(std::io::stdout(), "{}", serde_json::Value::Array(rows))?;
     } else {
         let mut rows = vec![vec!["NAME".to_string(), "STATUS".into(), "CONFIG FILES".into()]];
         for (name, (running, total, files)) in &shown {
             let status = if running == total { format!("running({running})") } else { format!("running({running}), exited({})", total - running) };
             rows.push(vec![name.clone(), status, files.clone()]);
         }
-        super::ps::print_table(&rows);
+        super::ps::print_table(&rows)?;
     }
     Ok(0)
 }
@@ -69,11 +70,11 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
 pub async fn version(_app: &App, a: VersionArgs) -> Result<i32> {
     let v = env!("CARGO_PKG_VERSION");
     if a.short {
-        println!("{v}");
+        writeln!(std::io::stdout(), "{v}")?;
     } else if a.format == "json" {
-        println!("{{\"version\":\"{v}\"}}");
+        writeln!(std::io::stdout(), "{{\"version\":\"{v}\"}}")?;
     } else {
-        println!("hoist version {v}");
+        writeln!(std::io::stdout(), "hoist version {v}")?;
     }
     Ok(0)
 }

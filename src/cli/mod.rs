@@ -4,6 +4,7 @@ mod common;
 mod config;
 mod down;
 mod exec;
+mod graph;
 mod image;
 mod lifecycle;
 mod logs;
@@ -22,7 +23,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::backend::Backend;
 use crate::compose::{LoadOptions, Project};
-use crate::output::progress::{PlainProgress, ProgressRef};
+use crate::output::progress::{self, ProgressRef};
 use crate::plan::execute::Ctx;
 
 #[derive(Parser, Debug)]
@@ -41,7 +42,7 @@ pub struct Cli {
     #[arg(long = "env-file", global = true)]
     env_files: Vec<PathBuf>,
     /// Profiles to enable (repeatable).
-    #[arg(long = "profile", global = true)]
+    #[arg(long = "profile", id = "profile", global = true)]
     profiles: Vec<String>,
     /// Which engine runs the containers (default: builtin; docker when DOCKER_HOST is set).
     #[arg(long, global = true, env = "HOIST_BACKEND")]
@@ -111,6 +112,8 @@ enum Command {
     Config(config::Args),
     /// Show the hoist version.
     Version(ls::VersionArgs),
+    /// Print the service dependency graph (DOT or Mermaid), or render it to a picture.
+    Graph(graph::Args),
     /// Manage images in the engine's store.
     #[command(subcommand)]
     Image(image::ImageCommand),
@@ -129,7 +132,7 @@ pub struct App {
     profiles: Vec<String>,
     backend_kind: BackendKind,
     parallel: Option<usize>,
-    pub quiet_progress: bool,
+    pub progress_mode: progress::Mode,
     pub color: bool,
 }
 
@@ -171,7 +174,7 @@ impl App {
     }
 
     pub fn progress(&self) -> ProgressRef {
-        PlainProgress::new(self.quiet_progress)
+        progress::reporter(self.progress_mode, self.color)
     }
 
     /// Project + backend + progress, for commands that act on a project.
@@ -195,6 +198,10 @@ pub fn main() -> i32 {
         "always" => true,
         _ => std::env::var_os("NO_COLOR").is_none() && console::Term::stdout().is_term(),
     };
+    let Some(progress_mode) = progress::Mode::parse(&cli.progress) else {
+        eprintln!("hoist: invalid --progress {:?}: use auto, tty, plain, json or quiet", cli.progress);
+        return 2;
+    };
     let app = App {
         cli_files: cli.files,
         project_name: cli.project_name,
@@ -203,7 +210,7 @@ pub fn main() -> i32 {
         profiles: cli.profiles,
         backend_kind,
         parallel: cli.parallel,
-        quiet_progress: cli.progress == "quiet",
+        progress_mode,
         color,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
@@ -218,11 +225,17 @@ pub fn main() -> i32 {
     runtime.shutdown_background();
     match result {
         Ok(code) => code,
+        // A reader that stopped early (`hoist logs | grep -q x`) is not a failure.
+        Err(e) if is_broken_pipe(&e) => 0,
         Err(e) => {
             print_error(&e);
             1
         }
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }
 
 fn print_error(e: &anyhow::Error) {
@@ -257,6 +270,7 @@ async fn dispatch(app: &App, command: Command) -> Result<i32> {
         Command::Ls(a) => ls::run(app, a).await,
         Command::Version(a) => ls::version(app, a).await,
         Command::Config(a) => config::run(app, a).await,
+        Command::Graph(a) => graph::run(app, a).await,
         Command::Image(c) => image::image_command(app, c).await,
         Command::Volume(c) => volume::run(app, c).await,
     }

@@ -1,5 +1,6 @@
 //! `hoist port`: where a container port is published on the host.
 
+use std::io::Write;
 use anyhow::{bail, Result};
 
 use super::{common, App};
@@ -26,7 +27,7 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     }
     for p in found {
         let ip = if p.host_ip.is_empty() { "0.0.0.0" } else { &p.host_ip };
-        println!("{ip}:{}", p.host_port);
+        writeln!(std::io::stdout(), "{ip}:{}", p.host_port)?;
     }
     Ok(0)
 }

@@ -1,5 +1,6 @@
 //! `hoist ps`: the project's containers as a table, ids, services or JSON.
 
+use std::io::Write;
 use anyhow::{bail, Result};
 use serde::Serialize;
 
@@ -71,7 +72,7 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
         let mut seen = Vec::new();
         for c in &list {
             if !seen.contains(&c.service) {
-                println!("{}", c.service);
+                writeln!(std::io::stdout(), "{}", c.service)?;
                 seen.push(c.service.clone());
             }
         }
@@ -79,7 +80,7 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     }
     if a.quiet {
         for c in &list {
-            println!("{}", c.id);
+            writeln!(std::io::stdout(), "{}", c.id)?;
         }
         return Ok(0);
     }
@@ -111,7 +112,7 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
                         .collect(),
                 })
                 .collect();
-            println!("{}", serde_json::to_string(&rows)?);
+            writeln!(std::io::stdout(), "{}", serde_json::to_string(&rows)?)?;
         }
         "table" => {
             let mut rows = vec![["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"].map(String::from).to_vec()];
@@ -131,7 +132,7 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
                     common::ports_text(c),
                 ]);
             }
-            print_table(&rows);
+            print_table(&rows)?;
             let _ = short_name;
         }
         other => bail!("invalid --format {other:?}: use table or json"),
@@ -140,7 +141,7 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
 }
 
 /// Left-aligned columns separated by three spaces, like the docker CLI.
-pub fn print_table(rows: &[Vec<String>]) {
+pub fn print_table(rows: &[Vec<String>]) -> std::io::Result<()> {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols).map(|i| rows.iter().map(|r| r.get(i).map_or(0, |s| s.chars().count())).max().unwrap_or(0)).collect();
     let mut out = String::new();
@@ -156,5 +157,5 @@ pub fn print_table(rows: &[Vec<String>]) {
         out.push_str(line.trim_end());
         out.push('\n');
     }
-    print!("{out}");
+    write!(std::io::stdout(), "{out}")
 }

@@ -1,5 +1,6 @@
 //! `hoist run`: a one-off container of a service, with its command or another.
 
+use std::io::Write;
 use anyhow::{bail, Context, Result};
 
 use super::{common, App};
@@ -147,7 +148,7 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     let id = ctx.backend.create_container(&spec, None).await.with_context(|| format!("container {}", spec.name))?;
     if a.detach {
         ctx.backend.start_container(&id).await?;
-        println!("{}", spec.name);
+        writeln!(std::io::stdout(), "{}", spec.name)?;
         return Ok(0);
     }
     let result = ctx.backend.attach_and_start(&id, tty, spec.service.stdin_open).await;

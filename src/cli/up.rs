@@ -129,10 +129,7 @@ async fn attached(app: &App, ctx: &Ctx, a: &Args) -> Result<i32> {
     let containers = common::containers(ctx, &services, true).await?;
     let containers: Vec<_> = containers.into_iter().filter(|c| !c.oneoff).collect();
     let mut printer = LogPrinter::new(&containers, app.color && !a.no_color, true, a.timestamps);
-    let stream = ctx
-        .backend
-        .logs(&containers, &LogOptions { follow: true, tail: Some(0), timestamps: a.timestamps, ..Default::default() })
-        .await?;
+    let opts = LogOptions { follow: true, tail: None, timestamps: a.timestamps, ..Default::default() };
     let abort = a.abort_on_container_exit || a.exit_code_from.is_some();
     let watch = async {
         if abort {
@@ -149,7 +146,7 @@ async fn attached(app: &App, ctx: &Ctx, a: &Args) -> Result<i32> {
         }
     };
     let outcome = tokio::select! {
-        r = printer.print(stream) => { r?; None }
+        r = super::logs::follow(ctx, &services, None, &opts, &mut printer, true) => { r?; None }
         _ = tokio::signal::ctrl_c() => Some(None),
         first = watch => Some(first),
     };

@@ -1,5 +1,6 @@
 //! `hoist volume ls|rm|inspect`.
 
+use std::io::Write;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 
@@ -35,20 +36,20 @@ pub async fn run(app: &App, c: VolumeCommand) -> Result<i32> {
             let list = backend.list_volumes(project.as_deref()).await?;
             if quiet {
                 for v in &list {
-                    println!("{}", v.name);
+                    writeln!(std::io::stdout(), "{}", v.name)?;
                 }
             } else if format == "json" {
-                println!("{}", serde_json::to_string(&list)?);
+                writeln!(std::io::stdout(), "{}", serde_json::to_string(&list)?)?;
             } else {
                 let mut rows = vec![vec!["DRIVER".to_string(), "VOLUME NAME".into()]];
                 rows.extend(list.iter().map(|v| vec![v.driver.clone(), v.name.clone()]));
-                super::ps::print_table(&rows);
+                super::ps::print_table(&rows)?;
             }
         }
         VolumeCommand::Rm { force: _, names } => {
             for n in names {
                 backend.remove_volume(&n).await.with_context(|| format!("volume {n}"))?;
-                println!("{n}");
+                writeln!(std::io::stdout(), "{n}")?;
             }
         }
         VolumeCommand::Inspect { names } => {
@@ -57,7 +58,7 @@ pub async fn run(app: &App, c: VolumeCommand) -> Result<i32> {
             for n in names {
                 out.push(all.iter().find(|v| v.name == n).with_context(|| format!("no such volume: {n}"))?.clone());
             }
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&out)?)?;
         }
     }
     Ok(0)

@@ -1,11 +1,37 @@
 //! The compose file: discovery, loading (both file generations), interpolation, merging,
 //! normalization and validation into one `model::Project`.
+//!
+//! Flow: `discover` (files, project dir, .env) → `yaml` (spanned tree per file) →
+//! `interpolate` → `legacy` (v1 files reshaped) → `merge` (override files, `extends`) →
+//! `normalize` (+ `ports`, `volumes`) into the model → `include` parts joined → profiles →
+//! `validate`. Every error carries file:line:col and the source line (`error`).
 
+pub mod discover;
+pub mod env;
+pub mod error;
+pub mod interpolate;
+pub mod legacy;
+pub mod merge;
 pub mod model;
+pub mod normalize;
+pub mod ports;
+pub mod render;
+pub mod validate;
+pub mod volumes;
+pub mod yaml;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use indexmap::IndexMap;
+
+pub use error::ComposeError;
 pub use model::Project;
+
+use discover::Environment;
+use error::Result;
+use interpolate::InterpError;
+use normalize::{Ctx, Locs};
+use yaml::{Node, Source, Sources, Val};
 
 /// How to find and read the project's files (the global CLI flags).
 #[derive(Debug, Clone, Default)]
@@ -28,19 +54,9 @@ pub struct LoadOptions {
     pub environment: Option<Vec<(String, String)>>,
 }
 
-/// A load error: a message and, where the problem is in a file, its place.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct ComposeError {
-    pub message: String,
-    pub file: Option<PathBuf>,
-    pub line: Option<usize>,
-    pub column: Option<usize>,
-}
-
 /// Loads, merges, interpolates, normalizes and validates the project.
-pub fn load(_opts: &LoadOptions) -> Result<Project, ComposeError> {
-    Err(ComposeError { message: "not implemented".into(), file: None, line: None, column: None })
+pub fn load(opts: &LoadOptions) -> Result<Project> {
+    load_with_warnings(opts).map(|o| o.project)
 }
 
 /// A loaded project and the warnings met on the way (unset variables, ...).
@@ -49,18 +65,372 @@ pub struct LoadOutput {
     pub warnings: Vec<String>,
 }
 
-pub fn load_with_warnings(opts: &LoadOptions) -> Result<LoadOutput, ComposeError> {
-    Ok(LoadOutput { project: load(opts)?, warnings: vec![] })
+pub fn load_with_warnings(opts: &LoadOptions) -> Result<LoadOutput> {
+    let d = discover::discover(opts)?;
+    let mut srcs = Sources::default();
+    let mut warnings = Vec::new();
+    let env = opts.interpolate.then_some(&d.env);
+    let (root, legacy) = read_part(&mut srcs, &d.files, env, &mut warnings)?;
+
+    let name = match (&opts.project_name, d.env.get("COMPOSE_PROJECT_NAME").filter(|s| !s.is_empty()), root.get("name")) {
+        (Some(p), _, _) => discover::normalize_explicit(p)?,
+        (None, Some(p), _) => discover::normalize_explicit(&p)?,
+        (None, None, Some(n)) => {
+            let t = normalize::text(&srcs, n, "name")?;
+            discover::normalize_explicit(&t).map_err(|e| srcs.err(n, e.message))?
+        }
+        _ => discover::name_from_dir(&d.project_dir)?,
+    };
+    let mut locs = Locs::new();
+    let mut project = {
+        let mut cx = Ctx { srcs: &srcs, project_dir: &d.project_dir, env: &d.env, legacy, locs: &mut locs };
+        build_project(&mut cx, &root, &name)?
+    };
+    apply_includes(&mut project, &root, &mut srcs, &d.env, opts.interpolate, &name, &mut warnings, &mut locs, 0)?;
+    let included = std::mem::take(&mut project.config_files);
+    project.config_files = d.files.iter().map(|f| f.path.clone()).chain(included).collect();
+    project.working_dir = d.project_dir.clone();
+    project.legacy = legacy;
+
+    let profiles: Vec<String> = if !opts.profiles.is_empty() {
+        opts.profiles.clone()
+    } else {
+        d.env.get("COMPOSE_PROFILES").map(|p| p.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()).unwrap_or_default()
+    };
+    let (enabled, disabled): (IndexMap<_, _>, IndexMap<_, _>) = std::mem::take(&mut project.services)
+        .into_iter()
+        .partition(|(_, s)| s.profiles.is_empty() || s.profiles.iter().any(|p| profiles.contains(p) || profiles.iter().any(|x| x == "*")));
+    project.services = enabled;
+    project.disabled_services = disabled;
+    add_default_network(&mut project);
+    validate::validate(&project, &locs)?;
+    Ok(LoadOutput { project, warnings })
 }
 
-pub fn normalize_project_name(name: &str) -> Result<String, ComposeError> {
-    Ok(name.to_string())
+/// Reads the files of one project part and merges them, `extends` resolved.
+/// Says whether the first file is legacy v1.
+fn read_part(srcs: &mut Sources, files: &[discover::InputFile], env: Option<&Environment>, warnings: &mut Vec<String>) -> Result<(Node, bool)> {
+    let mut merged: Option<Node> = None;
+    let mut legacy = false;
+    for (i, f) in files.iter().enumerate() {
+        let root = read_tree(srcs, &f.path, f.text.clone(), env, warnings)?;
+        let (root, is_v1) = shape(root);
+        legacy |= i == 0 && is_v1;
+        merged = Some(match merged {
+            None => root,
+            Some(base) => merge::merge_files(base, root),
+        });
+    }
+    let mut root = merged.ok_or_else(|| ComposeError::msg("no compose file given"))?;
+    resolve_extends(&mut root, srcs, env, warnings)?;
+    Ok((root, legacy))
+}
+
+/// Top-level `include:`: each entry is loaded as its own part (paths relative to the
+/// including file, its own project directory and optional env files) and merged in; a
+/// service, network, volume, config or secret defined twice is an error.
+#[allow(clippy::too_many_arguments)]
+fn apply_includes(
+    project: &mut Project,
+    root: &Node,
+    srcs: &mut Sources,
+    env: &Environment,
+    interpolate: bool,
+    name: &str,
+    warnings: &mut Vec<String>,
+    locs: &mut Locs,
+    depth: usize,
+) -> Result<()> {
+    let Some(inc) = root.get("include") else { return Ok(()) };
+    if depth > 8 {
+        return Err(srcs.err(inc, "include nesting is too deep (a file including itself?)"));
+    }
+    let Val::Seq(entries) = &inc.v else { return Err(normalize::type_err(srcs, inc, "include", "a list")) };
+    for e in entries.clone() {
+        let base = srcs.path(&e).parent().map(Path::to_path_buf).unwrap_or_default();
+        let (paths, dir, env_files) = match &e.v {
+            Val::Map(m) => {
+                normalize::check_keys(srcs, m, &["path", "project_directory", "env_file"], "include")?;
+                let p = e.get("path").ok_or_else(|| srcs.err(&e, "include: `path` is required"))?;
+                let dir = e.get("project_directory").map(|d| normalize::text(srcs, d, "include.project_directory")).transpose()?;
+                let envf = e.get("env_file").map(|f| normalize::str_list(srcs, f, "include.env_file")).transpose()?.unwrap_or_default();
+                (normalize::str_list(srcs, p, "include.path")?, dir, envf)
+            }
+            _ => (vec![normalize::text(srcs, &e, "include")?], None, vec![]),
+        };
+        let paths: Vec<PathBuf> = paths.iter().map(|p| discover::absolute(&base, Path::new(p))).collect();
+        let mut files = Vec::new();
+        for p in &paths {
+            let text = std::fs::read_to_string(p).map_err(|err| srcs.err(&e, format!("include: cannot read {}: {err}", p.display())))?;
+            files.push(discover::InputFile { path: p.clone(), text });
+        }
+        let dir = match dir {
+            Some(d) => discover::absolute(&base, Path::new(&d)),
+            None => paths.first().and_then(|p| p.parent()).map(Path::to_path_buf).unwrap_or(base.clone()),
+        };
+        // The included part sees its env files under the project's environment.
+        let mut part_env = env.clone();
+        for f in env_files {
+            let path = discover::absolute(&dir, Path::new(&f));
+            let text = std::fs::read_to_string(&path).map_err(|err| srcs.err(&e, format!("include: cannot read {}: {err}", path.display())))?;
+            for (k, v) in env::parse_dotenv(&path, &text, &|k| env.get(k))? {
+                part_env.vars.entry(k).or_insert(v);
+            }
+        }
+        let (iroot, ilegacy) = read_part(srcs, &files, interpolate.then_some(&part_env), warnings)?;
+        let mut part = {
+            let mut cx = Ctx { srcs, project_dir: &dir, env: &part_env, legacy: ilegacy, locs };
+            build_project(&mut cx, &iroot, name)?
+        };
+        apply_includes(&mut part, &iroot, srcs, &part_env, interpolate, name, warnings, locs, depth + 1)?;
+        let conflict = |kind: &str, key: &str| srcs.err(&e, format!("{kind} {key:?} is defined both in the project and in included {}", paths[0].display()));
+        fn join<T>(into: &mut IndexMap<String, T>, from: IndexMap<String, T>, kind: &str, conflict: &dyn Fn(&str, &str) -> ComposeError) -> Result<()> {
+            for (k, v) in from {
+                if into.contains_key(&k) {
+                    return Err(conflict(kind, &k));
+                }
+                into.insert(k, v);
+            }
+            Ok(())
+        }
+        join(&mut project.services, part.services, "service", &conflict)?;
+        join(&mut project.networks, part.networks, "network", &conflict)?;
+        join(&mut project.volumes, part.volumes, "volume", &conflict)?;
+        join(&mut project.configs, part.configs, "config", &conflict)?;
+        join(&mut project.secrets, part.secrets, "secret", &conflict)?;
+        project.config_files.extend(paths);
+    }
+    Ok(())
+}
+
+/// Reads, parses and (when `env` is given) interpolates one file.
+fn read_tree(srcs: &mut Sources, path: &Path, text: String, env: Option<&Environment>, warnings: &mut Vec<String>) -> Result<Node> {
+    let idx = srcs.add(Source::new(path, text));
+    // Several `---` documents in one file merge like several files.
+    let mut root: Option<Node> = None;
+    for doc in yaml::parse_all(&srcs.0[idx], idx)? {
+        if doc.as_map().is_none() {
+            return Err(srcs.err(&doc, format!("the top level must be a mapping, not a {}", doc.type_name())));
+        }
+        root = Some(match root {
+            None => doc,
+            Some(base) => merge::merge_files(base, doc),
+        });
+    }
+    let Some(mut root) = root else { return Err(ComposeError::in_file(path, "empty compose file")) };
+    if root.get("version").is_some() {
+        warnings.push(format!(
+            "{}: the attribute `version` is obsolete, it will be ignored, please remove it to avoid potential confusion",
+            path.display()
+        ));
+    }
+    if let Some(env) = env {
+        interpolate_tree(&mut root, srcs, env, warnings)?;
+    }
+    Ok(root)
+}
+
+/// Wraps legacy v1 files into the `services:` shape; says whether it did.
+fn shape(root: Node) -> (Node, bool) {
+    if legacy::is_legacy(&root) { (legacy::to_services_shape(root), true) } else { (root, false) }
+}
+
+/// Substitutes variables in every string value (keys are left alone).
+fn interpolate_tree(n: &mut Node, srcs: &Sources, env: &Environment, warnings: &mut Vec<String>) -> Result<()> {
+    match &mut n.v {
+        Val::Str(s) => {
+            let lookup = |k: &str| env.get(k);
+            match interpolate::interpolate(s, &lookup, warnings) {
+                Ok(v) => *s = v,
+                Err(InterpError::Required { var, message }) => {
+                    let at = Node { v: Val::Null, ..n.clone() };
+                    return Err(srcs.err(&at, format!("required variable {var} is missing a value: {message}")));
+                }
+                Err(InterpError::Syntax(m)) => {
+                    let at = Node { v: Val::Null, ..n.clone() };
+                    return Err(srcs.err(&at, m));
+                }
+            }
+        }
+        Val::Seq(items) => {
+            for i in items {
+                interpolate_tree(i, srcs, env, warnings)?;
+            }
+        }
+        Val::Map(m) => {
+            for (_, v) in m {
+                interpolate_tree(v, srcs, env, warnings)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Resolves `extends:` (same file, or `file:` relative to the extending file) in place.
+fn resolve_extends(root: &mut Node, srcs: &mut Sources, env: Option<&Environment>, warnings: &mut Vec<String>) -> Result<()> {
+    let Some(services) = root.get("services").cloned() else { return Ok(()) };
+    let Some(entries) = services.as_map() else { return Ok(()) };
+    let mut resolved = Vec::new();
+    for (k, v) in entries {
+        let mut stack = Vec::new();
+        resolved.push((k.clone(), extend_one(&services, k.key(), v, srcs, env, warnings, &mut stack)?));
+    }
+    if let Val::Map(m) = &mut root.v
+        && let Some((_, s)) = m.iter_mut().find(|(k, _)| k.key() == "services")
+    {
+        s.v = Val::Map(resolved);
+    }
+    Ok(())
+}
+
+fn extend_one(
+    services: &Node,
+    name: &str,
+    svc: &Node,
+    srcs: &mut Sources,
+    env: Option<&Environment>,
+    warnings: &mut Vec<String>,
+    stack: &mut Vec<String>,
+) -> Result<Node> {
+    let Some(ext) = svc.get("extends") else { return Ok(svc.clone()) };
+    let (base_name, file) = match &ext.v {
+        Val::Map(m) => {
+            normalize::check_keys(srcs, m, &["service", "file"], "extends")?;
+            let s = ext.get("service").ok_or_else(|| srcs.err(ext, "extends: `service` is required"))?;
+            (normalize::text(srcs, s, "extends.service")?, ext.get("file").map(|f| normalize::text(srcs, f, "extends.file")).transpose()?)
+        }
+        _ => (normalize::text(srcs, ext, "extends")?, None),
+    };
+    let (other_services, file_id) = match &file {
+        Some(f) => {
+            let dir = srcs.path(ext).parent().map(Path::to_path_buf).unwrap_or_default();
+            let path = discover::absolute(&dir, Path::new(f));
+            let text = std::fs::read_to_string(&path).map_err(|e| srcs.err(ext, format!("extends: cannot read {}: {e}", path.display())))?;
+            let tree = shape(read_tree(srcs, &path, text, env, warnings)?).0;
+            (tree.get("services").cloned().unwrap_or_else(|| Node::like(ext, Val::Map(vec![]))), path.display().to_string())
+        }
+        None => (services.clone(), srcs.path(ext).display().to_string()),
+    };
+    let id = format!("{file_id}#{base_name}");
+    if stack.contains(&id) {
+        stack.push(id);
+        let names: Vec<&str> = stack.iter().map(|s| s.rsplit('#').next().unwrap_or(s)).collect();
+        return Err(srcs.err(ext, format!("extends cycle: {}", names.join(" -> "))));
+    }
+    stack.push(id);
+    let base = other_services
+        .get(&base_name)
+        .ok_or_else(|| srcs.err(ext, format!("service {name:?} extends undefined service {base_name:?}")))?
+        .clone();
+    let mut base = extend_one(&other_services, &base_name, &base, srcs, env, warnings, stack)?;
+    stack.pop();
+    if file.is_some() {
+        let dir = PathBuf::from(&file_id).parent().map(Path::to_path_buf).unwrap_or_default();
+        base = merge::rebase_service(base, &dir);
+    }
+    let strip = |n: Node| -> Node {
+        match n.v {
+            Val::Map(m) => Node { v: Val::Map(m.into_iter().filter(|(k, _)| k.key() != "extends").collect()), ..n },
+            v => Node { v, ..n },
+        }
+    };
+    Ok(merge::merge_service(strip(base), strip(svc.clone())))
+}
+
+/// Normalizes the merged tree into a project named `name`.
+fn build_project(cx: &mut Ctx, root: &Node, name: &str) -> Result<Project> {
+    let srcs = cx.srcs;
+    let top = normalize::map(srcs, root, "the compose file")?;
+    normalize::check_keys(srcs, top, normalize::TOP_KEYS, "the top level")?;
+    let mut p = Project { name: name.to_string(), ..Project::default() };
+    for (k, v) in top {
+        let key = k.key();
+        if key.starts_with("x-") {
+            p.extensions.insert(key.to_string(), v.to_json());
+            continue;
+        }
+        match key {
+            "services" => {
+                if v.v == Val::Null {
+                    continue;
+                }
+                for (sk, sv) in normalize::map(srcs, v, "services")? {
+                    valid_key_name(srcs, sk, "service")?;
+                    let s = normalize::service(cx, sk.key(), sv)?;
+                    cx.locs.insert(sk.key().to_string(), srcs.loc(sk));
+                    p.services.insert(sk.key().to_string(), s);
+                }
+            }
+            "networks" | "volumes" | "configs" | "secrets" => {
+                if v.v == Val::Null {
+                    continue;
+                }
+                for (ok, ov) in normalize::map(srcs, v, key)? {
+                    let okey = ok.key();
+                    cx.locs.insert(format!("{key}/{okey}"), srcs.loc(ok));
+                    match key {
+                        "networks" => {
+                            p.networks.insert(okey.to_string(), normalize::network(srcs, name, okey, ov)?);
+                        }
+                        "volumes" => {
+                            p.volumes.insert(okey.to_string(), normalize::volume(srcs, name, okey, ov)?);
+                        }
+                        "configs" => {
+                            p.configs.insert(okey.to_string(), normalize::file_object(cx, "config", name, okey, ov)?);
+                        }
+                        _ => {
+                            p.secrets.insert(okey.to_string(), normalize::file_object(cx, "secret", name, okey, ov)?);
+                        }
+                    }
+                }
+            }
+            // Loaded as separate parts by `apply_includes`.
+            "include" => {}
+            _ => {}
+        }
+    }
+    Ok(p)
+}
+
+fn valid_key_name(srcs: &Sources, k: &Node, what: &str) -> Result<()> {
+    let n = k.key();
+    if n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
+        return Err(srcs.err(k, format!("invalid {what} name {n:?}: use letters, digits, '.', '_' and '-'")));
+    }
+    Ok(())
+}
+
+/// Non-legacy projects get a `default` network when a service uses it (no
+/// network_mode and no networks, or `default` named explicitly).
+fn add_default_network(p: &mut Project) {
+    if p.legacy || p.networks.contains_key("default") {
+        return;
+    }
+    let uses_default = p.services.values().any(|s| (s.network_mode.is_none() && s.networks.is_empty()) || s.networks.contains_key("default"));
+    if uses_default {
+        p.networks.insert("default".into(), model::Network { name: format!("{}_default", p.name), ..Default::default() });
+    }
+}
+
+/// A `-p` name: lowercased; an error when it still has characters outside `[a-z0-9_-]`
+/// or does not start with a letter or digit.
+pub fn normalize_project_name(name: &str) -> Result<String> {
+    discover::normalize_explicit(name)
 }
 
 pub fn to_yaml(project: &Project) -> String {
-    serde_json::to_string_pretty(project).unwrap_or_default()
+    render::yaml(&serde_json::to_value(project).unwrap_or_default())
 }
 
 pub fn to_json(project: &Project) -> String {
     serde_json::to_string_pretty(project).unwrap_or_default()
+}
+
+
+/// A compose file parsed as-is (no interpolation or normalization) as JSON, for checking
+/// files against the Compose Spec schema. None when it cannot be read or parsed.
+pub fn file_as_json(path: &Path) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(path).ok()?;
+    yaml::parse(&Source::new(path, text), 0).ok().map(|n| n.to_json())
 }

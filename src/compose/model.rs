@@ -13,13 +13,15 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A whole project: the merged result of all its compose files.
+// No `deny_unknown_fields` on Project and Service: serde does not support it together with
+// the flattened `x-*` extensions (every extension was refused); the schema keeps the rule.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(extend("patternProperties" = {"^x-": {}}, "additionalProperties" = false))]
 pub struct Project {
     /// Normalized project name (`[a-z0-9_-]`, starts with a letter or digit).
     pub name: String,
     /// The project directory: relative paths in the files resolve against it.
-    #[serde(skip_serializing_if = "is_default")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub working_dir: PathBuf,
     /// The files this project was loaded from, in merge order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -48,7 +50,7 @@ pub struct Project {
 /// One service, normalized. Every compose-spec service key has a field here, even the
 /// ones a backend does not act on yet, so nothing a user wrote is silently dropped.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(extend("patternProperties" = {"^x-": {}}, "additionalProperties" = false))]
 pub struct Service {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,

@@ -1,8 +1,13 @@
-//! Progress of lifecycle operations, one line per event (`Container demo-web-1  Started`),
-//! on stderr like Docker Compose. Events come from the executor, possibly in parallel.
+//! Progress of lifecycle operations, like Docker Compose shows it: on a terminal one live
+//! line per resource (`✔ Container demo-web-1  Started  0.3s`), otherwise plain lines
+//! on stderr, or JSON lines, or nothing. Events come from the executor, in parallel.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Receives lifecycle events from the executor.
 pub trait Progress: Send + Sync {
@@ -16,25 +21,102 @@ pub trait Progress: Send + Sync {
 
 pub type ProgressRef = Arc<dyn Progress>;
 
-/// Plain lines on stderr; silent when `quiet`.
-pub struct PlainProgress {
-    quiet: bool,
-    out: Mutex<()>,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Tty,
+    Plain,
+    Json,
+    Quiet,
 }
 
-impl PlainProgress {
-    pub fn new(quiet: bool) -> ProgressRef {
-        Arc::new(PlainProgress { quiet, out: Mutex::new(()) })
+impl Mode {
+    /// From `--progress` (auto picks tty on a terminal).
+    pub fn parse(s: &str) -> Option<Mode> {
+        Some(match s {
+            "auto" if console::Term::stderr().is_term() => Mode::Tty,
+            "auto" | "plain" => Mode::Plain,
+            "tty" => Mode::Tty,
+            "json" => Mode::Json,
+            "quiet" => Mode::Quiet,
+            _ => return None,
+        })
     }
 }
 
-impl Progress for PlainProgress {
+/// Builds the reporter for a mode.
+pub fn reporter(mode: Mode, color: bool) -> ProgressRef {
+    match mode {
+        Mode::Tty => Arc::new(TtyProgress::new(color)),
+        other => Arc::new(LineProgress { mode: other, out: Mutex::new(()) }),
+    }
+}
+
+/// Statuses after which a resource's line is finished.
+fn is_final(status: &str) -> bool {
+    matches!(
+        status,
+        "Started" | "Created" | "Running" | "Removed" | "Stopped" | "Healthy" | "Exited" | "Recreated" | "Pulled" | "Killed" | "Paused" | "Unpaused" | "Built" | "Pushed" | "Error"
+    )
+}
+
+/// Plain lines (` Container demo-web-1  Started`), JSON lines, or nothing.
+pub struct LineProgress {
+    mode: Mode,
+    out: Mutex<()>,
+}
+
+impl Progress for LineProgress {
     fn event(&self, kind: &str, name: &str, status: &str) {
-        if self.quiet {
-            return;
-        }
         let _guard = self.out.lock();
-        let _ = writeln!(std::io::stderr(), " {kind} {name}  {status}");
+        let mut err = std::io::stderr().lock();
+        let _ = match self.mode {
+            Mode::Quiet => Ok(()),
+            Mode::Json => writeln!(err, "{}", serde_json::json!({"kind": kind, "name": name, "status": status})),
+            _ => writeln!(err, " {kind} {name}  {status}"),
+        };
+    }
+}
+
+/// One live spinner line per resource, ticked until its final status.
+pub struct TtyProgress {
+    multi: MultiProgress,
+    color: bool,
+    bars: Mutex<HashMap<String, (ProgressBar, Instant)>>,
+}
+
+impl TtyProgress {
+    fn new(color: bool) -> Self {
+        TtyProgress { multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()), color, bars: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl Progress for TtyProgress {
+    fn event(&self, kind: &str, name: &str, status: &str) {
+        let key = format!("{kind} {name}");
+        let mut bars = self.bars.lock().unwrap();
+        let (bar, started) = bars
+            .entry(key.clone())
+            .or_insert_with(|| {
+                let bar = self.multi.add(ProgressBar::new_spinner());
+                bar.set_style(ProgressStyle::with_template(" {spinner} {prefix}  {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+                bar.set_prefix(key.clone());
+                bar.enable_steady_tick(Duration::from_millis(100));
+                (bar, Instant::now())
+            })
+            .clone();
+        let elapsed = format!("{:.1}s", started.elapsed().as_secs_f64());
+        if is_final(status) {
+            let check = if status == "Error" { "✘" } else { "✔" };
+            let check = if self.color { console::style(check).green().to_string() } else { check.to_string() };
+            bar.set_style(ProgressStyle::with_template(&format!(" {check} {{prefix}}  {{msg}}")).unwrap_or_else(|_| ProgressStyle::default_spinner()));
+            bar.finish_with_message(format!("{status:<10} {elapsed}"));
+        } else {
+            bar.set_message(format!("{status:<10} {elapsed}"));
+        }
+    }
+
+    fn warn(&self, message: &str) {
+        let _ = self.multi.println(format!("WARN[0000] {message}"));
     }
 }
 

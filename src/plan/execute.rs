@@ -118,53 +118,12 @@ pub async fn up(ctx: &Ctx, opts: &UpOptions) -> Result<()> {
         }
     }
 
-    for spec in network_specs(&project, &services) {
-        ctx.bounded(ctx.backend.ensure_network(&spec)).await.with_context(|| format!("network {}", spec.name))?;
-        if !spec.external {
-            ctx.progress.event("Network", &spec.name, "Created");
-        }
-    }
-    for spec in volume_specs(&project, &services) {
-        ctx.bounded(ctx.backend.ensure_volume(&spec)).await.with_context(|| format!("volume {}", spec.name))?;
-    }
-
-    let observed = Arc::new(observed);
-    let mut done: HashMap<String, Done> = HashMap::new();
-    for name in &services {
-        let deps: Vec<(String, EdgeKind, Done)> = graph
-            .dependencies(name)
-            .into_iter()
-            .filter_map(|(d, kind)| done.get(&d).map(|f| (d, kind, f.clone())))
-            .collect();
-        let ctx2 = ctx.clone();
-        let opts2 = opts.clone();
-        let name2 = name.clone();
-        let observed2 = observed.clone();
-        let fut = async move {
-            for (dep, kind, f) in deps {
-                f.await.map_err(|_| format!("dependency {dep} failed to start"))?;
-                if !opts2.no_start {
-                    wait_condition(&ctx2, &dep, kind.condition()).await.map_err(|e| format!("{e:#}"))?;
-                }
-            }
-            converge_service(&ctx2, &name2, &opts2, &observed2).await.map_err(|e| format!("{e:#}"))
-        }
-        .boxed()
-        .shared();
-        // Drive every service even if nobody awaits it yet.
-        tokio::spawn(fut.clone());
-        done.insert(name.clone(), fut);
-    }
-    let mut first_err = None;
-    for name in &services {
-        if let Err(e) = done[name].clone().await
-            && first_err.is_none()
-        {
-            first_err = Some(e);
-        }
-    }
-    if let Some(e) = first_err {
-        return Err(anyhow!(e));
+    let existing_networks: HashSet<String> = ctx.backend.list_networks(&project.name).await?.into_iter().map(|n| n.name).collect();
+    let created = Created::default();
+    let result = converge_all(ctx, opts, &graph, &services, observed, &existing_networks, &created).await;
+    if result.is_err() {
+        rollback(ctx, &created, &existing_networks).await;
+        return result;
     }
     if opts.wait && !opts.no_start {
         for name in &services {
@@ -174,6 +133,89 @@ pub async fn up(ctx: &Ctx, opts: &UpOptions) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// What one `up` created, so that a failure can take it back.
+#[derive(Default, Clone)]
+struct Created {
+    containers: Arc<std::sync::Mutex<Vec<String>>>,
+    networks: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+/// A failed `up` removes the containers and networks it created itself, so nothing is
+/// left half-made. Volumes stay: data is only ever deleted by `down -v` or `volume rm`.
+async fn rollback(ctx: &Ctx, created: &Created, existed: &HashSet<String>) {
+    let ids: Vec<String> = created.containers.lock().map(|v| v.clone()).unwrap_or_default();
+    for id in ids.iter().rev() {
+        let _ = ctx.backend.remove_container(id, true, false).await;
+    }
+    let nets: Vec<String> = created.networks.lock().map(|v| v.clone()).unwrap_or_default();
+    for n in nets.iter().filter(|n| !existed.contains(*n)) {
+        let _ = ctx.backend.remove_network(n).await;
+    }
+}
+
+async fn converge_all(
+    ctx: &Ctx,
+    opts: &UpOptions,
+    graph: &Graph,
+    services: &[String],
+    observed: Vec<ContainerSummary>,
+    existing_networks: &HashSet<String>,
+    created: &Created,
+) -> Result<()> {
+    let project = ctx.project.clone();
+    for spec in network_specs(&project, services) {
+        ctx.bounded(ctx.backend.ensure_network(&spec)).await.with_context(|| format!("network {}", spec.name))?;
+        if !spec.external && !existing_networks.contains(&spec.name) {
+            created.networks.lock().map(|mut v| v.push(spec.name.clone())).ok();
+            ctx.progress.event("Network", &spec.name, "Created");
+        }
+    }
+    for spec in volume_specs(&project, services) {
+        ctx.bounded(ctx.backend.ensure_volume(&spec)).await.with_context(|| format!("volume {}", spec.name))?;
+    }
+
+    let observed = Arc::new(observed);
+    let mut done: HashMap<String, Done> = HashMap::new();
+    for name in services {
+        let deps: Vec<(String, EdgeKind, Done)> = graph
+            .dependencies(name)
+            .into_iter()
+            .filter_map(|(d, kind)| done.get(&d).map(|f| (d, kind, f.clone())))
+            .collect();
+        let ctx2 = ctx.clone();
+        let opts2 = opts.clone();
+        let name2 = name.clone();
+        let observed2 = observed.clone();
+        let created2 = created.clone();
+        let fut = async move {
+            for (dep, kind, f) in deps {
+                f.await.map_err(|_| format!("dependency {dep} failed to start"))?;
+                if !opts2.no_start {
+                    wait_condition(&ctx2, &dep, kind.condition()).await.map_err(|e| format!("{e:#}"))?;
+                }
+            }
+            converge_service(&ctx2, &name2, &opts2, &observed2, &created2).await.map_err(|e| format!("{e:#}"))
+        }
+        .boxed()
+        .shared();
+        // Drive every service even if nobody awaits it yet.
+        tokio::spawn(fut.clone());
+        done.insert(name.clone(), fut);
+    }
+    let mut first_err = None;
+    for name in services {
+        if let Err(e) = done[name].clone().await
+            && first_err.is_none()
+        {
+            first_err = Some(e);
+        }
+    }
+    match first_err {
+        Some(e) => Err(anyhow!(e)),
+        None => Ok(()),
+    }
 }
 
 /// Pulls what is missing (or everything with `--pull always`); refuses up front when an
@@ -252,7 +294,7 @@ fn check_free_ports(ctx: &Ctx, services: &[String], observed: &[ContainerSummary
     Ok(())
 }
 
-async fn converge_service(ctx: &Ctx, name: &str, opts: &UpOptions, observed: &[ContainerSummary]) -> Result<()> {
+async fn converge_service(ctx: &Ctx, name: &str, opts: &UpOptions, observed: &[ContainerSummary], created: &Created) -> Result<()> {
     let service = &ctx.project.services[name];
     let replicas = opts.scale.get(name).copied().unwrap_or_else(|| service.replicas());
     if replicas > 1 && service.container_name.is_some() {
@@ -273,6 +315,7 @@ async fn converge_service(ctx: &Ctx, name: &str, opts: &UpOptions, observed: &[C
                 let spec = container_spec(&ctx.project, name, *number, false, &ctx.observe().await?);
                 ctx.progress.event("Container", &spec.name, "Creating");
                 let id = ctx.bounded(ctx.backend.create_container(&spec, None)).await.with_context(|| format!("container {}", spec.name))?;
+                created.containers.lock().map(|mut v| v.push(id.clone())).ok();
                 ctx.progress.event("Container", &spec.name, "Created");
                 if !opts.no_start {
                     start(ctx, &id, &spec.name).await?;

@@ -1,14 +1,27 @@
 //! The container process side of the built-in runtime: the per-container supervisor
 //! (`hoist __supervise DIR`), hoist's own init as PID 1, namespaces, rootfs mounts,
-//! capabilities, cgroups, exec into a running container.
-//! STUB: the API the backend glue codes against; filled in on branch `runtime`.
+//! capabilities, cgroups, exec into a running container. See docs/runtime.md.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use crate::backend::builtin::network::PortForward;
+
+mod caps;
+mod cgroups;
+mod container;
+pub mod exec;
+mod health;
+mod init;
+pub mod logs;
+mod pty;
+pub mod state;
+mod supervisor;
+mod user;
+
+use state::{PAUSED_MARKER, STOPPED_MARKER, err};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -138,51 +151,391 @@ pub struct ProcessState {
     /// Host ports actually bound (random ones resolved).
     pub ports: Vec<PortForward>,
     pub error: Option<String>,
+    /// The container's cgroup directories (for `top`, pause and cleanup).
+    #[serde(default)]
+    pub cgroups: Vec<PathBuf>,
+}
+
+/// The file holding the host pid of the container's first process while it runs: what
+/// `NamespaceMode::Container` of another container points at.
+pub fn pid_file(dir: &Path) -> PathBuf {
+    dir.join(state::PID_FILE)
+}
+
+/// Statuses in which a supervisor should be alive.
+fn is_active(status: &str) -> bool {
+    matches!(status, "running" | "restarting" | "paused")
+}
+
+/// The executable for helper processes: the running hoist binary, unless set (tests run
+/// from a test binary and point this at the real `hoist`).
+static HELPER_EXE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Sets the hoist binary used for `__supervise`/`__exec` (default: /proc/self/exe, or
+/// `$HOIST_EXE`). Only the first call counts.
+pub fn set_helper_exe(path: PathBuf) {
+    let _ = HELPER_EXE.set(path);
+}
+
+fn helper_exe() -> PathBuf {
+    HELPER_EXE
+        .get()
+        .cloned()
+        .or_else(|| std::env::var_os("HOIST_EXE").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("/proc/self/exe"))
+}
+
+fn absolute(dir: &Path) -> Result<PathBuf> {
+    dir.canonicalize().map_err(|e| err(format!("container directory {}", dir.display()), e))
+}
+
+/// Runs a helper fully detached: its own session, reparented to init (double fork) so
+/// the caller neither waits for it nor collects a zombie.
+fn spawn_detached(args: &[&std::ffi::OsStr], stderr: std::process::Stdio) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(helper_exe());
+    cmd.args(args).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(stderr);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| match libc::fork() {
+            -1 => Err(std::io::Error::last_os_error()),
+            0 => {
+                libc::setsid();
+                Ok(())
+            }
+            _ => libc::_exit(0),
+        });
+    }
+    let mut child = cmd.spawn().map_err(|e| err(format!("starting {}", helper_exe().display()), e))?;
+    let _ = child.wait();
+    Ok(())
 }
 
 /// Starts the supervisor for the container in `dir` (which holds `runtime.json`), detached
 /// from the caller, and returns once the container's process runs (or failed to start).
-pub fn start(_dir: &Path) -> Result<ProcessState> {
-    Err(RuntimeError::Failed { context: "start".into(), message: "not implemented".into() })
+pub fn start(dir: &Path) -> Result<ProcessState> {
+    let dir = absolute(dir)?;
+    let spec = state::read_spec(&dir)?;
+    let current = state(&dir)?;
+    if is_active(&current.status) {
+        return Ok(current);
+    }
+    state::set_marker(&dir, STOPPED_MARKER, false)?;
+    state::set_marker(&dir, PAUSED_MARKER, false)?;
+    state::write_state(&dir, &ProcessState { status: "created".into(), ..Default::default() })?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(state::SUPERVISOR_LOG))
+        .map_err(|e| err("opening the supervisor log", e))?;
+    spawn_detached(&["__supervise".as_ref(), dir.as_os_str()], log.into())?;
+
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let st = state::read_state(&dir)?.unwrap_or_default();
+        match st.status.as_str() {
+            "running" | "restarting" => return Ok(st),
+            "exited" => {
+                return match st.error {
+                    Some(e) => Err(err(format!("starting container {}", spec.name), e)),
+                    None => Ok(st),
+                };
+            }
+            _ => {}
+        }
+        if let Some(pid) = st.supervisor_pid
+            && !state::supervisor_alive(pid, &dir)
+        {
+            return Err(err("starting the container", format!("its supervisor died: see {}", dir.join(state::SUPERVISOR_LOG).display())));
+        }
+        if Instant::now() > deadline {
+            return Err(err("starting the container", "timed out waiting for its supervisor"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
+
+/// Runs the container in the foreground with the caller's stdio (`compose run`, attach):
+/// the supervisor is a direct child sharing the caller's terminal; output is also logged;
+/// with `interactive` the caller's stdin feeds the container (a tty one in raw mode).
+/// SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 reaching the supervisor (e.g. Ctrl-C on
+/// the caller's terminal without tty) go to the container. Blocks; returns the exit code.
+pub fn run_attached(dir: &Path, interactive: bool) -> Result<i32> {
+    let dir = absolute(dir)?;
+    let spec = state::read_spec(&dir)?;
+    if is_active(&state(&dir)?.status) {
+        return Err(err("run", "the container is already running"));
+    }
+    state::set_marker(&dir, STOPPED_MARKER, false)?;
+    state::set_marker(&dir, PAUSED_MARKER, false)?;
+    state::write_state(&dir, &ProcessState { status: "created".into(), ..Default::default() })?;
+    let mode = if interactive { "--attach-stdin" } else { "--attach" };
+    let status = std::process::Command::new(helper_exe())
+        .arg("__supervise")
+        .arg(&dir)
+        .arg(mode)
+        .stdin(if interactive { std::process::Stdio::inherit() } else { std::process::Stdio::null() })
+        .status()
+        .map_err(|e| err(format!("starting {}", helper_exe().display()), e))?;
+    let st = state(&dir)?;
+    if let Some(e) = st.error {
+        return Err(err(format!("starting container {}", spec.name), e));
+    }
+    match st.exit_code {
+        Some(code) => Ok(code),
+        None => Err(err("run", format!("the supervisor ended without an exit code ({status})"))),
+    }
+}
+
+/// Parses `SIGTERM`, `TERM`, `term` or `15`.
+fn parse_signal(name: &str) -> Result<nix::sys::signal::Signal> {
+    use std::str::FromStr;
+    let name = name.trim();
+    let sig = if let Ok(n) = name.parse::<i32>() {
+        nix::sys::signal::Signal::try_from(n).ok()
+    } else {
+        let upper = name.to_ascii_uppercase();
+        let full = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+        nix::sys::signal::Signal::from_str(&full).ok()
+    };
+    sig.ok_or_else(|| err("signal", format!("invalid signal: {name}")))
+}
+
+fn wait_until_exited(dir: &Path, timeout: Duration) -> Result<Option<ProcessState>> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let st = state(dir)?;
+        if !is_active(&st.status) {
+            return Ok(Some(st));
+        }
+        if Instant::now() >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn send(pid: Option<i32>, sig: nix::sys::signal::Signal) {
+    if let Some(pid) = pid {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+    }
+}
+
 /// Stops with the stop signal, then SIGKILL after `timeout`; marks it stopped by the user.
-pub fn stop(_dir: &Path, _timeout: Duration) -> Result<()> {
-    Ok(())
+pub fn stop(dir: &Path, timeout: Duration) -> Result<()> {
+    let dir = absolute(dir)?;
+    let spec = state::read_spec(&dir)?;
+    state::set_marker(&dir, STOPPED_MARKER, true)?;
+    let st = state(&dir)?;
+    if !is_active(&st.status) {
+        return Ok(());
+    }
+    if st.status == "paused" {
+        unpause(&dir)?;
+    }
+    let signal = parse_signal(if spec.stop_signal.is_empty() { "SIGTERM" } else { &spec.stop_signal })?;
+    send(st.pid, signal);
+    if wait_until_exited(&dir, timeout)?.is_some() {
+        return Ok(());
+    }
+    let st = state(&dir)?;
+    send(st.pid, nix::sys::signal::Signal::SIGKILL);
+    if wait_until_exited(&dir, Duration::from_secs(30))?.is_some() {
+        return Ok(());
+    }
+    Err(err("stopping the container", "it did not exit after SIGKILL"))
 }
-pub fn kill(_dir: &Path, _signal: &str) -> Result<()> {
-    Ok(())
-}
-/// The recorded state, corrected if the supervisor died (then status `exited`/`dead`).
-pub fn state(_dir: &Path) -> Result<ProcessState> {
-    Ok(ProcessState { status: "created".into(), ..Default::default() })
-}
-/// Blocks until the container exits; returns its exit code.
-pub fn wait(_dir: &Path) -> Result<i32> {
-    Ok(0)
-}
-/// Runs a command in the running container with the caller's stdio (via a
-/// single-threaded helper process), returning its exit code.
-pub fn exec(_dir: &Path, _spec: &crate::backend::ExecSpec) -> Result<i32> {
-    Err(RuntimeError::Failed { context: "exec".into(), message: "not implemented".into() })
-}
-/// Unmounts the rootfs and anything else left mounted (after the container stopped).
-pub fn cleanup(_dir: &Path) -> Result<()> {
-    Ok(())
-}
-/// Processes of the container (`ps`-like rows).
-pub fn top(_dir: &Path) -> Result<crate::backend::ProcessList> {
-    Ok(Default::default())
-}
-pub fn pause(_dir: &Path) -> Result<()> {
-    Ok(())
-}
-pub fn unpause(_dir: &Path) -> Result<()> {
+
+/// Sends a signal to the container's main process. The restart policy no longer applies
+/// (as with Docker's kill).
+pub fn kill(dir: &Path, signal: &str) -> Result<()> {
+    let dir = absolute(dir)?;
+    let sig = parse_signal(if signal.is_empty() { "SIGKILL" } else { signal })?;
+    let st = state(&dir)?;
+    if !is_active(&st.status) {
+        return Err(err("kill", "container is not running"));
+    }
+    state::set_marker(&dir, STOPPED_MARKER, true)?;
+    if st.status == "paused" && sig == nix::sys::signal::Signal::SIGKILL {
+        unpause(&dir)?;
+    }
+    send(st.pid, sig);
     Ok(())
 }
 
-/// Entry point of hoist's hidden helper commands (`__supervise DIR`, `__exec ...`, `__init`),
+/// The recorded state, corrected if the supervisor died (then status `exited`).
+pub fn state(dir: &Path) -> Result<ProcessState> {
+    let dir = absolute(dir)?;
+    let Some(mut st) = state::read_state(&dir)? else {
+        return Ok(ProcessState { status: "created".into(), ..Default::default() });
+    };
+    let supervised = is_active(&st.status) || (st.status == "created" && st.supervisor_pid.is_some());
+    if supervised && !st.supervisor_pid.is_some_and(|p| state::supervisor_alive(p, &dir)) {
+        // The supervisor crashed (or was killed): nothing runs any more; tidy up after it.
+        if let Some(pid) = st.pid {
+            send(Some(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+        st.status = "exited".into();
+        st.exit_code = st.exit_code.or(Some(-1));
+        st.pid = None;
+        st.finished_at = st.finished_at.or_else(|| Some(chrono::Utc::now()));
+        cleanup_mounts(&dir, &st);
+        let _ = std::fs::remove_file(pid_file(&dir));
+        state::write_state(&dir, &st)?;
+    }
+    if st.status == "running" && state::has_marker(&dir, PAUSED_MARKER) {
+        st.status = "paused".into();
+    }
+    st.stopped_by_user |= state::has_marker(&dir, STOPPED_MARKER);
+    Ok(st)
+}
+
+/// Blocks until the container exits; returns its exit code.
+pub fn wait(dir: &Path) -> Result<i32> {
+    let dir = absolute(dir)?;
+    loop {
+        let st = state(&dir)?;
+        let starting = st.status == "created" && st.supervisor_pid.is_some();
+        if !is_active(&st.status) && !starting {
+            return Ok(st.exit_code.unwrap_or(0));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs a command in the running container with the caller's stdio (via a
+/// single-threaded helper process), returning its exit code.
+pub fn exec(dir: &Path, spec: &crate::backend::ExecSpec) -> Result<i32> {
+    let dir = absolute(dir)?;
+    let st = state(&dir)?;
+    if st.status != "running" {
+        return Err(err("exec", format!("container is not running (status {})", st.status)));
+    }
+    let req = exec::ExecRequest::from(spec);
+    let json = serde_json::to_string(&req).map_err(|e| err("exec", e))?;
+    if spec.detach {
+        spawn_detached(&["__exec".as_ref(), dir.as_os_str(), json.as_ref()], std::process::Stdio::null())?;
+        return Ok(0);
+    }
+    let status = std::process::Command::new(helper_exe())
+        .arg("__exec")
+        .arg(&dir)
+        .arg(json)
+        .status()
+        .map_err(|e| err("exec", e))?;
+    Ok(status.code().unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)))
+}
+
+/// Only the rootfs and what is below it: the glue may keep other mounts in the container
+/// directory (a persistent network namespace) across stops.
+fn cleanup_mounts(dir: &Path, st: &ProcessState) {
+    if let Ok(spec) = state::read_spec(dir) {
+        container::unmount_all(&spec.rootfs);
+    }
+    cgroups::remove(&st.cgroups);
+}
+
+/// Unmounts the rootfs and anything left mounted below it, and removes the cgroups
+/// (after the container stopped; idempotent).
+pub fn cleanup(dir: &Path) -> Result<()> {
+    let dir = absolute(dir)?;
+    let st = state::read_state(&dir)?.unwrap_or_default();
+    if is_active(&st.status) && st.supervisor_pid.is_some_and(|p| state::supervisor_alive(p, &dir)) {
+        return Err(err("cleanup", "the container is still running"));
+    }
+    cleanup_mounts(&dir, &st);
+    Ok(())
+}
+
+/// Processes of the container (`docker top`-like rows: UID PID PPID C STIME TTY TIME CMD).
+pub fn top(dir: &Path) -> Result<crate::backend::ProcessList> {
+    let dir = absolute(dir)?;
+    let st = state(&dir)?;
+    if !is_active(&st.status) {
+        return Err(err("top", "container is not running"));
+    }
+    let titles = ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"].iter().map(|s| s.to_string()).collect();
+    let mut pids = cgroups::pids(&st.cgroups);
+    if pids.is_empty() {
+        pids.extend(st.pid);
+    }
+    let processes = pids.into_iter().filter_map(proc_row).collect();
+    Ok(crate::backend::ProcessList { titles, processes })
+}
+
+/// One `ps -ef`-style row from /proc/<pid>.
+fn proc_row(pid: i32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (head, rest) = stat.rsplit_once(')')?;
+    let comm = head.split_once('(').map(|(_, c)| c).unwrap_or_default();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // Fields after the command: state(0) ppid(1) ... tty_nr(4) ... utime(11) stime(12) ... starttime(19)
+    let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // SAFETY: sysconf has no preconditions.
+    let hz = (unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).max(1) as u64;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let uid: u32 = status.lines().find_map(|l| l.strip_prefix("Uid:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0);
+    let user = std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|p| p.lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
+        }))
+        .unwrap_or_else(|| uid.to_string());
+    let btime: i64 = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("btime ")?.trim().parse().ok()))
+        .unwrap_or(0);
+    let started = chrono::DateTime::from_timestamp(btime + (num(19) / hz) as i64, 0).unwrap_or_default();
+    let stime = started.with_timezone(&chrono::Local).format("%H:%M").to_string();
+    let tty_nr = num(4);
+    let tty = if tty_nr == 0 {
+        "?".to_string()
+    } else {
+        let (major, minor) = ((tty_nr >> 8) & 0xfff, (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00));
+        if (136..=143).contains(&major) { format!("pts/{}", minor + (major - 136) * 256) } else { format!("tty{minor}") }
+    };
+    let cpu = (num(11) + num(12)) / hz;
+    let time = format!("{:02}:{:02}:{:02}", cpu / 3600, cpu / 60 % 60, cpu % 60);
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let cmd = if cmdline.is_empty() {
+        format!("[{comm}]")
+    } else {
+        cmdline.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect::<Vec<_>>().join(" ")
+    };
+    Some(vec![user, pid.to_string(), num(1).to_string(), "0".into(), stime, tty, time, cmd])
+}
+
+pub fn pause(dir: &Path) -> Result<()> {
+    let dir = absolute(dir)?;
+    let st = state(&dir)?;
+    if st.status != "running" {
+        return Err(err("pause", format!("container is not running (status {})", st.status)));
+    }
+    cgroups::freeze(&st.cgroups, true).map_err(|e| err("pause", e))?;
+    state::set_marker(&dir, PAUSED_MARKER, true)
+}
+
+pub fn unpause(dir: &Path) -> Result<()> {
+    let dir = absolute(dir)?;
+    let st = state::read_state(&dir)?.unwrap_or_default();
+    cgroups::freeze(&st.cgroups, false).map_err(|e| err("unpause", e))?;
+    state::set_marker(&dir, PAUSED_MARKER, false)
+}
+
+/// Entry point of hoist's hidden helper commands (`__supervise DIR`, `__exec DIR JSON`),
 /// called by main before anything else (no tokio, single-threaded). Returns the exit code.
-pub fn hidden_main(_args: &[String]) -> i32 {
-    eprintln!("hoist: unknown internal command");
-    2
+pub fn hidden_main(args: &[String]) -> i32 {
+    match args {
+        [cmd, dir] if cmd == "__supervise" => supervisor::main(Path::new(dir), supervisor::Attach::default()),
+        [cmd, dir, mode] if cmd == "__supervise" && mode.starts_with("--attach") => {
+            let attach = supervisor::Attach { attached: true, stdin: mode == "--attach-stdin" };
+            supervisor::main(Path::new(dir), attach)
+        }
+        [cmd, dir, json] if cmd == "__exec" => exec::helper_main(Path::new(dir), json),
+        _ => {
+            eprintln!("hoist: unknown internal command");
+            2
+        }
+    }
 }

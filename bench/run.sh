@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Benchmarks hoist (built-in and Docker backends) against docker-compose 1.29 and the
+# engine floor (bollard creating and starting the same containers, no orchestration),
+# on the same machine in one run. Prepares everything itself (root needed); writes
+# docs/benchmarks.md and docs/benchmarks.svg. Usage: bench/run.sh [REPS]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd); top=$(cd "$here/.." && pwd)
+reps=${1:-5}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$top/target}
+export DEBIAN_FRONTEND=noninteractive
+need=()
+command -v dockerd >/dev/null || need+=(docker.io)
+command -v docker-compose >/dev/null || need+=(docker-compose)
+[ -x /usr/bin/busybox ] || need+=(busybox-static)
+command -v /usr/bin/time >/dev/null || need+=(time)
+[ ${#need[@]} -eq 0 ] || { apt-get update -qq; apt-get install -y -qq "${need[@]}" >/dev/null; }
+docker info >/dev/null 2>&1 || { (dockerd >/tmp/hoist-bench-dockerd.log 2>&1 &); for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done; }
+(cd "$top" && cargo build --release --quiet && cargo build --release --quiet --example bench-floor)
+hoist=$CARGO_TARGET_DIR/release/hoist
+floor=$CARGO_TARGET_DIR/release/examples/bench-floor
+
+work=$(mktemp -d /tmp/hoist-bench.XXXXXX)
+rootfs=$work/rootfs; mkdir -p $rootfs/bin $rootfs/etc $rootfs/tmp
+cp /usr/bin/busybox $rootfs/bin/
+for c in $(/usr/bin/busybox --list); do [ "$c" = busybox ] || ln -sf busybox $rootfs/bin/$c; done
+echo 'root:x:0:0:root:/root:/bin/sh' >$rootfs/etc/passwd
+tar -C $rootfs -cf $work/busybox.tar .
+"$hoist" --backend builtin image import $work/busybox.tar busybox:latest >/dev/null
+docker import $work/busybox.tar busybox:latest >/dev/null
+
+# tool → command prefix (each gets `-p PROJECT ARGS...` appended)
+declare -A TOOL=(
+  [builtin]="$hoist --backend builtin --progress quiet"
+  [docker]="$hoist --backend docker --progress quiet"
+  [compose]="docker-compose"
+)
+tools=(builtin docker compose)
+results=$work/results.tsv; : >"$results"
+
+# now_ms: wall clock in milliseconds
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+# median of numbers on stdin
+median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+# record TOOL STACK OP VALUE UNIT
+record() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$results"; }
+# time_cmd CMD...: runs in the current dir, prints elapsed ms
+time_cmd() { local s; s=$(now_ms); "$@" >/dev/null 2>&1 || true; echo $(( $(now_ms) - s )); }
+
+run_stack() {
+  local stack=$1 dir=$work/stack-$1
+  python3 "$here/gen.py" "$stack" "$dir"
+  cd "$dir"
+  for t in "${tools[@]}"; do
+    local c="${TOOL[$t]} -p bench$stack$t" up=() again=() ps=() psj=() down=()
+    $c down -v -t 1 >/dev/null 2>&1 || true
+    for _ in $(seq "$reps"); do
+      up+=("$(time_cmd $c up -d)")
+      again+=("$(time_cmd $c up -d)")
+      ps+=("$(time_cmd $c ps)")
+      [ "$t" = compose ] || psj+=("$(time_cmd $c ps --format json)")
+      down+=("$(time_cmd $c down -t 1)")
+    done
+    record "$t" "$stack" "up -d (cold)" "$(printf '%s\n' "${up[@]}" | median)" ms
+    record "$t" "$stack" "up -d (no change)" "$(printf '%s\n' "${again[@]}" | median)" ms
+    record "$t" "$stack" "ps" "$(printf '%s\n' "${ps[@]}" | median)" ms
+    [ ${#psj[@]} -eq 0 ] || record "$t" "$stack" "ps --format json" "$(printf '%s\n' "${psj[@]}" | median)" ms
+    record "$t" "$stack" "down" "$(printf '%s\n' "${down[@]}" | median)" ms
+    $c down -v -t 1 >/dev/null 2>&1 || true
+  done
+  # The engine floor: the same containers, created and started with maximum parallelism.
+  local fl=()
+  for _ in $(seq "$reps"); do fl+=("$("$floor" "$dir/docker-compose.yml" "benchfloor$stack")"); done
+  record floor "$stack" "up -d (cold)" "$(printf '%s\n' "${fl[@]}" | median)" ms
+  cd "$top"
+}
+
+for stack in one ten tiers50 links; do run_stack "$stack"; done
+[ "${BENCH_BIG:-1}" = 0 ] || run_stack wide200
+
+# Parsing a 1000-service file; version; peak RSS of `up` of the 10-service stack.
+python3 "$here/gen.py" config1000 "$work/config1000"
+for t in builtin compose; do
+  v=(); p=()
+  for _ in $(seq "$reps"); do
+    p+=("$(cd "$work/config1000" && time_cmd ${TOOL[$t]} config -q)")
+    v+=("$(time_cmd ${TOOL[$t]} version)")
+  done
+  record "$t" config1000 "config -q" "$(printf '%s\n' "${p[@]}" | median)" ms
+  record "$t" - "version" "$(printf '%s\n' "${v[@]}" | median)" ms
+done
+
+# Logs throughput: 20 containers printing 50k lines each.
+python3 "$here/gen.py" chatty20 "$work/chatty20"
+cd "$work/chatty20"
+for t in builtin docker compose; do
+  c="${TOOL[$t]} -p benchchatty$t"
+  $c up -d >/dev/null 2>&1
+  for _ in $(seq 100); do [ "$($c logs --no-color 2>/dev/null | wc -l)" -ge 1000000 ] && break; sleep 0.5; done
+  s=$(now_ms); lines=$($c logs --no-color 2>/dev/null | wc -l); ms=$(( $(now_ms) - s ))
+  record "$t" chatty20 "logs lines" "$lines" lines
+  record "$t" chatty20 "logs lines/s" "$(( lines * 1000 / (ms > 0 ? ms : 1) ))" lines/s
+  rss=$( { /usr/bin/time -v $c ps >/dev/null; } 2>&1 | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}')
+  record "$t" chatty20 "peak RSS of ps" "$rss" kB
+  $c down -v -t 1 >/dev/null 2>&1
+done
+cd "$top"
+
+python3 "$here/report.py" "$results" "$top/docs/benchmarks.md" "$top/docs/benchmarks.svg"
+echo "wrote docs/benchmarks.md and docs/benchmarks.svg"

@@ -1,0 +1,137 @@
+//! Per-container cgroups `hoist/<id>`: cgroup v1 (one directory per controller) or a pure
+//! v2 unified tree; limits, membership (for `top`), freezing (pause) and removal.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::Resources;
+
+const ROOT: &str = "/sys/fs/cgroup";
+/// v1 controllers we create a group in (cpuset/devices need extra setup and add nothing here).
+const V1_CONTROLLERS: [&str; 5] = ["memory", "cpu", "cpuacct", "pids", "freezer"];
+
+fn is_v2() -> bool {
+    Path::new(ROOT).join("cgroup.controllers").exists()
+}
+
+/// Creates the groups and applies the limits; returns their directories (recorded in the
+/// state so later commands find them). Controllers that are missing are skipped.
+pub fn create(id: &str, res: &Resources) -> Result<Vec<PathBuf>, String> {
+    if is_v2() {
+        let parent = Path::new(ROOT).join("hoist");
+        fs::create_dir_all(&parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
+        // Delegate controllers down to our groups; those the kernel lacks are ignored.
+        for dir in [Path::new(ROOT), parent.as_path()] {
+            for c in ["+memory", "+cpu", "+pids"] {
+                let _ = fs::write(dir.join("cgroup.subtree_control"), c);
+            }
+        }
+        let dir = parent.join(id);
+        fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        if let Some(m) = res.memory {
+            write(&dir, "memory.max", &m.to_string())?;
+            if let Some(swap) = res.memory_swap {
+                let v = if swap < 0 { "max".to_string() } else { (swap as u64).saturating_sub(m).to_string() };
+                let _ = fs::write(dir.join("memory.swap.max"), v);
+            }
+        }
+        if let Some(shares) = res.cpu_shares {
+            let weight = 1 + (shares.clamp(2, 262_144) - 2) * 9999 / 262_142;
+            write(&dir, "cpu.weight", &weight.to_string())?;
+        }
+        if let Some(cpus) = res.cpus.filter(|c| *c > 0.0) {
+            write(&dir, "cpu.max", &format!("{} 100000", (cpus * 100_000.0) as u64))?;
+        }
+        if let Some(p) = res.pids_limit.filter(|p| *p > 0) {
+            write(&dir, "pids.max", &p.to_string())?;
+        }
+        return Ok(vec![dir]);
+    }
+
+    let mut dirs = Vec::new();
+    for ctrl in V1_CONTROLLERS {
+        let base = Path::new(ROOT).join(ctrl);
+        if !base.join("cgroup.procs").exists() {
+            continue;
+        }
+        let dir = base.join("hoist").join(id);
+        fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        match ctrl {
+            "memory" => {
+                if let Some(m) = res.memory {
+                    write(&dir, "memory.limit_in_bytes", &m.to_string())?;
+                    if let Some(swap) = res.memory_swap {
+                        // Swap accounting is often off: then the file does not exist.
+                        let _ = fs::write(dir.join("memory.memsw.limit_in_bytes"), swap.to_string());
+                    }
+                }
+            }
+            "cpu" => {
+                if let Some(shares) = res.cpu_shares {
+                    write(&dir, "cpu.shares", &shares.to_string())?;
+                }
+                if let Some(cpus) = res.cpus.filter(|c| *c > 0.0) {
+                    write(&dir, "cpu.cfs_period_us", "100000")?;
+                    write(&dir, "cpu.cfs_quota_us", &((cpus * 100_000.0) as u64).to_string())?;
+                }
+            }
+            "pids" => {
+                if let Some(p) = res.pids_limit.filter(|p| *p > 0) {
+                    write(&dir, "pids.max", &p.to_string())?;
+                }
+            }
+            _ => {}
+        }
+        dirs.push(dir);
+    }
+    Ok(dirs)
+}
+
+fn write(dir: &Path, file: &str, value: &str) -> Result<(), String> {
+    fs::write(dir.join(file), value).map_err(|e| format!("setting {}/{file} to {value}: {e}", dir.display()))
+}
+
+/// Moves a process (and its future children) into every group.
+pub fn add_pid(dirs: &[PathBuf], pid: i32) -> Result<(), String> {
+    for dir in dirs {
+        write(dir, "cgroup.procs", &pid.to_string())?;
+    }
+    Ok(())
+}
+
+/// Pids in the container's group(s).
+pub fn pids(dirs: &[PathBuf]) -> Vec<i32> {
+    let Some(dir) = dirs.first() else { return vec![] };
+    let mut pids: Vec<i32> = fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
+pub fn freeze(dirs: &[PathBuf], frozen: bool) -> Result<(), String> {
+    for dir in dirs {
+        if dir.join("cgroup.freeze").exists() {
+            return write(dir, "cgroup.freeze", if frozen { "1" } else { "0" });
+        }
+        if dir.join("freezer.state").exists() {
+            return write(dir, "freezer.state", if frozen { "FROZEN" } else { "THAWED" });
+        }
+    }
+    Err("no freezer cgroup for this container".into())
+}
+
+/// Removes the groups; they must be empty, so retry briefly while the kernel reaps.
+pub fn remove(dirs: &[PathBuf]) {
+    for dir in dirs {
+        for _ in 0..50 {
+            match fs::remove_dir(dir) {
+                Ok(()) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            }
+        }
+    }
+}

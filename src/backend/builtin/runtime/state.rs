@@ -1,0 +1,89 @@
+//! Files of a container directory (`runtime.json`, `state.json`, markers) and atomic
+//! reads/writes of the supervisor's recorded state.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::{ProcessState, Result, RuntimeError, RuntimeSpec};
+
+pub const SPEC_FILE: &str = "runtime.json";
+pub const STATE_FILE: &str = "state.json";
+pub const LOG_FILE: &str = "log.jsonl";
+/// Written by `stop`/`kill`: the restart policy must not bring the container back.
+pub const STOPPED_MARKER: &str = "stopped-by-user";
+/// Present while the container's cgroup is frozen.
+pub const PAUSED_MARKER: &str = "paused";
+/// Host pid of the container's first process while it runs (for `NamespaceMode::Container`).
+pub const PID_FILE: &str = "init.pid";
+/// The supervisor's own stderr (diagnostics of the runtime, not of the container).
+pub const SUPERVISOR_LOG: &str = "supervisor.log";
+
+pub fn err(context: impl Into<String>, message: impl std::fmt::Display) -> RuntimeError {
+    RuntimeError::Failed { context: context.into(), message: message.to_string() }
+}
+
+pub fn read_spec(dir: &Path) -> Result<RuntimeSpec> {
+    let path = dir.join(SPEC_FILE);
+    let text = fs::read_to_string(&path).map_err(|e| err(format!("reading {}", path.display()), e))?;
+    serde_json::from_str(&text).map_err(|e| err(format!("parsing {}", path.display()), e))
+}
+
+/// The state as recorded, or None when the container never started.
+pub fn read_state(dir: &Path) -> Result<Option<ProcessState>> {
+    let path = dir.join(STATE_FILE);
+    match fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| err(format!("parsing {}", path.display()), e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(err(format!("reading {}", path.display()), e)),
+    }
+}
+
+/// Temp file + rename so readers never see a half-written state.
+pub fn write_state(dir: &Path, state: &ProcessState) -> Result<()> {
+    let path = dir.join(STATE_FILE);
+    let tmp = dir.join(format!(".{STATE_FILE}.{}", std::process::id()));
+    let json = serde_json::to_vec_pretty(state).map_err(|e| err("encoding state", e))?;
+    let write = || -> std::io::Result<()> {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(&json)?;
+        f.sync_data()?;
+        fs::rename(&tmp, &path)
+    };
+    write().map_err(|e| err(format!("writing {}", path.display()), e))
+}
+
+pub fn marker(dir: &Path, name: &str) -> PathBuf {
+    dir.join(name)
+}
+
+pub fn set_marker(dir: &Path, name: &str, on: bool) -> Result<()> {
+    let path = marker(dir, name);
+    let res = if on {
+        fs::write(&path, b"")
+    } else {
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
+    };
+    res.map_err(|e| err(format!("updating {}", path.display()), e))
+}
+
+pub fn has_marker(dir: &Path, name: &str) -> bool {
+    marker(dir, name).exists()
+}
+
+/// Whether `pid` is alive and still a hoist supervisor for this directory (pids get reused).
+pub fn supervisor_alive(pid: i32, dir: &Path) -> bool {
+    let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else { return false };
+    let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+    let dir = dir.as_os_str().as_encoded_bytes();
+    args.contains(&&b"__supervise"[..]) && args.contains(&dir)
+        && !fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| stat_state(&s) == Some('Z'))
+}
+
+/// The state letter of a /proc/<pid>/stat line (after the parenthesised command).
+pub fn stat_state(stat: &str) -> Option<char> {
+    stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next())
+}

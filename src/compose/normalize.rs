@@ -1,0 +1,708 @@
+//! Turns one merged services/networks/volumes tree into the normalized model: short
+//! syntaxes expanded, paths made absolute, sizes in bytes, unknown keys rejected.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use indexmap::IndexMap;
+
+use super::discover::{absolute, Environment};
+use super::env::parse_dotenv;
+use super::error::{ComposeError, Loc, Result};
+use super::model::*;
+use super::yaml::{Node, Sources, Val};
+
+pub const SERVICE_KEYS: &[&str] = &[
+    "develop", "deploy", "annotations", "attach", "build", "blkio_config", "cap_add", "cap_drop", "cgroup", "cgroup_parent",
+    "command", "configs", "container_name", "cpu_count", "cpu_percent", "cpu_shares", "cpu_quota", "cpu_period",
+    "cpu_rt_period", "cpu_rt_runtime", "cpus", "cpuset", "credential_spec", "depends_on", "device_cgroup_rules", "devices",
+    "dns", "dns_opt", "dns_search", "domainname", "entrypoint", "env_file", "label_file", "environment", "expose", "extends",
+    "provider", "external_links", "extra_hosts", "gpus", "group_add", "healthcheck", "hostname", "image", "init", "ipc",
+    "isolation", "labels", "links", "logging", "mac_address", "mem_limit", "mem_reservation", "mem_swappiness",
+    "memswap_limit", "network_mode", "models", "networks", "oom_kill_disable", "oom_score_adj", "pid", "pids_limit",
+    "platform", "ports", "post_start", "pre_stop", "privileged", "profiles", "pull_policy", "pull_refresh_after",
+    "read_only", "restart", "runtime", "scale", "security_opt", "shm_size", "secrets", "sysctls", "stdin_open",
+    "stop_grace_period", "stop_signal", "storage_opt", "tmpfs", "tty", "ulimits", "use_api_socket", "user", "uts",
+    "userns_mode", "volumes", "volumes_from", "working_dir",
+];
+/// Legacy v1 keys accepted (and mapped) in v1 files only.
+const LEGACY_SERVICE_KEYS: &[&str] = &["net", "dockerfile", "cpu_set", "log_driver", "log_opt", "volume_driver", "mem_swappiness"];
+pub const TOP_KEYS: &[&str] = &["version", "name", "include", "services", "models", "networks", "volumes", "secrets", "configs"];
+
+/// Where each normalized thing came from, for errors found after normalization
+/// (keys like `web/links`, `web/ports`, `networks/front`).
+pub type Locs = HashMap<String, Loc>;
+
+pub struct Ctx<'a> {
+    pub srcs: &'a Sources,
+    pub project_dir: &'a Path,
+    pub env: &'a Environment,
+    pub legacy: bool,
+    pub locs: &'a mut Locs,
+}
+
+// ---- typed accessors: each names what it expected and where --------------------------
+
+pub fn type_err(srcs: &Sources, n: &Node, what: &str, expected: &str) -> ComposeError {
+    srcs.err(n, format!("{what} must be {expected}, not {}", n.type_name()))
+}
+
+pub fn text(srcs: &Sources, n: &Node, what: &str) -> Result<String> {
+    n.scalar_text().ok_or_else(|| type_err(srcs, n, what, "a string"))
+}
+
+fn opt_text(srcs: &Sources, n: &Node, what: &str) -> Result<Option<String>> {
+    if n.v == Val::Null { Ok(None) } else { text(srcs, n, what).map(Some) }
+}
+
+pub fn boolean(srcs: &Sources, n: &Node, what: &str) -> Result<bool> {
+    match &n.v {
+        Val::Bool(b) => Ok(*b),
+        Val::Str(s) if matches!(s.to_lowercase().as_str(), "true" | "yes" | "y" | "on") => Ok(true),
+        Val::Str(s) if matches!(s.to_lowercase().as_str(), "false" | "no" | "n" | "off") => Ok(false),
+        _ => Err(type_err(srcs, n, what, "a boolean")),
+    }
+}
+
+pub fn int<T: TryFrom<i64> + std::str::FromStr>(srcs: &Sources, n: &Node, what: &str) -> Result<T> {
+    let bad = || srcs.err(n, format!("{what} must be an integer in range, not {}", n.scalar_text().unwrap_or_else(|| n.type_name().into())));
+    match &n.v {
+        Val::Int(i) => T::try_from(*i).map_err(|_| bad()),
+        Val::Str(s) => s.trim().parse::<T>().map_err(|_| bad()),
+        Val::Float(f) if f.fract() == 0.0 => T::try_from(*f as i64).map_err(|_| bad()),
+        _ => Err(bad()),
+    }
+}
+
+fn float(srcs: &Sources, n: &Node, what: &str) -> Result<f64> {
+    match &n.v {
+        Val::Int(i) => Ok(*i as f64),
+        Val::Float(f) => Ok(*f),
+        Val::Str(s) => s.trim().parse().map_err(|_| type_err(srcs, n, what, "a number")),
+        _ => Err(type_err(srcs, n, what, "a number")),
+    }
+}
+
+pub fn map<'n>(srcs: &Sources, n: &'n Node, what: &str) -> Result<&'n Vec<(Node, Node)>> {
+    n.as_map().ok_or_else(|| type_err(srcs, n, what, "a mapping"))
+}
+
+/// A string or a list of strings.
+pub fn str_list(srcs: &Sources, n: &Node, what: &str) -> Result<Vec<String>> {
+    match &n.v {
+        Val::Seq(items) => items.iter().map(|i| text(srcs, i, what)).collect(),
+        Val::Null => Ok(vec![]),
+        _ => Ok(vec![text(srcs, n, what)?]),
+    }
+}
+
+/// A list of strings (no bare string).
+fn strict_list(srcs: &Sources, n: &Node, what: &str) -> Result<Vec<String>> {
+    match &n.v {
+        Val::Seq(items) => items.iter().map(|i| text(srcs, i, what)).collect(),
+        _ => Err(type_err(srcs, n, what, "a list of strings")),
+    }
+}
+
+/// `KEY: value` mapping or `["KEY=value", "KEY"]` list; values may be absent.
+pub fn kv(srcs: &Sources, n: &Node, what: &str, sep: char) -> Result<Vec<(String, Option<String>)>> {
+    match &n.v {
+        Val::Map(m) => m.iter().map(|(k, v)| Ok((k.key().to_string(), opt_text(srcs, v, what)?))).collect(),
+        Val::Seq(items) => items
+            .iter()
+            .map(|i| {
+                let s = text(srcs, i, what)?;
+                Ok(match s.split_once(sep) {
+                    Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                    None => (s, None),
+                })
+            })
+            .collect(),
+        Val::Null => Ok(vec![]),
+        _ => Err(type_err(srcs, n, what, "a mapping or a list")),
+    }
+}
+
+fn labels(srcs: &Sources, n: &Node, what: &str) -> Result<IndexMap<String, String>> {
+    Ok(kv(srcs, n, what, '=')?.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect())
+}
+
+/// Rejects keys not in `allowed` (and not `x-*`), suggesting the closest known key.
+pub fn check_keys(srcs: &Sources, m: &[(Node, Node)], allowed: &[&str], what: &str) -> Result<()> {
+    for (k, _) in m {
+        let key = k.key();
+        if key.starts_with("x-") || allowed.contains(&key) {
+            continue;
+        }
+        let best = allowed
+            .iter()
+            .map(|a| (strsim::jaro_winkler(a, key), *a))
+            .filter(|(s, _)| *s > 0.8)
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        let hint = best.map(|(_, a)| format!(" (did you mean {a:?}?)")).unwrap_or_default();
+        return Err(srcs.err(k, format!("unknown key {key:?} in {what}{hint}")));
+    }
+    Ok(())
+}
+
+/// `512m`, `1g`, `1024`, `1.5gb` → bytes.
+pub fn parse_bytes(s: &str) -> Option<u64> {
+    let s = s.trim().to_lowercase();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let num: f64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => return None,
+    };
+    Some((num * mult as f64) as u64)
+}
+
+fn bytes(srcs: &Sources, n: &Node, what: &str) -> Result<u64> {
+    match &n.v {
+        Val::Int(i) if *i >= 0 => Ok(*i as u64),
+        _ => n
+            .scalar_text()
+            .and_then(|s| parse_bytes(&s))
+            .ok_or_else(|| srcs.err(n, format!("{what} must be a size like 512m or 1g"))),
+    }
+}
+
+fn duration(srcs: &Sources, n: &Node, what: &str) -> Result<String> {
+    let s = text(srcs, n, what)?;
+    if parse_duration(&s).is_none() {
+        return Err(srcs.err(n, format!("{what}: invalid duration {s:?} (use 10s, 1m30s, 500ms)")));
+    }
+    Ok(s)
+}
+
+// ---- services ---------------------------------------------------------------------------
+
+pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
+    let srcs = cx.srcs;
+    let what = format!("service {name:?}");
+    let m = map(srcs, node, &what)?;
+    if cx.legacy {
+        let mut all: Vec<&str> = SERVICE_KEYS.to_vec();
+        all.extend(LEGACY_SERVICE_KEYS);
+        check_keys(srcs, m, &all, &what)?;
+    } else {
+        check_keys(srcs, m, SERVICE_KEYS, &what)?;
+    }
+    let mut s = Service::default();
+    let mut env_from_files: IndexMap<String, Option<String>> = IndexMap::new();
+    let mut environment: Vec<(String, Option<String>)> = Vec::new();
+    for (k, v) in m {
+        let key = k.key();
+        let w = format!("{key} of service {name:?}");
+        cx.locs.insert(format!("{name}/{key}"), srcs.loc(k));
+        if key.starts_with("x-") {
+            s.extensions.insert(key.to_string(), v.to_json());
+            continue;
+        }
+        match key {
+            "image" => s.image = opt_text(srcs, v, &w)?,
+            "build" => s.build = Some(build(cx, v, &w)?),
+            "dockerfile" => {} // legacy v1: read with `build` below
+            "command" => s.command = command(srcs, v, &w)?,
+            "entrypoint" => s.entrypoint = command(srcs, v, &w)?,
+            "environment" => environment = kv(srcs, v, &w, '=')?,
+            "env_file" => {
+                s.env_file = env_files(cx, v, &w)?;
+                for f in &s.env_file {
+                    let text = match std::fs::read_to_string(&f.path) {
+                        Ok(t) => t,
+                        Err(_) if !f.required => continue,
+                        Err(e) => return Err(srcs.err(v, format!("env file {} not found: {e}", f.path.display()))),
+                    };
+                    let env = cx.env;
+                    for (k, val) in parse_dotenv(&f.path, &text, &|x| env.get(x))? {
+                        env_from_files.insert(k, Some(val));
+                    }
+                }
+            }
+            "ports" => s.ports = super::ports::ports(srcs, v, &w)?,
+            "expose" => s.expose = super::ports::expose(srcs, v, &w)?,
+            "volumes" => s.volumes = super::volumes::service_volumes(cx, v, &w)?,
+            "volumes_from" => s.volumes_from = volumes_from(srcs, v, &w)?,
+            "depends_on" => s.depends_on = depends_on(srcs, v, &w)?,
+            "links" => s.links = links(srcs, v, &w)?,
+            "external_links" => s.external_links = links(srcs, v, &w)?,
+            "network_mode" | "net" => s.network_mode = opt_text(srcs, v, &w)?,
+            "networks" => s.networks = service_networks(srcs, v, &w)?,
+            "healthcheck" => s.healthcheck = Some(healthcheck(srcs, v, &w)?),
+            "restart" => s.restart = opt_text(srcs, v, &w)?,
+            "scale" => s.scale = Some(int(srcs, v, &w)?),
+            "deploy" => {
+                const DEPLOY: &[&str] = &[
+                    "mode", "endpoint_mode", "replicas", "labels", "rollback_config", "update_config", "resources",
+                    "restart_policy", "placement",
+                ];
+                check_keys(srcs, map(srcs, v, &w)?, DEPLOY, &w)?;
+                if let Some(r) = v.get("resources") {
+                    check_keys(srcs, map(srcs, r, "deploy.resources")?, &["limits", "reservations"], "deploy.resources")?;
+                }
+                if let Some(r) = v.get("replicas") {
+                    s.scale = Some(int(srcs, r, "deploy.replicas")?);
+                }
+                s.deploy = Some(v.to_json());
+            }
+            "init" => s.init = Some(boolean(srcs, v, &w)?),
+            "stop_signal" => s.stop_signal = opt_text(srcs, v, &w)?,
+            "stop_grace_period" => s.stop_grace_period = Some(duration(srcs, v, &w)?),
+            "container_name" => s.container_name = opt_text(srcs, v, &w)?,
+            "hostname" => s.hostname = opt_text(srcs, v, &w)?,
+            "domainname" => s.domainname = opt_text(srcs, v, &w)?,
+            "user" => s.user = opt_text(srcs, v, &w)?,
+            "working_dir" => s.working_dir = opt_text(srcs, v, &w)?,
+            "privileged" => s.privileged = boolean(srcs, v, &w)?,
+            "read_only" => s.read_only = boolean(srcs, v, &w)?,
+            "tty" => s.tty = boolean(srcs, v, &w)?,
+            "stdin_open" => s.stdin_open = boolean(srcs, v, &w)?,
+            "cap_add" => s.cap_add = strict_list(srcs, v, &w)?,
+            "cap_drop" => s.cap_drop = strict_list(srcs, v, &w)?,
+            "dns" => s.dns = str_list(srcs, v, &w)?,
+            "dns_search" => s.dns_search = str_list(srcs, v, &w)?,
+            "dns_opt" => s.dns_opt = str_list(srcs, v, &w)?,
+            "extra_hosts" => {
+                s.extra_hosts = match &v.v {
+                    Val::Map(_) => kv(srcs, v, &w, '=')?.into_iter().map(|(h, ip)| format!("{h}:{}", ip.unwrap_or_default())).collect(),
+                    _ => strict_list(srcs, v, &w)?.into_iter().map(|e| e.replacen('=', ":", 1)).collect(),
+                }
+            }
+            "labels" => s.labels = labels(srcs, v, &w)?,
+            "mem_limit" => s.mem_limit = Some(bytes(srcs, v, &w)?),
+            "mem_reservation" => s.mem_reservation = Some(bytes(srcs, v, &w)?),
+            "shm_size" => s.shm_size = Some(bytes(srcs, v, &w)?),
+            "memswap_limit" => {
+                s.memswap_limit = Some(match &v.v {
+                    Val::Int(i) => *i,
+                    _ => bytes(srcs, v, &w)? as i64,
+                })
+            }
+            "cpu_shares" => s.cpu_shares = Some(int(srcs, v, &w)?),
+            "cpus" => s.cpus = Some(float(srcs, v, &w)?),
+            "cpu_quota" => s.cpu_quota = Some(int(srcs, v, &w)?),
+            "cpu_period" => s.cpu_period = Some(int(srcs, v, &w)?),
+            "cpuset" | "cpu_set" => s.cpuset = opt_text(srcs, v, &w)?,
+            "pids_limit" => s.pids_limit = Some(int(srcs, v, &w)?),
+            "security_opt" => s.security_opt = strict_list(srcs, v, &w)?,
+            "sysctls" => s.sysctls = labels(srcs, v, &w)?,
+            "ulimits" => s.ulimits = ulimits(srcs, v, &w)?,
+            "devices" => s.devices = strict_list(srcs, v, &w)?,
+            "tmpfs" => s.tmpfs = str_list(srcs, v, &w)?,
+            "group_add" => s.group_add = strict_list(srcs, v, &w)?,
+            "pid" => s.pid = opt_text(srcs, v, &w)?,
+            "ipc" => s.ipc = opt_text(srcs, v, &w)?,
+            "platform" => s.platform = opt_text(srcs, v, &w)?,
+            "pull_policy" => s.pull_policy = opt_text(srcs, v, &w)?,
+            "profiles" => s.profiles = strict_list(srcs, v, &w)?,
+            "logging" => {
+                check_keys(srcs, map(srcs, v, &w)?, &["driver", "options"], &w)?;
+                s.logging = Some(v.to_json())
+            }
+            "develop" => {
+                check_keys(srcs, map(srcs, v, &w)?, &["watch"], &w)?;
+                s.develop = Some(v.to_json())
+            }
+            "configs" => s.configs = seq_json(srcs, v, &w)?,
+            "secrets" => s.secrets = seq_json(srcs, v, &w)?,
+            // Resolved before normalization.
+            "extends" => {}
+            other => {
+                s.other.insert(other.to_string(), v.to_json());
+            }
+        }
+    }
+    // Legacy `log_driver`/`log_opt` are kept in `other`; `dockerfile` joins `build`.
+    if cx.legacy && let (Some(df), Some(b)) = (node.get("dockerfile"), s.build.as_mut()) {
+        b.dockerfile = Some(text(srcs, df, "dockerfile")?);
+    }
+    let env = cx.env;
+    s.environment = env_from_files;
+    for (k, v) in environment {
+        // A bare `KEY` takes its value from the environment (.env included), else stays unset.
+        let v = v.or_else(|| env.get(&k));
+        s.environment.insert(k, v);
+    }
+    Ok(s)
+}
+
+fn seq_json(srcs: &Sources, n: &Node, what: &str) -> Result<Vec<serde_json::Value>> {
+    match &n.v {
+        Val::Seq(items) => Ok(items.iter().map(Node::to_json).collect()),
+        _ => Err(type_err(srcs, n, what, "a list")),
+    }
+}
+
+fn command(srcs: &Sources, n: &Node, what: &str) -> Result<Option<Vec<String>>> {
+    match &n.v {
+        Val::Null => Ok(None),
+        Val::Seq(items) => Ok(Some(items.iter().map(|i| text(srcs, i, what)).collect::<Result<_>>()?)),
+        _ => {
+            let s = text(srcs, n, what)?;
+            shell_words::split(&s).map(Some).map_err(|e| srcs.err(n, format!("{what}: {e}")))
+        }
+    }
+}
+
+fn build(cx: &mut Ctx, n: &Node, what: &str) -> Result<Build> {
+    let srcs = cx.srcs;
+    let ctx_path = |s: &str| -> String {
+        // URLs and git contexts stay as written; paths become absolute.
+        if s.contains("://") || s.starts_with("git@") || s.starts_with("github.com/") {
+            s.to_string()
+        } else {
+            absolute(cx.project_dir, Path::new(&expand_home(s))).display().to_string()
+        }
+    };
+    if n.as_map().is_none() {
+        return Ok(Build { context: ctx_path(&text(srcs, n, what)?), ..Build::default() });
+    }
+    let m = map(srcs, n, what)?;
+    const KEYS: &[&str] = &[
+        "context", "dockerfile", "dockerfile_inline", "entitlements", "args", "ssh", "labels", "cache_from", "cache_to",
+        "no_cache", "additional_contexts", "network", "provenance", "sbom", "pull", "target", "shm_size", "extra_hosts",
+        "isolation", "privileged", "secrets", "tags", "ulimits", "platforms",
+    ];
+    check_keys(srcs, m, KEYS, what)?;
+    let mut b = Build { context: ctx_path("."), ..Build::default() };
+    for (k, v) in m {
+        let w = format!("build.{} ({what})", k.key());
+        match k.key() {
+            "context" => b.context = ctx_path(&text(srcs, v, &w)?),
+            "dockerfile" => b.dockerfile = opt_text(srcs, v, &w)?,
+            "dockerfile_inline" => b.dockerfile_inline = opt_text(srcs, v, &w)?,
+            "args" => b.args = kv(srcs, v, &w, '=')?.into_iter().collect(),
+            "target" => b.target = opt_text(srcs, v, &w)?,
+            "labels" => b.labels = labels(srcs, v, &w)?,
+            "no_cache" => b.no_cache = boolean(srcs, v, &w)?,
+            "pull" => b.pull = boolean(srcs, v, &w)?,
+            "cache_from" => b.cache_from = strict_list(srcs, v, &w)?,
+            "tags" => b.tags = strict_list(srcs, v, &w)?,
+            "network" => b.network = opt_text(srcs, v, &w)?,
+            other => {
+                b.other.insert(other.to_string(), v.to_json());
+            }
+        }
+    }
+    Ok(b)
+}
+
+pub fn expand_home(s: &str) -> String {
+    match s.strip_prefix('~') {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+            format!("{}{rest}", std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
+        }
+        _ => s.to_string(),
+    }
+}
+
+fn env_files(cx: &Ctx, n: &Node, what: &str) -> Result<Vec<EnvFile>> {
+    let srcs = cx.srcs;
+    let one = |i: &Node| -> Result<EnvFile> {
+        if let Some(m) = i.as_map() {
+            check_keys(srcs, m, &["path", "required", "format"], what)?;
+            let p = i.get("path").ok_or_else(|| srcs.err(i, format!("{what}: `path` is required")))?;
+            let required = match i.get("required") {
+                Some(r) => boolean(srcs, r, what)?,
+                None => true,
+            };
+            Ok(EnvFile { path: absolute(cx.project_dir, Path::new(&text(srcs, p, what)?)), required })
+        } else {
+            Ok(EnvFile { path: absolute(cx.project_dir, Path::new(&text(srcs, i, what)?)), required: true })
+        }
+    };
+    match &n.v {
+        Val::Seq(items) => items.iter().map(one).collect(),
+        _ => Ok(vec![one(n)?]),
+    }
+}
+
+fn volumes_from(srcs: &Sources, n: &Node, what: &str) -> Result<Vec<VolumesFrom>> {
+    strict_list(srcs, n, what)?
+        .into_iter()
+        .map(|e| {
+            let (container, rest) = match e.strip_prefix("container:") {
+                Some(r) => (true, r.to_string()),
+                None => (false, e.clone()),
+            };
+            let (src, mode) = match rest.rsplit_once(':') {
+                Some((s, m)) if m == "ro" || m == "rw" => (s.to_string(), Some(m)),
+                _ => (rest.clone(), None),
+            };
+            if src.is_empty() || src.contains(':') {
+                return Err(srcs.err(n, format!("{what}: invalid entry {e:?} (use svc, svc:ro or container:name[:ro])")));
+            }
+            let source = if container { VolumesFromSource::Container(src) } else { VolumesFromSource::Service(src) };
+            Ok(VolumesFrom { source, read_only: mode == Some("ro") })
+        })
+        .collect()
+}
+
+fn depends_on(srcs: &Sources, n: &Node, what: &str) -> Result<IndexMap<String, DependsOn>> {
+    let started = || DependsOn { condition: DependsCondition::ServiceStarted, restart: false, required: true };
+    if let Val::Seq(_) = n.v {
+        return Ok(strict_list(srcs, n, what)?.into_iter().map(|s| (s, started())).collect());
+    }
+    let mut out = IndexMap::new();
+    for (k, v) in map(srcs, n, what)? {
+        let mut d = started();
+        let m = map(srcs, v, what)?;
+        check_keys(srcs, m, &["condition", "restart", "required"], what)?;
+        if let Some(c) = v.get("condition") {
+            d.condition = match text(srcs, c, what)?.as_str() {
+                "service_started" => DependsCondition::ServiceStarted,
+                "service_healthy" => DependsCondition::ServiceHealthy,
+                "service_completed_successfully" => DependsCondition::ServiceCompletedSuccessfully,
+                other => {
+                    return Err(srcs.err(c, format!(
+                        "{what}: unknown condition {other:?} (use service_started, service_healthy or service_completed_successfully)"
+                    )));
+                }
+            };
+        }
+        if let Some(r) = v.get("restart") {
+            d.restart = boolean(srcs, r, what)?;
+        }
+        if let Some(r) = v.get("required") {
+            d.required = boolean(srcs, r, what)?;
+        }
+        out.insert(k.key().to_string(), d);
+    }
+    Ok(out)
+}
+
+fn links(srcs: &Sources, n: &Node, what: &str) -> Result<Vec<Link>> {
+    strict_list(srcs, n, what)?
+        .into_iter()
+        .map(|l| {
+            let (target, alias) = match l.split_once(':') {
+                Some((t, a)) => (t.to_string(), a.to_string()),
+                None => (l.clone(), l.clone()),
+            };
+            if target.is_empty() || alias.is_empty() {
+                return Err(srcs.err(n, format!("{what}: invalid link {l:?}")));
+            }
+            Ok(Link { target, alias })
+        })
+        .collect()
+}
+
+fn service_networks(srcs: &Sources, n: &Node, what: &str) -> Result<IndexMap<String, ServiceNetwork>> {
+    if let Val::Seq(_) = n.v {
+        return Ok(strict_list(srcs, n, what)?.into_iter().map(|s| (s, ServiceNetwork::default())).collect());
+    }
+    let mut out = IndexMap::new();
+    for (k, v) in map(srcs, n, what)? {
+        let mut sn = ServiceNetwork::default();
+        if v.v != Val::Null {
+            let m = map(srcs, v, what)?;
+            const KEYS: &[&str] = &[
+                "aliases", "interface_name", "ipv4_address", "ipv6_address", "link_local_ips", "mac_address", "driver_opts",
+                "priority", "gw_priority",
+            ];
+            check_keys(srcs, m, KEYS, what)?;
+            for (fk, fv) in m {
+                match fk.key() {
+                    "aliases" => sn.aliases = strict_list(srcs, fv, what)?,
+                    "ipv4_address" => sn.ipv4_address = opt_text(srcs, fv, what)?,
+                    "ipv6_address" => sn.ipv6_address = opt_text(srcs, fv, what)?,
+                    "priority" => sn.priority = Some(int(srcs, fv, what)?),
+                    _ => {}
+                }
+            }
+        }
+        out.insert(k.key().to_string(), sn);
+    }
+    Ok(out)
+}
+
+fn healthcheck(srcs: &Sources, n: &Node, what: &str) -> Result<Healthcheck> {
+    let m = map(srcs, n, what)?;
+    check_keys(srcs, m, &["disable", "interval", "retries", "test", "timeout", "start_period", "start_interval"], what)?;
+    let mut h = Healthcheck::default();
+    for (k, v) in m {
+        let w = format!("healthcheck.{} ({what})", k.key());
+        match k.key() {
+            "test" => {
+                h.test = match &v.v {
+                    Val::Seq(_) => strict_list(srcs, v, &w)?,
+                    Val::Null => vec![],
+                    _ => vec!["CMD-SHELL".to_string(), text(srcs, v, &w)?],
+                };
+                if let Some(first) = h.test.first()
+                    && !matches!(first.as_str(), "CMD" | "CMD-SHELL" | "NONE")
+                {
+                    return Err(srcs.err(v, format!("{w}: a test list must start with CMD, CMD-SHELL or NONE")));
+                }
+            }
+            "interval" => h.interval = Some(duration(srcs, v, &w)?),
+            "timeout" => h.timeout = Some(duration(srcs, v, &w)?),
+            "start_period" => h.start_period = Some(duration(srcs, v, &w)?),
+            "start_interval" => h.start_interval = Some(duration(srcs, v, &w)?),
+            "retries" => h.retries = Some(int(srcs, v, &w)?),
+            "disable" => h.disable = boolean(srcs, v, &w)?,
+            _ => {}
+        }
+    }
+    if h.test.first().map(String::as_str) == Some("NONE") {
+        h.disable = true;
+    }
+    Ok(h)
+}
+
+fn ulimits(srcs: &Sources, n: &Node, what: &str) -> Result<IndexMap<String, Ulimit>> {
+    let mut out = IndexMap::new();
+    for (k, v) in map(srcs, n, what)? {
+        let u = match &v.v {
+            Val::Map(m) => {
+                check_keys(srcs, m, &["soft", "hard"], what)?;
+                let get = |f: &str| v.get(f).ok_or_else(|| srcs.err(v, format!("{what}: {} needs `{f}`", k.key())));
+                Ulimit { soft: int(srcs, get("soft")?, what)?, hard: int(srcs, get("hard")?, what)? }
+            }
+            _ => {
+                let x = int(srcs, v, what)?;
+                Ulimit { soft: x, hard: x }
+            }
+        };
+        out.insert(k.key().to_string(), u);
+    }
+    Ok(out)
+}
+
+// ---- top-level objects --------------------------------------------------------------------
+
+fn string_map(srcs: &Sources, n: &Node, what: &str) -> Result<IndexMap<String, String>> {
+    Ok(kv(srcs, n, what, '=')?.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect())
+}
+
+/// `external: true` or the legacy `external: {name: x}`; returns (external, legacy name).
+fn external(srcs: &Sources, n: &Node, what: &str) -> Result<(bool, Option<String>)> {
+    match &n.v {
+        Val::Map(_) => Ok((true, n.get("name").map(|x| text(srcs, x, what)).transpose()?)),
+        _ => Ok((boolean(srcs, n, what)?, None)),
+    }
+}
+
+pub fn network(srcs: &Sources, project: &str, key: &str, n: &Node) -> Result<Network> {
+    let what = format!("network {key:?}");
+    let mut net = Network { name: format!("{project}_{key}"), ..Network::default() };
+    if n.v == Val::Null {
+        return Ok(net);
+    }
+    let m = map(srcs, n, &what)?;
+    const KEYS: &[&str] =
+        &["name", "driver", "driver_opts", "ipam", "external", "internal", "enable_ipv4", "enable_ipv6", "attachable", "labels"];
+    check_keys(srcs, m, KEYS, &what)?;
+    let mut explicit_name = None;
+    for (k, v) in m {
+        match k.key() {
+            "name" => explicit_name = Some(text(srcs, v, &what)?),
+            "driver" => net.driver = opt_text(srcs, v, &what)?,
+            "driver_opts" => net.driver_opts = string_map(srcs, v, &what)?,
+            "external" => {
+                let (ext, n) = external(srcs, v, &what)?;
+                net.external = ext;
+                explicit_name = explicit_name.or(n);
+            }
+            "internal" => net.internal = boolean(srcs, v, &what)?,
+            "attachable" => net.attachable = boolean(srcs, v, &what)?,
+            "enable_ipv6" => net.enable_ipv6 = boolean(srcs, v, &what)?,
+            "labels" => net.labels = labels(srcs, v, &what)?,
+            "ipam" => {
+                let im = map(srcs, v, &what)?;
+                check_keys(srcs, im, &["driver", "config", "options"], &what)?;
+                if let Some(cfg) = v.get("config") {
+                    let Val::Seq(items) = &cfg.v else { return Err(type_err(srcs, cfg, "ipam.config", "a list")) };
+                    for c in items {
+                        let cm = map(srcs, c, "ipam.config")?;
+                        check_keys(srcs, cm, &["subnet", "ip_range", "gateway", "aux_addresses"], "ipam.config")?;
+                        let get = |f: &str| c.get(f).map(|x| text(srcs, x, "ipam.config")).transpose();
+                        if let Some(subnet) = get("subnet")? {
+                            net.subnets.push(IpamConfig { subnet, gateway: get("gateway")?, ip_range: get("ip_range")? });
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(n) = explicit_name {
+        net.name = n;
+    } else if net.external {
+        net.name = key.to_string();
+    }
+    Ok(net)
+}
+
+pub fn volume(srcs: &Sources, project: &str, key: &str, n: &Node) -> Result<Volume> {
+    let what = format!("volume {key:?}");
+    let mut vol = Volume { name: format!("{project}_{key}"), ..Volume::default() };
+    if n.v == Val::Null {
+        return Ok(vol);
+    }
+    let m = map(srcs, n, &what)?;
+    check_keys(srcs, m, &["name", "driver", "driver_opts", "external", "labels"], &what)?;
+    let mut explicit_name = None;
+    for (k, v) in m {
+        match k.key() {
+            "name" => explicit_name = Some(text(srcs, v, &what)?),
+            "driver" => vol.driver = opt_text(srcs, v, &what)?,
+            "driver_opts" => vol.driver_opts = string_map(srcs, v, &what)?,
+            "external" => {
+                let (ext, n) = external(srcs, v, &what)?;
+                vol.external = ext;
+                explicit_name = explicit_name.or(n);
+            }
+            "labels" => vol.labels = labels(srcs, v, &what)?,
+            _ => {}
+        }
+    }
+    if let Some(n) = explicit_name {
+        vol.name = n;
+    } else if vol.external {
+        vol.name = key.to_string();
+    }
+    Ok(vol)
+}
+
+/// A top-level `configs:`/`secrets:` entry (`kind` is "config" or "secret").
+pub fn file_object(cx: &Ctx, kind: &str, project: &str, key: &str, n: &Node) -> Result<FileObject> {
+    let srcs = cx.srcs;
+    let what = format!("{kind} {key:?}");
+    let m = map(srcs, n, &what)?;
+    let keys: &[&str] = if kind == "config" {
+        &["name", "content", "environment", "file", "external", "labels", "template_driver"]
+    } else {
+        &["name", "environment", "file", "external", "labels", "driver", "driver_opts", "template_driver"]
+    };
+    check_keys(srcs, m, keys, &what)?;
+    let mut o = FileObject { name: format!("{project}_{key}"), ..FileObject::default() };
+    let mut explicit_name = None;
+    for (k, v) in m {
+        match k.key() {
+            "name" => explicit_name = Some(text(srcs, v, &what)?),
+            "file" => o.file = Some(absolute(cx.project_dir, Path::new(&expand_home(&text(srcs, v, &what)?)))),
+            "environment" => o.environment = opt_text(srcs, v, &what)?,
+            "content" => o.content = opt_text(srcs, v, &what)?,
+            "external" => {
+                let (ext, n) = external(srcs, v, &what)?;
+                o.external = ext;
+                explicit_name = explicit_name.or(n);
+            }
+            "labels" => o.labels = labels(srcs, v, &what)?,
+            _ => {}
+        }
+    }
+    if let Some(n) = explicit_name {
+        o.name = n;
+    } else if o.external {
+        o.name = key.to_string();
+    }
+    Ok(o)
+}

@@ -1,0 +1,144 @@
+//! Whole-project checks after normalization: references to undefined services, networks
+//! and volumes, dependency cycles, duplicate published ports, container_name with scale.
+
+use std::collections::HashMap;
+
+use super::error::{ComposeError, Result};
+use super::model::{Project, VolumeType, VolumesFromSource};
+use super::normalize::Locs;
+
+fn err(locs: &Locs, key: &str, msg: String) -> ComposeError {
+    match locs.get(key) {
+        Some(l) => ComposeError::at(l, msg),
+        None => ComposeError::msg(msg),
+    }
+}
+
+/// The services a service needs started first, with the key the need comes from.
+fn edges(p: &Project, name: &str) -> Vec<(String, &'static str)> {
+    let Some(s) = p.services.get(name) else { return vec![] };
+    let mut out: Vec<(String, &'static str)> = Vec::new();
+    out.extend(s.depends_on.iter().filter(|(_, d)| d.required).map(|(k, _)| (k.clone(), "depends_on")));
+    out.extend(s.links.iter().map(|l| (l.target.clone(), "links")));
+    for v in &s.volumes_from {
+        if let VolumesFromSource::Service(x) = &v.source {
+            out.push((x.clone(), "volumes_from"));
+        }
+    }
+    for (key, val) in [("network_mode", &s.network_mode), ("pid", &s.pid), ("ipc", &s.ipc)] {
+        if let Some(x) = val.as_deref().and_then(|v| v.strip_prefix("service:")) {
+            out.push((x.to_string(), key));
+        }
+    }
+    out
+}
+
+pub fn validate(p: &Project, locs: &Locs) -> Result<()> {
+    for (name, s) in &p.services {
+        for (dep, key) in edges(p, name) {
+            if !p.services.contains_key(&dep) {
+                let why = if p.disabled_services.contains_key(&dep) { " (disabled by its profiles)" } else { "" };
+                return Err(err(locs, &format!("{name}/{key}"), format!("service {name:?} refers to undefined service {dep:?} in {key}{why}")));
+            }
+        }
+        if !p.legacy {
+            for net in s.networks.keys() {
+                if !p.networks.contains_key(net) && net != "default" {
+                    return Err(err(locs, &format!("{name}/networks"), format!("service {name:?} refers to undefined network {net:?}")));
+                }
+            }
+            if let Some(nm) = &s.network_mode
+                && !s.networks.is_empty()
+            {
+                return Err(err(locs, &format!("{name}/network_mode"), format!("service {name:?}: network_mode {nm:?} cannot be combined with networks")));
+            }
+            for v in &s.volumes {
+                if v.kind == VolumeType::Volume
+                    && let Some(src) = &v.source
+                    && !p.volumes.contains_key(src)
+                {
+                    return Err(err(locs, &format!("{name}/volumes"), format!("service {name:?} refers to undefined volume {src:?}")));
+                }
+            }
+        }
+        for (kind, refs, defined) in [("secret", &s.secrets, &p.secrets), ("config", &s.configs, &p.configs)] {
+            for r in refs {
+                // `- name` or `- {source: name, target: ...}`.
+                let source = r.as_str().or_else(|| r.get("source").and_then(|x| x.as_str()));
+                if let Some(src) = source
+                    && !defined.contains_key(src)
+                {
+                    return Err(err(locs, &format!("{name}/{kind}s"), format!("service {name:?} refers to undefined {kind} {src:?}")));
+                }
+            }
+        }
+        if s.container_name.is_some() && s.replicas() > 1 {
+            return Err(err(
+                locs,
+                &format!("{name}/container_name"),
+                format!("service {name:?} sets container_name and scale {}: a container name must be unique", s.replicas()),
+            ));
+        }
+        // `provider:` services are run by a plugin, not from an image.
+        if s.image.is_none() && s.build.is_none() && !s.other.contains_key("provider") {
+            return Err(err(locs, name, format!("service {name:?} has neither an image nor a build context")));
+        }
+    }
+    cycles(p, locs)?;
+    duplicate_ports(p, locs)
+}
+
+fn cycles(p: &Project, locs: &Locs) -> Result<()> {
+    // 0 = unseen, 1 = on the current path, 2 = done.
+    let mut state: HashMap<&str, u8> = HashMap::new();
+    fn visit<'a>(p: &'a Project, n: &'a str, state: &mut HashMap<&'a str, u8>, path: &mut Vec<&'a str>) -> Option<Vec<String>> {
+        match state.get(n) {
+            Some(2) => return None,
+            Some(1) => {
+                let start = path.iter().position(|x| *x == n).unwrap_or(0);
+                let mut cycle: Vec<String> = path[start..].iter().map(|s| s.to_string()).collect();
+                cycle.push(n.to_string());
+                return Some(cycle);
+            }
+            _ => {}
+        }
+        state.insert(n, 1);
+        path.push(n);
+        let (key, _) = p.services.get_key_value(n)?;
+        for (dep, _) in edges(p, key) {
+            if let Some((k, _)) = p.services.get_key_value(&dep)
+                && let Some(c) = visit(p, k, state, path)
+            {
+                return Some(c);
+            }
+        }
+        path.pop();
+        state.insert(n, 2);
+        None
+    }
+    for name in p.services.keys() {
+        let mut path = Vec::new();
+        if let Some(c) = visit(p, name, &mut state, &mut path) {
+            return Err(err(locs, &c[0], format!("dependency cycle: {}", c.join(" -> "))));
+        }
+    }
+    Ok(())
+}
+
+fn duplicate_ports(p: &Project, locs: &Locs) -> Result<()> {
+    let mut seen: HashMap<(String, u16, String), &str> = HashMap::new();
+    for (name, s) in &p.services {
+        for port in &s.ports {
+            let Some(h) = port.published else { continue };
+            let key = (port.host_ip.clone().unwrap_or_default(), h, port.protocol.clone());
+            if let Some(other) = seen.insert(key, name) {
+                return Err(err(
+                    locs,
+                    &format!("{name}/ports"),
+                    format!("host port {h}/{} is published twice (services {other:?} and {name:?})", port.protocol),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
