@@ -468,3 +468,91 @@ async fn exec_wait_and_lifecycle() {
     assert!(p.b.image_config("hoist-no-such-image:nope").await.unwrap().is_none());
     assert!(p.b.list_images().await.unwrap().iter().any(|i| i.tags.iter().any(|t| t == IMAGE)));
 }
+
+/// A throwaway registry on a free port (the `docker-registry` package), killed on drop.
+struct Registry(std::process::Child, u16);
+
+impl Registry {
+    fn start(dir: &Path) -> Option<Registry> {
+        let port = free_port();
+        let cfg = dir.join("registry.yml");
+        let conf = format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.join("data").display()
+        );
+        std::fs::write(&cfg, conf).ok()?;
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&cfg)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let r = Registry(child, port);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(r)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn build_tag_push_pull_and_load() {
+    let b = backend().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("greeting"), "built-ok\n").unwrap();
+    let noop: hoist::backend::ProgressFn = Arc::new(|_| {});
+    let spec = hoist::backend::BuildSpec {
+        context: ctx.clone(),
+        dockerfile_inline: Some(format!("FROM {IMAGE}\nARG WHO\nCOPY greeting /greeting\nRUN echo $WHO >> /greeting\n")),
+        args: vec![("WHO".into(), "hoist".into())],
+        tags: vec!["hoist-test-built:one".into(), "hoist-test-built:two".into()],
+        ..Default::default()
+    };
+    let id = b.build_image(&spec, noop.clone()).await.unwrap();
+    assert!(id.starts_with("sha256:"), "{id}");
+    let tags: Vec<String> = b.list_images().await.unwrap().into_iter().filter(|i| i.id == id).flat_map(|i| i.tags).collect();
+    assert!(tags.contains(&"hoist-test-built:two".to_string()), "{tags:?}");
+
+    // Save with the docker CLI, remove, load back.
+    let archive = dir.path().join("saved.tar");
+    let st = Command::new("docker").args(["save", "-o"]).arg(&archive).arg("hoist-test-built:one").status().unwrap();
+    assert!(st.success());
+    b.remove_image("hoist-test-built:one", true).await.unwrap();
+    let loaded = b.load_images(&archive).await.unwrap();
+    assert_eq!(loaded, vec!["hoist-test-built:one".to_string()]);
+
+    if let Some(reg) = Registry::start(dir.path()) {
+        let remote = format!("127.0.0.1:{}/hoist/built:latest", reg.1);
+        b.tag_image("hoist-test-built:one", &remote).await.unwrap();
+        b.push_image(&remote, noop.clone()).await.unwrap();
+        b.remove_image(&remote, true).await.unwrap();
+        assert!(b.image_config(&remote).await.unwrap().is_none());
+        let events = Arc::new(std::sync::Mutex::new(0usize));
+        let counter = events.clone();
+        b.pull_image(&remote, Arc::new(move |_| *counter.lock().unwrap() += 1)).await.unwrap();
+        assert!(*events.lock().unwrap() > 0);
+        assert!(b.image_config(&remote).await.unwrap().is_some());
+        b.remove_image(&remote, true).await.unwrap();
+    } else {
+        assert!(!Path::new("/usr/bin/docker-registry").exists(), "docker-registry is installed but did not start");
+    }
+    let missing = b.pull_image("127.0.0.1:1/hoist/nothing:here", noop).await;
+    assert!(missing.is_err());
+    for t in ["hoist-test-built:one", "hoist-test-built:two"] {
+        let _ = b.remove_image(t, true).await;
+    }
+}

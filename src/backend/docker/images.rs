@@ -35,7 +35,7 @@ pub async fn config(docker: &Docker, reference: &str) -> Result<Option<ImageConf
 }
 
 /// `repo[:tag]` split the way the engine wants it (a digest stays in the repo part).
-fn split_reference(reference: &str) -> (String, Option<String>) {
+pub(super) fn split_reference(reference: &str) -> (String, Option<String>) {
     if reference.contains('@') {
         return (reference.to_string(), None);
     }

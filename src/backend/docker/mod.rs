@@ -1,6 +1,7 @@
 //! The Docker backend: drives a Docker engine through bollard, writing the same
 //! `com.docker.compose.*` labels Docker Compose does so both tools see the same project.
 
+mod build;
 mod containers;
 mod convert;
 mod exec;
@@ -18,7 +19,7 @@ use bollard::Docker;
 use bollard::errors::Error as DockerError;
 
 use crate::backend::{
-    Backend, BackendError, ContainerSpec, ContainerSummary, ExecSpec, ImageConfig, ImageSummary, ImportOptions,
+    Backend, BackendError, BuildSpec, ContainerSpec, ContainerSummary, ExecSpec, ImageConfig, ImageSummary, ImportOptions,
     LogOptions, LogStreamBox, NetworkSpec, NetworkSummary, ProcessList, ProgressFn, Result, VolumeSpec, VolumeSummary,
 };
 
@@ -177,6 +178,15 @@ impl Backend for DockerBackend {
     }
     async fn tag_image(&self, source: &str, target: &str) -> Result<()> {
         images::tag(&self.docker, source, target).await
+    }
+    async fn build_image(&self, spec: &BuildSpec, progress: ProgressFn) -> Result<String> {
+        build::build(&self.docker, spec, progress).await
+    }
+    async fn push_image(&self, reference: &str, progress: ProgressFn) -> Result<()> {
+        build::push(&self.docker, reference, progress).await
+    }
+    async fn load_images(&self, archive: &Path) -> Result<Vec<String>> {
+        build::load(&self.docker, archive).await
     }
 
     fn version(&self) -> String {
