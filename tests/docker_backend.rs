@@ -239,9 +239,12 @@ async fn network_modes() {
     web.network = NetworkMode::Networks(vec![att(&front, "web"), att(&back, "web-back")]);
     let web_id = p.run(&web).await;
 
-    let mut client = p.spec("client", "ls /sys/class/net | sort | tr '\\n' ' '; echo; wget -q -O - http://web-back/ | sed s/^/GOT:/; sleep 60");
+    let mut client = p.spec("client", "ls /sys/class/net | sort | tr '\\n' ' '; echo; wget -q -O - http://web-back/ | sed s/^/GOT:/; wget -q -O - http://weblink/ | sed s/^/LINK:/; sleep 60");
     client.network = NetworkMode::Networks(vec![att(&back, "client")]);
-    let out = p.wait_output(&p.run(&client).await, "GOT:web-ok").await;
+    // A link on a user network is an alias only the linking container resolves.
+    client.links = vec![(web.name.clone(), "weblink".into())];
+    let out = p.wait_output(&p.run(&client).await, "LINK:web-ok").await;
+    assert!(out.contains("GOT:web-ok"), "{out}");
     assert!(out.contains("eth0 lo"), "{out}");
     let web_out = p.output(&web_id).await;
     assert!(web_out.is_empty(), "{web_out}");
