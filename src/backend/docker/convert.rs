@@ -1,268 +1,312 @@
-//! Translation between hoist's plain data and the Docker engine API's types: a
-//! `ContainerSpec` becomes a create body, an inspect response becomes a `ContainerSummary`.
+//! Turns a `ContainerSpec` into the engine's create body (config + host config + first
+//! network endpoint). Pure, except that missing bind sources are created on the host.
 
 use std::collections::HashMap;
 
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, EndpointIpamConfig, EndpointSettings,
-    HealthConfig, HealthStatusEnum, HostConfig, Mount as DMount, MountTmpfsOptions, MountType, MountVolumeOptions,
-    NetworkingConfig, PortBinding, ResourcesUlimits, RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, DeviceMapping, EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig, Mount as DMount,
+    MountTmpfsOptions, MountType, MountVolumeOptions, NetworkingConfig, PortBinding, ResourcesUlimits, RestartPolicy,
+    RestartPolicyNameEnum,
 };
-use chrono::{DateTime, Utc};
 
-use crate::backend::{labels, ContainerSpec, ContainerState, ContainerSummary, Health, Mount, NetworkMode, PublishedPort};
-use crate::compose::model::parse_duration;
+use crate::backend::{BackendError, ContainerSpec, Mount, NetworkAttachment, NetworkMode, Result};
+use crate::compose::model::{Healthcheck, parse_duration};
 
-fn nanos(d: &Option<String>) -> Option<i64> {
-    d.as_deref().and_then(parse_duration).map(|d| d.as_nanos() as i64)
+/// An anonymous volume of the container being replaced, to mount again in the new one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CarriedVolume {
+    pub name: String,
+    pub target: String,
 }
 
-/// `80/tcp` keys of every port the container exposes.
-fn exposed(spec: &ContainerSpec) -> Vec<String> {
-    let mut out: Vec<String> = spec.expose.clone();
+/// The create body, plus the networks to connect after create (all but the first).
+pub struct CreatePlan {
+    pub body: ContainerCreateBody,
+    pub later_networks: Vec<NetworkAttachment>,
+}
+
+pub fn create_body(spec: &ContainerSpec, carried: &[CarriedVolume]) -> Result<CreatePlan> {
+    let svc = &spec.service;
+    let mut labels: HashMap<String, String> = svc.labels.clone().into_iter().collect();
+    labels.extend(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+
+    let mut exposed: Vec<String> = spec.expose.iter().map(|e| with_proto(e)).collect();
+    let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
     for p in &spec.ports {
-        let k = format!("{}/{}", p.target, p.protocol);
-        if !out.contains(&k) {
-            out.push(k);
+        let key = format!("{}/{}", p.target, p.protocol);
+        if !exposed.contains(&key) {
+            exposed.push(key.clone());
         }
-    }
-    out
-}
-
-fn restart_policy(restart: &Option<String>) -> Option<RestartPolicy> {
-    let r = restart.as_deref()?;
-    let (name, count) = r.split_once(':').map(|(n, c)| (n, c.parse().ok())).unwrap_or((r, None));
-    let name = match name {
-        "always" => RestartPolicyNameEnum::ALWAYS,
-        "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
-        "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
-        _ => RestartPolicyNameEnum::NO,
-    };
-    Some(RestartPolicy { name: Some(name), maximum_retry_count: count })
-}
-
-fn mounts(spec: &ContainerSpec, anonymous: &HashMap<String, String>) -> Vec<DMount> {
-    spec.mounts
-        .iter()
-        .map(|m| match m {
-            Mount::Bind { source, target, read_only, .. } => DMount {
-                target: Some(target.clone()),
-                source: Some(source.display().to_string()),
-                typ: Some(MountType::BIND),
-                read_only: Some(*read_only),
-                ..Default::default()
-            },
-            Mount::Volume { name, target, read_only, nocopy } => DMount {
-                target: Some(target.clone()),
-                // An anonymous volume keeps the previous container's volume on recreate.
-                source: name.clone().or_else(|| anonymous.get(target).cloned()),
-                typ: Some(MountType::VOLUME),
-                read_only: Some(*read_only),
-                volume_options: nocopy.then(|| MountVolumeOptions { no_copy: Some(true), ..Default::default() }),
-                ..Default::default()
-            },
-            Mount::Tmpfs { target, size, mode } => DMount {
-                target: Some(target.clone()),
-                typ: Some(MountType::TMPFS),
-                tmpfs_options: Some(MountTmpfsOptions { size_bytes: size.map(|s| s as i64), mode: mode.map(|m| m as i64), ..Default::default() }),
-                ..Default::default()
-            },
-        })
-        .collect()
-}
-
-/// The create body for `spec`. `anonymous` maps targets to the anonymous volumes of the
-/// container being replaced.
-pub fn create_body(spec: &ContainerSpec, anonymous: &HashMap<String, String>) -> ContainerCreateBody {
-    let s = &spec.service;
-    let mut port_bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
-    for p in &spec.ports {
-        port_bindings.entry(format!("{}/{}", p.target, p.protocol)).or_insert_with(|| Some(vec![])).get_or_insert_with(Vec::new).push(PortBinding {
+        let binding = PortBinding {
             host_ip: p.host_ip.clone(),
-            host_port: Some(p.published.map(|p| p.to_string()).unwrap_or_default()),
-        });
+            // Empty host port: the engine picks a free one.
+            host_port: Some(p.published.map(|n| n.to_string()).unwrap_or_default()),
+        };
+        bindings.entry(key).or_insert_with(|| Some(Vec::new())).get_or_insert_with(Vec::new).push(binding);
     }
-    let links: Vec<String> = spec.links.iter().map(|(name, alias)| format!("{name}:{alias}")).collect();
-    let (network_mode, networking_config) = match &spec.network {
-        NetworkMode::DefaultBridge => ("bridge".to_string(), None),
-        NetworkMode::Host => ("host".to_string(), None),
-        NetworkMode::None => ("none".to_string(), None),
-        NetworkMode::Container(c) => (format!("container:{c}"), None),
-        NetworkMode::Networks(nets) => {
-            let first = nets.first();
-            let endpoints = first.map(|n| {
-                let mut m = HashMap::new();
-                m.insert(
-                    n.network.clone(),
-                    EndpointSettings {
-                        aliases: Some(n.aliases.clone()),
-                        links: (!links.is_empty()).then(|| links.clone()),
-                        ipam_config: n.ipv4_address.clone().map(|ip| EndpointIpamConfig { ipv4_address: Some(ip), ..Default::default() }),
-                        ..Default::default()
-                    },
-                );
-                NetworkingConfig { endpoints_config: Some(m) }
-            });
-            (first.map(|n| n.network.clone()).unwrap_or_else(|| "bridge".into()), endpoints)
-        }
-    };
-    let legacy_links = matches!(spec.network, NetworkMode::DefaultBridge) && !links.is_empty();
-    let healthcheck = s.healthcheck.as_ref().map(|h| HealthConfig {
-        test: Some(if h.disable { vec!["NONE".to_string()] } else { h.test.clone() }),
-        interval: nanos(&h.interval),
-        timeout: nanos(&h.timeout),
-        retries: h.retries.map(i64::from),
-        start_period: nanos(&h.start_period),
-        start_interval: nanos(&h.start_interval),
-    });
-    let host_config = HostConfig {
+
+    let (network_mode, endpoints, later_networks, legacy_links) = network_parts(spec);
+
+    let mut host = HostConfig {
         network_mode: Some(network_mode),
-        port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
-        links: legacy_links.then_some(links),
-        mounts: Some(mounts(spec, anonymous)),
-        volumes_from: (!spec.volumes_from.is_empty())
-            .then(|| spec.volumes_from.iter().map(|(c, ro)| if *ro { format!("{c}:ro") } else { c.clone() }).collect()),
-        restart_policy: restart_policy(&s.restart),
-        init: s.init,
-        cap_add: (!s.cap_add.is_empty()).then(|| s.cap_add.clone()),
-        cap_drop: (!s.cap_drop.is_empty()).then(|| s.cap_drop.clone()),
-        privileged: Some(s.privileged),
-        readonly_rootfs: Some(s.read_only),
-        security_opt: (!s.security_opt.is_empty()).then(|| s.security_opt.clone()),
-        sysctls: (!s.sysctls.is_empty()).then(|| s.sysctls.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
-        ulimits: (!s.ulimits.is_empty()).then(|| {
-            s.ulimits.iter().map(|(n, u)| ResourcesUlimits { name: Some(n.clone()), soft: Some(u.soft), hard: Some(u.hard) }).collect()
-        }),
-        devices: (!s.devices.is_empty()).then(|| {
-            s.devices
+        links: legacy_links,
+        port_bindings: (!bindings.is_empty()).then_some(bindings),
+        mounts: Some(mounts(spec, carried)?),
+        volumes_from: non_empty(
+            spec.volumes_from.iter().map(|(name, ro)| if *ro { format!("{name}:ro") } else { name.clone() }).collect(),
+        ),
+        restart_policy: svc.restart.as_deref().map(restart_policy).transpose()?,
+        init: svc.init,
+        cap_add: non_empty(svc.cap_add.clone()),
+        cap_drop: non_empty(svc.cap_drop.clone()),
+        privileged: Some(svc.privileged),
+        readonly_rootfs: Some(svc.read_only),
+        security_opt: non_empty(svc.security_opt.clone()),
+        sysctls: (!svc.sysctls.is_empty()).then(|| svc.sysctls.clone().into_iter().collect()),
+        ulimits: non_empty(
+            svc.ulimits
                 .iter()
-                .map(|d| {
-                    let mut parts = d.split(':');
-                    let host = parts.next().unwrap_or_default().to_string();
-                    let cont = parts.next().map(String::from).unwrap_or_else(|| host.clone());
-                    let perms = parts.next().unwrap_or("rwm").to_string();
-                    bollard::models::DeviceMapping { path_on_host: Some(host), path_in_container: Some(cont), cgroup_permissions: Some(perms) }
+                .map(|(name, u)| ResourcesUlimits { name: Some(name.clone()), soft: Some(u.soft), hard: Some(u.hard) })
+                .collect(),
+        ),
+        devices: non_empty(svc.devices.iter().map(|d| device(d)).collect()),
+        tmpfs: (!svc.tmpfs.is_empty()).then(|| {
+            svc.tmpfs
+                .iter()
+                .map(|t| match t.split_once(':') {
+                    Some((path, opts)) => (path.to_string(), opts.to_string()),
+                    None => (t.clone(), String::new()),
                 })
                 .collect()
         }),
-        group_add: (!s.group_add.is_empty()).then(|| s.group_add.clone()),
-        dns: (!s.dns.is_empty()).then(|| s.dns.clone()),
-        dns_search: (!s.dns_search.is_empty()).then(|| s.dns_search.clone()),
-        dns_options: (!s.dns_opt.is_empty()).then(|| s.dns_opt.clone()),
-        extra_hosts: (!s.extra_hosts.is_empty()).then(|| s.extra_hosts.clone()),
-        memory: s.mem_limit.map(|v| v as i64),
-        memory_reservation: s.mem_reservation.map(|v| v as i64),
-        memory_swap: s.memswap_limit,
-        shm_size: s.shm_size.map(|v| v as i64),
-        cpu_shares: s.cpu_shares.map(|v| v as i64),
-        nano_cpus: s.cpus.map(|c| (c * 1e9) as i64),
-        cpu_quota: s.cpu_quota,
-        cpu_period: s.cpu_period.map(|v| v as i64),
-        cpuset_cpus: s.cpuset.clone(),
-        pids_limit: s.pids_limit,
+        group_add: non_empty(svc.group_add.clone()),
+        dns: non_empty(svc.dns.clone()),
+        dns_search: non_empty(svc.dns_search.clone()),
+        dns_options: non_empty(svc.dns_opt.clone()),
+        extra_hosts: non_empty(svc.extra_hosts.clone()),
+        memory: svc.mem_limit.map(|v| v as i64),
+        memory_reservation: svc.mem_reservation.map(|v| v as i64),
+        memory_swap: svc.memswap_limit,
+        shm_size: svc.shm_size.map(|v| v as i64),
+        cpu_shares: svc.cpu_shares.map(|v| v as i64),
+        nano_cpus: svc.cpus.map(|c| (c * 1e9) as i64),
+        cpu_quota: svc.cpu_quota,
+        cpu_period: svc.cpu_period.map(|v| v as i64),
+        cpuset_cpus: svc.cpuset.clone(),
+        pids_limit: svc.pids_limit,
         pid_mode: spec.pid.clone(),
         ipc_mode: spec.ipc.clone(),
         ..Default::default()
     };
-    ContainerCreateBody {
+    // A few engine knobs the model keeps only as raw `other` keys.
+    if let Some(v) = svc.other.get("cgroup_parent").and_then(|v| v.as_str()) {
+        host.cgroup_parent = Some(v.to_string());
+    }
+    if let Some(v) = svc.other.get("oom_score_adj").and_then(|v| v.as_i64()) {
+        host.oom_score_adj = Some(v);
+    }
+    if let Some(v) = svc.other.get("userns_mode").and_then(|v| v.as_str()) {
+        host.userns_mode = Some(v.to_string());
+    }
+    if let Some(v) = svc.other.get("runtime").and_then(|v| v.as_str()) {
+        host.runtime = Some(v.to_string());
+    }
+
+    let body = ContainerCreateBody {
         image: Some(spec.image.clone()),
-        cmd: s.command.clone(),
-        entrypoint: s.entrypoint.clone(),
+        cmd: svc.command.clone(),
+        entrypoint: svc.entrypoint.clone(),
         env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-        labels: Some(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
-        hostname: spec.hostname.clone(),
-        domainname: s.domainname.clone(),
-        user: s.user.clone(),
-        working_dir: s.working_dir.clone(),
-        tty: Some(s.tty),
-        open_stdin: Some(s.stdin_open),
-        attach_stdin: Some(s.stdin_open),
+        hostname: spec.hostname.clone().or_else(|| svc.hostname.clone()),
+        domainname: svc.domainname.clone(),
+        user: svc.user.clone(),
+        working_dir: svc.working_dir.clone(),
+        tty: Some(svc.tty),
+        open_stdin: Some(svc.stdin_open),
+        attach_stdin: Some(svc.stdin_open),
         attach_stdout: Some(true),
         attach_stderr: Some(true),
-        stdin_once: Some(s.stdin_open),
-        exposed_ports: Some(exposed(spec)),
-        healthcheck,
-        stop_signal: s.stop_signal.clone(),
+        exposed_ports: non_empty(exposed),
+        labels: Some(labels),
+        healthcheck: svc.healthcheck.as_ref().map(healthcheck),
+        stop_signal: svc.stop_signal.clone(),
         stop_timeout: spec.stop_grace_period.map(|d| d.as_secs() as i64),
-        host_config: Some(host_config),
-        networking_config,
+        host_config: Some(host),
+        networking_config: endpoints.map(|e| NetworkingConfig { endpoints_config: Some(e) }),
+        ..Default::default()
+    };
+    Ok(CreatePlan { body, later_networks })
+}
+
+type NetworkParts = (String, Option<HashMap<String, EndpointSettings>>, Vec<NetworkAttachment>, Option<Vec<String>>);
+
+/// Network mode string, the first endpoint, the networks to connect later, and legacy links.
+fn network_parts(spec: &ContainerSpec) -> NetworkParts {
+    let links: Vec<String> = spec.links.iter().map(|(name, alias)| format!("{name}:{alias}")).collect();
+    match &spec.network {
+        // Legacy links: the engine writes the link env vars and /etc/hosts lines.
+        NetworkMode::DefaultBridge => ("bridge".into(), None, Vec::new(), non_empty(links)),
+        NetworkMode::Host => ("host".into(), None, Vec::new(), None),
+        NetworkMode::None => ("none".into(), None, Vec::new(), None),
+        NetworkMode::Container(name) => (format!("container:{name}"), None, Vec::new(), None),
+        NetworkMode::Networks(list) => match list.split_first() {
+            None => ("bridge".into(), None, Vec::new(), non_empty(links)),
+            Some((first, rest)) => {
+                let mut eps = HashMap::new();
+                eps.insert(first.network.clone(), endpoint(first, &links));
+                (first.network.clone(), Some(eps), rest.to_vec(), None)
+            }
+        },
+    }
+}
+
+/// Endpoint settings for one user network; links there become aliases on that network.
+pub fn endpoint(att: &NetworkAttachment, links: &[String]) -> EndpointSettings {
+    EndpointSettings {
+        aliases: non_empty(att.aliases.clone()),
+        links: non_empty(links.to_vec()),
+        ipam_config: att
+            .ipv4_address
+            .as_ref()
+            .map(|ip| EndpointIpamConfig { ipv4_address: Some(ip.clone()), ..Default::default() }),
         ..Default::default()
     }
 }
 
-fn time(s: &Option<String>) -> Option<DateTime<Utc>> {
-    let s = s.as_deref()?;
-    let t = DateTime::parse_from_rfc3339(s).ok()?.with_timezone(&Utc);
-    // Docker reports "0001-01-01T00:00:00Z" for never.
-    (t.timestamp() > 0).then_some(t)
-}
-
-/// The summary of an inspected container.
-pub fn summary(c: &ContainerInspectResponse) -> ContainerSummary {
-    let config = c.config.clone().unwrap_or_default();
-    let labels_map = config.labels.clone().unwrap_or_default();
-    let label = |k: &str| labels_map.get(k).cloned().unwrap_or_default();
-    let st = c.state.clone().unwrap_or_default();
-    let state = match st.status {
-        Some(ContainerStateStatusEnum::RUNNING) => ContainerState::Running,
-        Some(ContainerStateStatusEnum::PAUSED) => ContainerState::Paused,
-        Some(ContainerStateStatusEnum::RESTARTING) => ContainerState::Restarting,
-        Some(ContainerStateStatusEnum::EXITED) => ContainerState::Exited,
-        Some(ContainerStateStatusEnum::DEAD) => ContainerState::Dead,
-        Some(ContainerStateStatusEnum::REMOVING) => ContainerState::Removing,
-        _ => ContainerState::Created,
-    };
-    let health = st.health.as_ref().and_then(|h| match h.status {
-        Some(HealthStatusEnum::HEALTHY) => Some(Health::Healthy),
-        Some(HealthStatusEnum::UNHEALTHY) => Some(Health::Unhealthy),
-        Some(HealthStatusEnum::STARTING) => Some(Health::Starting),
-        _ => None,
-    });
-    let mut ports = Vec::new();
-    if let Some(map) = c.network_settings.as_ref().and_then(|n| n.ports.clone()) {
-        for (key, bindings) in map {
-            let (port, proto) = key.split_once('/').unwrap_or((&key, "tcp"));
-            let container_port: u16 = port.parse().unwrap_or(0);
-            match bindings {
-                Some(list) if !list.is_empty() => {
-                    for b in list {
-                        let ip = b.host_ip.unwrap_or_default();
-                        // Docker lists `::` beside `0.0.0.0` for the same port: keep one.
-                        if ip == "::" {
-                            continue;
-                        }
-                        ports.push(PublishedPort {
-                            host_ip: ip,
-                            host_port: b.host_port.and_then(|p| p.parse().ok()).unwrap_or(0),
-                            container_port,
-                            protocol: proto.to_string(),
-                        });
-                    }
-                }
-                _ => ports.push(PublishedPort { host_ip: String::new(), host_port: 0, container_port, protocol: proto.to_string() }),
-            }
+fn mounts(spec: &ContainerSpec, carried: &[CarriedVolume]) -> Result<Vec<DMount>> {
+    let mut out = Vec::new();
+    for m in &spec.mounts {
+        // An anonymous volume the old container had at this target is mounted again instead.
+        if let Mount::Volume { name: None, target, .. } = m
+            && carried.iter().any(|c| &c.target == target)
+        {
+            continue;
+        }
+        out.push(mount(m)?);
+    }
+    for c in carried {
+        let taken = spec.mounts.iter().any(|m| m.target() == c.target && !matches!(m, Mount::Volume { name: None, .. }));
+        if !taken {
+            out.push(DMount {
+                typ: Some(MountType::VOLUME),
+                source: Some(c.name.clone()),
+                target: Some(c.target.clone()),
+                ..Default::default()
+            });
         }
     }
-    ports.sort_by_key(|p| (p.container_port, p.host_port));
-    let mut command: Vec<String> = config.entrypoint.clone().unwrap_or_default();
-    command.extend(config.cmd.clone().unwrap_or_default());
-    ContainerSummary {
-        id: c.id.clone().unwrap_or_default(),
-        name: c.name.clone().unwrap_or_default().trim_start_matches('/').to_string(),
-        project: label(labels::PROJECT),
-        service: label(labels::SERVICE),
-        number: label(labels::NUMBER).parse().unwrap_or(0),
-        oneoff: label(labels::ONEOFF) == "True",
-        config_hash: label(labels::CONFIG_HASH),
-        image: config.image.clone().unwrap_or_default(),
-        command: command.join(" "),
-        state,
-        exit_code: st.exit_code.map(|c| c as i32),
-        health,
-        created: time(&c.created).unwrap_or_else(Utc::now),
-        started_at: time(&st.started_at),
-        finished_at: time(&st.finished_at),
-        ports,
-        labels: labels_map.into_iter().collect(),
+    Ok(out)
+}
+
+fn mount(m: &Mount) -> Result<DMount> {
+    Ok(match m {
+        Mount::Bind { source, target, read_only, create_host_path } => {
+            if *create_host_path && !source.exists() {
+                // Docker's own behaviour for a missing bind source: an empty directory.
+                std::fs::create_dir_all(source)
+                    .map_err(|e| BackendError::io(format!("creating bind source {}", source.display()), e))?;
+            }
+            DMount {
+                typ: Some(MountType::BIND),
+                source: Some(source.to_string_lossy().into_owned()),
+                target: Some(target.clone()),
+                read_only: Some(*read_only),
+                ..Default::default()
+            }
+        }
+        Mount::Volume { name, target, read_only, nocopy } => DMount {
+            typ: Some(MountType::VOLUME),
+            // No source: the engine creates an anonymous volume.
+            source: name.clone(),
+            target: Some(target.clone()),
+            read_only: Some(*read_only),
+            volume_options: nocopy.then(|| MountVolumeOptions { no_copy: Some(true), ..Default::default() }),
+            ..Default::default()
+        },
+        Mount::Tmpfs { target, size, mode } => DMount {
+            typ: Some(MountType::TMPFS),
+            target: Some(target.clone()),
+            tmpfs_options: Some(MountTmpfsOptions {
+                size_bytes: size.map(|s| s as i64),
+                mode: mode.map(|m| m as i64),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    })
+}
+
+fn healthcheck(h: &Healthcheck) -> HealthConfig {
+    let ns = |s: &Option<String>| s.as_deref().and_then(parse_duration).map(|d| d.as_nanos() as i64);
+    let test = if h.disable { Some(vec!["NONE".to_string()]) } else { non_empty(h.test.clone()) };
+    HealthConfig {
+        test,
+        interval: ns(&h.interval),
+        timeout: ns(&h.timeout),
+        retries: h.retries.map(i64::from),
+        start_period: ns(&h.start_period),
+        start_interval: ns(&h.start_interval),
+    }
+}
+
+fn restart_policy(s: &str) -> Result<RestartPolicy> {
+    let (name, count) = match s.split_once(':') {
+        Some((n, c)) => {
+            let c = c.parse::<i64>().map_err(|_| BackendError::Engine(format!("invalid restart policy {s:?}")))?;
+            (n, Some(c))
+        }
+        None => (s, None),
+    };
+    let name = match name {
+        "no" | "" => RestartPolicyNameEnum::NO,
+        "always" => RestartPolicyNameEnum::ALWAYS,
+        "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
+        "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
+        other => return Err(BackendError::Engine(format!("invalid restart policy {other:?}"))),
+    };
+    Ok(RestartPolicy { name: Some(name), maximum_retry_count: count })
+}
+
+/// `host[:container[:perms]]`.
+fn device(d: &str) -> DeviceMapping {
+    let mut parts = d.splitn(3, ':');
+    let host = parts.next().unwrap_or_default().to_string();
+    let cont = parts.next().map(str::to_string).unwrap_or_else(|| host.clone());
+    let perms = parts.next().unwrap_or("rwm").to_string();
+    DeviceMapping { path_on_host: Some(host), path_in_container: Some(cont), cgroup_permissions: Some(perms) }
+}
+
+fn with_proto(p: &str) -> String {
+    if p.contains('/') { p.to_string() } else { format!("{p}/tcp") }
+}
+
+fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
+    (!v.is_empty()).then_some(v)
+}
+
+/// True for the 64-hex names Docker gives anonymous volumes.
+pub fn is_anonymous_volume_name(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_policies() {
+        let p = restart_policy("on-failure:3").unwrap();
+        assert_eq!(p.name, Some(RestartPolicyNameEnum::ON_FAILURE));
+        assert_eq!(p.maximum_retry_count, Some(3));
+        assert!(restart_policy("sometimes").is_err());
+    }
+
+    #[test]
+    fn devices_and_anonymous_names() {
+        let d = device("/dev/fuse");
+        assert_eq!(d.path_in_container.as_deref(), Some("/dev/fuse"));
+        assert_eq!(d.cgroup_permissions.as_deref(), Some("rwm"));
+        assert!(is_anonymous_volume_name(&"ab".repeat(32)));
+        assert!(!is_anonymous_volume_name("proj_data"));
     }
 }
