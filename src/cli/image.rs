@@ -64,6 +64,15 @@ pub enum ImageCommand {
     Inspect { references: Vec<String> },
     /// Pull an image from a registry.
     Pull { reference: String },
+    /// Push an image to its registry.
+    Push { reference: String },
+    /// Give an image another name.
+    Tag { source: String, target: String },
+    /// Load images from a `docker save` or OCI archive.
+    Load {
+        #[arg(short = 'i', long = "input")]
+        input: PathBuf,
+    },
 }
 
 fn progress_fn(app: &App, quiet: bool) -> ProgressFn {
@@ -181,6 +190,15 @@ pub async fn image_command(app: &App, c: ImageCommand) -> Result<i32> {
                 out.push(serde_json::json!({"Reference": r, "Config": cfg}));
             }
             writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&out)?)?;
+        }
+        ImageCommand::Push { reference } => {
+            backend.push_image(&reference, progress_fn(app, false)).await.with_context(|| format!("pushing {reference}"))?;
+        }
+        ImageCommand::Tag { source, target } => backend.tag_image(&source, &target).await?,
+        ImageCommand::Load { input } => {
+            for r in backend.load_images(&input).await? {
+                writeln!(std::io::stdout(), "Loaded image: {r}")?;
+            }
         }
         ImageCommand::Pull { reference } => {
             backend.pull_image(&reference, progress_fn(app, false)).await.with_context(|| format!("pulling {reference}"))?;

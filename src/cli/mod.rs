@@ -1,5 +1,6 @@
 //! The command line: global flags, one file per command, errors printed once here.
 
+mod build;
 mod common;
 mod config;
 mod down;
@@ -102,6 +103,10 @@ enum Command {
     Port(port::Args),
     /// Display the running processes.
     Top(lifecycle::ServicesArgs),
+    /// Build or rebuild service images.
+    Build(build::BuildArgs),
+    /// Push service images to their registry.
+    Push(build::PushArgs),
     /// Pull service images.
     Pull(image::PullArgs),
     /// List images used by the created containers.
@@ -266,6 +271,8 @@ async fn dispatch(app: &App, command: Command) -> Result<i32> {
         Command::Exec(a) => exec::run(app, a).await,
         Command::Port(a) => port::run(app, a).await,
         Command::Pull(a) => image::pull(app, a).await,
+        Command::Build(a) => build::build(app, a).await,
+        Command::Push(a) => build::push(app, a).await,
         Command::Images(a) => image::images(app, a).await,
         Command::Ls(a) => ls::run(app, a).await,
         Command::Version(a) => ls::version(app, a).await,

@@ -54,6 +54,9 @@ pub struct Args {
     /// Pull image before running: always, missing, never.
     #[arg(long, value_enum, default_value = "missing")]
     pull: PullPolicy,
+    /// Build images before starting containers.
+    #[arg(long)]
+    build: bool,
     services: Vec<String>,
 }
 
@@ -115,6 +118,14 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
         timeout: common::timeout(a.timeout),
         wait: a.wait,
     };
+    if a.build {
+        let graph = crate::plan::graph::Graph::new(&ctx.project)?;
+        for name in execute::select_services(&ctx.project, &graph, &a.services, a.no_deps)? {
+            if ctx.project.services[&name].build.is_some() {
+                execute::build_service(&ctx, &name).await?;
+            }
+        }
+    }
     execute::up(&ctx, &opts).await?;
     if a.detach || a.wait || a.no_start {
         return Ok(0);

@@ -241,7 +241,8 @@ async fn ensure_images(ctx: &Ctx, services: &[String], policy: PullPolicy) -> Re
             (true, PullPolicy::Missing | PullPolicy::Never) => return Ok(()),
             (false, PullPolicy::Never) => bail!("service {service:?}: image {image} not found and pulling is disabled"),
             (false, _) if has_build => {
-                bail!("service {service:?}: image {image} must be built first (`hoist build` is not available yet)")
+                // `up` builds what is missing, as Docker Compose does.
+                return build_service(ctx, &service).await;
             }
             _ => {}
         }
@@ -262,6 +263,23 @@ async fn ensure_images(ctx: &Ctx, services: &[String], policy: PullPolicy) -> Re
     }))
     .await;
     results.into_iter().collect()
+}
+
+/// Builds the image of a service with `build:`.
+pub async fn build_service(ctx: &Ctx, service: &str) -> Result<()> {
+    let spec = super::spec::build_spec(&ctx.project, service).with_context(|| format!("service {service:?} has no build section"))?;
+    let name = spec.tags.first().cloned().unwrap_or_default();
+    ctx.progress.event("Image", &name, "Building");
+    let progress = ctx.progress.clone();
+    let n = name.clone();
+    let cb: crate::backend::ProgressFn = Arc::new(move |e| {
+        if !e.status.trim().is_empty() {
+            progress.event("Image", &n, e.status.trim());
+        }
+    });
+    ctx.backend.build_image(&spec, cb).await.with_context(|| format!("service {service:?}: building {name}"))?;
+    ctx.progress.event("Image", &name, "Built");
+    Ok(())
 }
 
 /// A fixed host port that another process holds makes `up` fail before anything is created.

@@ -335,3 +335,23 @@ mod tests {
         assert_ne!(h, config_hash(&s));
     }
 }
+
+/// What to build for a service with `build:`: its context, Dockerfile, args and the name
+/// the result gets (`image:`, else `<project>-<service>`).
+pub fn build_spec(project: &Project, service_name: &str) -> Option<crate::backend::BuildSpec> {
+    let svc = project.services.get(service_name)?;
+    let b = svc.build.as_ref()?;
+    let mut tags = vec![service_image(project, service_name)];
+    tags.extend(b.tags.iter().cloned());
+    Some(crate::backend::BuildSpec {
+        context: b.context.clone().into(),
+        dockerfile: b.dockerfile.clone(),
+        dockerfile_inline: b.dockerfile_inline.clone(),
+        args: b.args.iter().filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v))).collect(),
+        target: b.target.clone(),
+        labels: b.labels.clone(),
+        no_cache: b.no_cache,
+        pull: b.pull,
+        tags,
+    })
+}
