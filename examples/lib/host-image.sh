@@ -18,4 +18,8 @@ for bin in "$@"; do
   # Every library the binary loads, and the dynamic loader itself.
   ldd "$path" | grep -o '/[^ ]*' | while read -r lib; do cp --parents -L "$lib" "$root"; done
 done
+# EXTRA_FILES="src:dst ..." copies more files in (what a Dockerfile's COPY would do).
+for pair in ${EXTRA_FILES:-}; do
+  mkdir -p "$root$(dirname "${pair#*:}")"; cp "${pair%%:*}" "$root${pair#*:}"
+done
 tar -C "$root" -cf "$out" .

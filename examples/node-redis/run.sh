@@ -33,6 +33,18 @@ make_image redis:latest redis-server redis-server \
   'CMD ["redis-server", "--protected-mode", "no", "--save", "", "--appendonly", "no"]' 'EXPOSE 6379'
 make_image node:latest nodejs node 'CMD ["node"]'
 
+# The built-in runtime has no Dockerfile builder yet: make the `web` image the Dockerfile
+# describes (node + /myapp/example.js) directly, so that `up` finds it and builds nothing.
+if ! "$hoist" image inspect node-redis-web:latest >/dev/null 2>&1; then
+  if ! "$hoist" build >/dev/null 2>&1; then
+    echo "building node-redis-web from the Dockerfile's steps (node image + example.js)"
+    tar=$(mktemp /tmp/hoist-image.XXXXXX.tar)
+    EXTRA_FILES="$here/example.js:/myapp/example.js" "$here/../lib/host-image.sh" "$tar" node
+    "$hoist" image import --change 'CMD ["node"]' --change 'EXPOSE 80' "$tar" node-redis-web:latest >/dev/null
+    rm -f "$tar"
+  fi
+fi
+
 cd "$here"
 "$hoist" up -d
 for _ in $(seq 1 100); do

@@ -380,7 +380,20 @@ impl Backend for BuiltinBackend {
     async fn kill_container(&self, id: &str, signal: &str) -> Result<()> {
         let dir = self.store.container_dir(&self.store.find(id)?.id);
         let signal = signal.to_string();
-        blocking(move || runtime::kill(&dir, &signal).map_err(other)).await
+        blocking(move || {
+            runtime::kill(&dir, &signal).map_err(other)?;
+            // SIGKILL cannot be caught: return once the supervisor has recorded the exit.
+            if matches!(signal.trim_start_matches("SIG"), "KILL" | "9") {
+                for _ in 0..50 {
+                    if runtime::state(&dir).is_ok_and(|s| !matches!(s.status.as_str(), "running" | "paused")) {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn remove_container(&self, id: &str, force: bool, volumes: bool) -> Result<()> {
