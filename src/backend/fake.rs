@@ -69,21 +69,12 @@ impl Backend for FakeBackend {
             let summary = ContainerSummary {
                 id: id.clone(),
                 name: spec.name.clone(),
-                project: spec.project.clone(),
-                service: spec.service_name.clone(),
-                number: spec.number,
                 oneoff: spec.oneoff,
                 config_hash: spec.config_hash.clone(),
                 image: spec.image.clone(),
-                command: String::new(),
                 state: ContainerState::Created,
-                exit_code: None,
-                health: None,
-                created: chrono::Utc::now(),
-                started_at: None,
-                finished_at: None,
-                ports: vec![],
                 labels: spec.labels.clone(),
+                ..ContainerSummary::for_test(&spec.project, &spec.service_name, spec.number)
             };
             s.containers.insert(id.clone(), (summary, spec.clone()));
             Ok(id)

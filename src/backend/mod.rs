@@ -228,6 +228,31 @@ pub struct ContainerSummary {
     pub labels: IndexMap<String, String>,
 }
 
+impl ContainerSummary {
+    /// A summary with only what tests care about (`<project>-<service>-<n>`, running).
+    pub fn for_test(project: &str, service: &str, number: u32) -> Self {
+        ContainerSummary {
+            id: format!("id-{service}-{number}"),
+            name: format!("{project}-{service}-{number}"),
+            project: project.into(),
+            service: service.into(),
+            number,
+            oneoff: false,
+            config_hash: String::new(),
+            image: String::new(),
+            command: String::new(),
+            state: ContainerState::Running,
+            exit_code: None,
+            health: None,
+            created: Utc::now(),
+            started_at: None,
+            finished_at: None,
+            ports: vec![],
+            labels: IndexMap::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VolumeSummary {
     pub name: String,

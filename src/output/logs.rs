@@ -89,28 +89,10 @@ impl LogPrinter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::{ContainerState, LogStream};
+    use crate::backend::LogStream;
 
     fn c(name: &str, service: &str, n: u32) -> ContainerSummary {
-        ContainerSummary {
-            id: "x".into(),
-            name: name.into(),
-            project: "demo".into(),
-            service: service.into(),
-            number: n,
-            oneoff: false,
-            config_hash: String::new(),
-            image: String::new(),
-            command: String::new(),
-            state: ContainerState::Running,
-            exit_code: None,
-            health: None,
-            created: chrono::Utc::now(),
-            started_at: None,
-            finished_at: None,
-            ports: vec![],
-            labels: Default::default(),
-        }
+        ContainerSummary { name: name.into(), ..ContainerSummary::for_test("demo", service, n) }
     }
 
     #[test]

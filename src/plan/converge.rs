@@ -83,25 +83,7 @@ mod tests {
     use crate::backend::ContainerState;
 
     fn c(number: u32, hash: &str, state: ContainerState) -> ContainerSummary {
-        ContainerSummary {
-            id: format!("id{number}"),
-            name: format!("p-web-{number}"),
-            project: "p".into(),
-            service: "web".into(),
-            number,
-            oneoff: false,
-            config_hash: hash.into(),
-            image: "busybox".into(),
-            command: String::new(),
-            state,
-            exit_code: None,
-            health: None,
-            created: chrono::Utc::now(),
-            started_at: None,
-            finished_at: None,
-            ports: vec![],
-            labels: Default::default(),
-        }
+        ContainerSummary { config_hash: hash.into(), state, ..ContainerSummary::for_test("p", "web", number) }
     }
 
     #[test]
