@@ -174,6 +174,30 @@ fn stop_start_kill(b: &'static str) {
     assert!(s.ps_q(&["-a"]).is_empty());
 }
 
+fn other_commands(b: &'static str) {
+    let s = Stack::new(b, "others", "services:\n  web:\n    image: busybox:latest\n    init: true\n    command: sh -c 'mkdir -p /www && echo ok > /www/index.html && httpd -f -p 80 -h /www'\n    ports:\n      - \"127.0.0.1::80\"\n");
+    s.ok(&["create"]);
+    assert_eq!(s.ps_q(&["-a"]).len(), 1);
+    assert!(s.ps_q(&[]).is_empty(), "create started the container");
+    s.ok(&["start"]);
+    let addr = s.ok(&["port", "web", "80"]).trim().to_string();
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    let top = s.ok(&["top"]);
+    assert!(top.contains("httpd"), "{top}");
+    let images = s.ok(&["images"]);
+    assert!(images.contains("busybox"), "{images}");
+    let ls = s.ok(&["ls"]);
+    assert!(ls.contains(&s.project), "{ls}");
+    s.ok(&["pause"]);
+    assert!(s.ok(&["ps", "--format", "json"]).contains("paused"));
+    s.ok(&["unpause"]);
+    assert!(s.ok(&["ps", "--format", "json"]).contains("running"));
+    assert!(s.ok(&["version"]).contains("hoist"));
+    assert_eq!(s.ok(&["config", "--services"]).trim(), "web");
+    let err = s.fails(&["pull", "--ignore-pull-failures", "nosuchservice"]);
+    assert!(err.contains("nosuchservice"), "{err}");
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod docker {
@@ -194,4 +218,5 @@ on_both_backends!(
     missing_image_creates_nothing,
     port_in_use_creates_nothing,
     stop_start_kill,
+    other_commands,
 );
