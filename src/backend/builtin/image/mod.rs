@@ -1,6 +1,9 @@
 //! The built-in image store: layers unpacked once by content digest (OCI whiteouts turned
 //! into overlayfs whiteouts), image records and a tag index under `<root>/images`.
-//! Registry pulls and pushes are not here yet: images come from `image import`.
+//! Compressed blobs received from a registry or an archive are kept under `blobs/` so a
+//! push sends exactly what was pulled; layers made here are re-packed by `diff`.
+
+pub mod diff;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -38,6 +41,19 @@ pub struct Image {
     pub config: ImageConfig,
     /// Unpacked layer directories, lowest layer first (overlayfs wants them reversed).
     pub layers: Vec<PathBuf>,
+    /// Digests (hex) of the uncompressed layer tars, lowest first (the config's diff_ids).
+    pub diff_ids: Vec<String>,
+    /// The compressed blob each layer came from, when the store has it.
+    pub blobs: Vec<Option<BlobInfo>>,
+}
+
+/// A compressed layer blob kept in the store (as pulled or loaded).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlobInfo {
+    /// `sha256:<hex>` of the blob as stored.
+    pub digest: String,
+    pub media_type: String,
+    pub size: u64,
 }
 
 /// What the store keeps per image.
@@ -48,6 +64,9 @@ struct ImageRecord {
     layers: Vec<String>,
     created: chrono::DateTime<chrono::Utc>,
     size: u64,
+    /// Aligned with `layers`; empty for images made before blobs were kept.
+    #[serde(default)]
+    blobs: Vec<Option<BlobInfo>>,
 }
 
 pub struct ImageStore {
@@ -60,7 +79,7 @@ impl ImageStore {
     /// Opens (creating when missing) the store under `<state root>/images`.
     pub fn open(state_root: &Path) -> Result<Self> {
         let root = state_root.join("images");
-        for d in ["layers", "images", "tmp"] {
+        for d in ["layers", "images", "tmp", "blobs/sha256"] {
             fs::create_dir_all(root.join(d)).map_err(io(format!("creating {}", root.display())))?;
         }
         Ok(ImageStore { root })
@@ -104,15 +123,81 @@ impl ImageStore {
         for change in changes {
             apply_change(&mut config, change)?;
         }
-        let record = ImageRecord { config, layers: vec![digest], created: chrono::Utc::now(), size };
+        self.add_image(config, vec![digest], vec![None], size, &[reference])
+    }
+
+    /// Records an image made of layers already in the store (lowest first, by diff id
+    /// hex) and points `references` (normalized) at it. Returns `sha256:<hex>` of the record.
+    pub fn add_image(&self, config: ImageConfig, layers: Vec<String>, blobs: Vec<Option<BlobInfo>>, size: u64, references: &[String]) -> Result<String> {
+        if let Some(missing) = layers.iter().find(|l| !self.has_layer(l)) {
+            return Err(ImageError::Other(format!("layer sha256:{missing} is not in the store")));
+        }
+        let record = ImageRecord { config, layers, created: chrono::Utc::now(), size, blobs };
         let bytes = serde_json::to_vec_pretty(&record).map_err(|e| ImageError::Other(e.to_string()))?;
         let hex = hex::encode(Sha256::digest(&bytes));
         write_atomic(&self.root.join("images").join(format!("{hex}.json")), &bytes)?;
         let id = format!("sha256:{hex}");
+        let refs = references.iter().map(|r| normalize_reference(r)).collect::<Result<Vec<_>>>()?;
         self.update_index(|i| {
-            i.insert(reference, id.clone());
+            for r in refs {
+                i.insert(r, id.clone());
+            }
         })?;
         Ok(id)
+    }
+
+    /// Whether the layer with this diff id (hex, or `sha256:<hex>`) is unpacked here.
+    pub fn has_layer(&self, diff_id: &str) -> bool {
+        self.layer_path(diff_id).is_dir()
+    }
+
+    /// Where the layer with this diff id is (or would be) unpacked.
+    pub fn layer_path(&self, diff_id: &str) -> PathBuf {
+        self.root.join("layers").join(diff_id.trim_start_matches("sha256:"))
+    }
+
+    /// Where the blob with this digest (`sha256:<hex>`) is (or would be) kept.
+    pub fn blob_path(&self, digest: &str) -> PathBuf {
+        self.root.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))
+    }
+
+    /// A fresh scratch path under the store (same filesystem: renames into place work).
+    pub fn temp_path(&self, name: &str) -> PathBuf {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.root.join("tmp").join(format!("{name}-{}-{n}", std::process::id()))
+    }
+
+    /// Unpacks a layer from a tar stream (plain, gzip or zstd, detected) while hashing
+    /// it; returns (diff id hex, uncompressed size). A layer already present is kept.
+    pub fn add_layer_from_reader(&self, reader: impl Read) -> Result<(String, u64)> {
+        let mut reader = BufReader::new(reader);
+        let magic = std::io::BufRead::fill_buf(&mut reader).map_err(io("reading the layer"))?.get(..4).map(|m| m.to_vec()).unwrap_or_default();
+        let decoded: Box<dyn Read> = match magic.as_slice() {
+            [0x1f, 0x8b, ..] => Box::new(flate2::read::GzDecoder::new(reader)),
+            [0x28, 0xb5, 0x2f, 0xfd] => Box::new(zstd::stream::read::Decoder::with_buffer(reader).map_err(io("zstd"))?),
+            _ => Box::new(reader),
+        };
+        let mut hashing = HashingReader { inner: decoded, hasher: Sha256::new(), size: 0 };
+        let tmp = self.temp_path("layer");
+        fs::create_dir_all(&tmp).map_err(io("creating a layer directory"))?;
+        let unpacked = unpack_layer(&mut hashing, &tmp).and_then(|()| {
+            // The tar ends before the stream does (padding): hash all of it.
+            std::io::copy(&mut hashing, &mut std::io::sink()).map(|_| ()).map_err(io("reading the layer"))
+        });
+        if let Err(e) = unpacked {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+        let digest = hex::encode(hashing.hasher.finalize());
+        let dir = self.layer_path(&digest);
+        if dir.exists() || fs::rename(&tmp, &dir).is_err() && dir.exists() {
+            let _ = fs::remove_dir_all(&tmp);
+        } else if !dir.exists() {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(ImageError::Other(format!("storing layer sha256:{digest}")));
+        }
+        Ok((digest, hashing.size))
     }
 
     /// Unpacks a layer tarball once; returns (digest of the uncompressed tar, size).
@@ -142,23 +227,10 @@ impl ImageStore {
             hasher.update(&buf[..n]);
         }
         let digest = hex::encode(hasher.finalize());
-        let dir = self.root.join("layers").join(&digest);
-        if dir.exists() {
+        if self.has_layer(&digest) {
             return Ok((digest, size));
         }
-        let tmp = self.root.join("tmp").join(format!("{digest}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&tmp);
-        fs::create_dir_all(&tmp).map_err(io("creating a layer directory"))?;
-        unpack_layer(open()?, &tmp)?;
-        match fs::rename(&tmp, &dir) {
-            Ok(()) => {}
-            // Another process unpacked the same layer meanwhile.
-            Err(_) if dir.exists() => {
-                let _ = fs::remove_dir_all(&tmp);
-            }
-            Err(e) => return Err(io("storing the layer")(e)),
-        }
-        Ok((digest, size))
+        self.add_layer_from_reader(File::open(tarball).map_err(io(format!("opening {}", tarball.display())))?)
     }
 
     /// `docker load` archives are not supported yet.
@@ -191,11 +263,15 @@ impl ImageStore {
             }
         };
         let Some(record) = self.record(&id) else { return Ok(None) };
+        let mut blobs = record.blobs;
+        blobs.resize(record.layers.len(), None);
         Ok(Some(Image {
             references: index.iter().filter(|(_, v)| **v == id).map(|(k, _)| k.clone()).collect(),
             id,
             config: record.config,
-            layers: record.layers.iter().map(|l| self.root.join("layers").join(l)).collect(),
+            layers: record.layers.iter().map(|l| self.layer_path(l)).collect(),
+            diff_ids: record.layers,
+            blobs,
         }))
     }
 
@@ -242,7 +318,26 @@ impl ImageStore {
         for layer in image.layers.iter().filter(|l| !used.contains(l)) {
             let _ = fs::remove_dir_all(layer);
         }
+        let used_blobs: Vec<String> = index.values().filter_map(|id| self.record(id)).flat_map(|r| r.blobs).flatten().map(|b| b.digest).collect();
+        for blob in image.blobs.iter().flatten().filter(|b| !used_blobs.contains(&b.digest)) {
+            let _ = fs::remove_file(self.blob_path(&blob.digest));
+        }
         Ok(())
+    }
+}
+
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
     }
 }
 
