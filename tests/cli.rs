@@ -198,6 +198,40 @@ fn other_commands(b: &'static str) {
     assert!(err.contains("nosuchservice"), "{err}");
 }
 
+/// Several shells running `up` / `scale` on one project at once take turns (project
+/// lock): no command fails on a name clash and the project ends at the last scale.
+fn concurrent_commands(b: &'static str) {
+    let s = Stack::new(b, "concurrent", "services:\n  app:\n    image: busybox:latest\n    init: true\n    command: sleep 3600\n  other:\n    image: busybox:latest\n    init: true\n    command: sleep 3600\n");
+    let spawn = |args: &[&str]| {
+        Command::new(HOIST)
+            .args(["--backend", s.backend, "-p", &s.project])
+            .args(args)
+            .current_dir(s.path())
+            .env_remove("DOCKER_HOST")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let children: Vec<_> = (0..4).map(|_| spawn(&["up", "-d", "--scale", "app=3"])).collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "concurrent up failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert_eq!(s.ps_q(&[]).len(), 4);
+    let names = s.ok(&["ps", "--format", "json"]);
+    for n in 1..=3 {
+        assert!(names.contains(&format!("{}-app-{n}", s.project)), "{names}");
+    }
+    let a = spawn(&["scale", "app=1"]);
+    let b2 = spawn(&["up", "-d", "--scale", "app=1"]);
+    for child in [a, b2] {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert_eq!(s.ps_q(&[]).len(), 2);
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod docker {
@@ -219,4 +253,5 @@ on_both_backends!(
     port_in_use_creates_nothing,
     stop_start_kill,
     other_commands,
+    concurrent_commands,
 );

@@ -35,6 +35,7 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
             .collect(),
         Some(other) => anyhow::bail!("invalid --rmi value {other:?}: use local or all"),
     };
+    let _lock = common::lock_project(&ctx).await?;
     down(&ctx, &DownOptions { volumes: a.volumes, remove_orphans: a.remove_orphans, timeout: common::timeout(a.timeout) }).await?;
     for image in images {
         if ctx.backend.remove_image(&image, false).await.is_ok() {

@@ -87,6 +87,7 @@ pub async fn kill(app: &App, a: KillArgs) -> Result<i32> {
 pub async fn rm(app: &App, a: RmArgs) -> Result<i32> {
     let ctx = app.ctx().await?;
     common::check_services(&ctx, &a.services)?;
+    let _lock = common::lock_project(&ctx).await?;
     if a.stop {
         execute::stop(&ctx, &a.services, None).await?;
     }

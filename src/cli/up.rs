@@ -118,6 +118,7 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
         timeout: common::timeout(a.timeout),
         wait: a.wait,
     };
+    let lock = common::lock_project(&ctx).await?;
     if a.build {
         let graph = crate::plan::graph::Graph::new(&ctx.project)?;
         for name in execute::select_services(&ctx.project, &graph, &a.services, a.no_deps)? {
@@ -127,6 +128,7 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
         }
     }
     execute::up(&ctx, &opts).await?;
+    drop(lock);
     if a.detach || a.wait || a.no_start {
         return Ok(0);
     }
@@ -189,6 +191,7 @@ pub async fn create(app: &App, a: CreateArgs) -> Result<i32> {
         pull: a.pull,
         ..Default::default()
     };
+    let _lock = common::lock_project(&ctx).await?;
     execute::up(&ctx, &opts).await?;
     Ok(0)
 }
@@ -203,6 +206,7 @@ pub async fn scale(app: &App, a: ScaleArgs) -> Result<i32> {
         recreate: Recreate::Never,
         ..Default::default()
     };
+    let _lock = common::lock_project(&ctx).await?;
     execute::up(&ctx, &opts).await?;
     Ok(0)
 }
