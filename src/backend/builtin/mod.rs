@@ -426,7 +426,11 @@ impl Backend for BuiltinBackend {
                 let _ = std::fs::remove_dir_all(self.store.volume_dir(v));
             }
         }
-        std::fs::remove_dir_all(&dir).map_err(io(format!("removing {}", dir.display())))?;
+        // Moved aside first: a concurrent writer (another container's /etc/hosts refresh)
+        // can no longer recreate files under the removed directory.
+        let doomed = self.store.root.join("containers").join(format!(".removing-{}", r.id));
+        std::fs::rename(&dir, &doomed).map_err(io(format!("removing {}", dir.display())))?;
+        std::fs::remove_dir_all(&doomed).map_err(io(format!("removing {}", doomed.display())))?;
         self.store.release_name(&r.name, &r.id);
         self.refresh_hosts(&r.spec.project);
         Ok(())

@@ -70,6 +70,7 @@ impl Store {
         let Ok(entries) = fs::read_dir(self.root.join("containers")) else { return vec![] };
         entries
             .flatten()
+            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
             .filter_map(|e| fs::read(e.path().join("config.json")).ok())
             .filter_map(|b| serde_json::from_slice(&b).ok())
             .collect()
@@ -160,8 +161,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Rewrites a file in place (same inode): it is bind-mounted into a running container.
+/// Rewrites an existing file in place (bind-mounted files must keep their inode); a file
+/// that is gone (its container being removed) is left gone.
 pub fn rewrite_in_place(path: &Path, content: &str) -> Result<()> {
-    let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).open(path).map_err(io(format!("writing {}", path.display())))?;
+    let mut f = fs::OpenOptions::new().write(true).truncate(true).open(path).map_err(io(format!("writing {}", path.display())))?;
     f.write_all(content.as_bytes()).map_err(io(format!("writing {}", path.display())))
 }
 

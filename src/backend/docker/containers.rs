@@ -62,7 +62,14 @@ impl DockerBackend {
         };
         let plan = convert::create_body(spec, &carried)?;
         let opts = CreateContainerOptions { name: Some(spec.name.clone()), ..Default::default() };
-        let created = self.client().create_container(Some(opts), plan.body).await.map_err(|e| {
+        let mut attempt = self.client().create_container(Some(opts.clone()), plan.body.clone()).await;
+        if let Err(e) = &attempt
+            && status_of(e) == Some(409)
+            && self.remove_interrupted(spec).await
+        {
+            attempt = self.client().create_container(Some(opts), plan.body).await;
+        }
+        let created = attempt.map_err(|e| {
             if status_of(&e) == Some(404) && message_of(&e).contains("image") {
                 BackendError::ImageNotFound(spec.image.clone())
             } else {
@@ -81,6 +88,20 @@ impl DockerBackend {
                 .map_err(|e| engine_err(format!("connecting {} to network {}", spec.name, att.network), e))?;
         }
         Ok(created.id)
+    }
+
+    /// A container holding this spec's name that belongs to the same project and service
+    /// and that no observation knew about is the remnant of an interrupted command (its
+    /// create landed after the client died): remove it so the name can be used. Project
+    /// commands hold the project lock, so no live hoist owns it. True when removed.
+    async fn remove_interrupted(&self, spec: &ContainerSpec) -> bool {
+        let Ok(existing) = self.inspect_raw(&spec.name).await else { return false };
+        let labels = existing.config.and_then(|c| c.labels).unwrap_or_default();
+        let ours = labels.get(crate::backend::labels::PROJECT) == Some(&spec.project)
+            && labels.get(crate::backend::labels::SERVICE) == Some(&spec.service_name);
+        let Some(id) = existing.id.filter(|_| ours) else { return false };
+        let opts = bollard::query_parameters::RemoveContainerOptions { force: true, ..Default::default() };
+        self.client().remove_container(&id, Some(opts)).await.is_ok()
     }
 
     pub(super) async fn start(&self, id: &str) -> Result<()> {

@@ -5,16 +5,14 @@ use std::collections::HashMap;
 
 use bollard::Docker;
 use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest};
-use bollard::query_parameters::{InspectNetworkOptions, ListNetworksOptions};
+use bollard::query_parameters::ListNetworksOptions;
 
 use super::{engine_err, status_of};
 use crate::backend::{BackendError, NetworkSpec, NetworkSummary, Result, labels};
 
 pub async fn ensure(docker: &Docker, spec: &NetworkSpec) -> Result<()> {
-    match docker.inspect_network(&spec.name, None::<InspectNetworkOptions>).await {
-        Ok(_) => return Ok(()),
-        Err(e) if status_of(&e) == Some(404) => {}
-        Err(e) => return Err(engine_err(format!("inspecting network {}", spec.name), e)),
+    if !same_name(docker, &spec.name).await?.is_empty() {
+        return dedupe(docker, &spec.name).await;
     }
     if spec.external {
         return Err(BackendError::Engine(format!(
@@ -49,11 +47,36 @@ pub async fn ensure(docker: &Docker, spec: &NetworkSpec) -> Result<()> {
         ..Default::default()
     };
     match docker.create_network(req).await {
-        Ok(_) => Ok(()),
+        Ok(_) => {}
         // Created concurrently by someone else: fine.
-        Err(e) if status_of(&e) == Some(409) => Ok(()),
-        Err(e) => Err(engine_err(format!("creating network {}", spec.name), e)),
+        Err(e) if status_of(&e) == Some(409) => {}
+        Err(e) => return Err(engine_err(format!("creating network {}", spec.name), e)),
     }
+    dedupe(docker, &spec.name).await
+}
+
+/// Networks named exactly `name` (the engine's name filter matches substrings).
+async fn same_name(docker: &Docker, name: &str) -> Result<Vec<bollard::models::Network>> {
+    let opts = ListNetworksOptions { filters: Some(HashMap::from([("name".into(), vec![name.to_string()])])) };
+    let nets = docker.list_networks(Some(opts)).await.map_err(|e| engine_err("listing networks", e))?;
+    Ok(nets.into_iter().filter(|n| n.name.as_deref() == Some(name)).collect())
+}
+
+/// Engines before API 1.44 let two creations of one name both succeed (a create whose
+/// client was killed still completes): keep the oldest network, remove the unused rest,
+/// so containers can refer to the network by name.
+async fn dedupe(docker: &Docker, name: &str) -> Result<()> {
+    let mut nets = same_name(docker, name).await?;
+    if nets.len() < 2 {
+        return Ok(());
+    }
+    nets.sort_by(|a, b| a.created.cmp(&b.created));
+    for extra in &nets[1..] {
+        if let Some(id) = &extra.id {
+            let _ = docker.remove_network(id).await;
+        }
+    }
+    Ok(())
 }
 
 pub async fn remove(docker: &Docker, name: &str) -> Result<()> {
