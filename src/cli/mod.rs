@@ -144,6 +144,7 @@ pub struct App {
 impl App {
     fn load_options(&self, interpolate: bool) -> LoadOptions {
         LoadOptions {
+            targets: vec![],
             files: self.cli_files.clone(),
             project_name: self.project_name.clone(),
             project_directory: self.project_directory.clone(),
@@ -156,7 +157,13 @@ impl App {
     }
 
     pub fn project(&self) -> Result<Project> {
-        let out = crate::compose::load_with_warnings(&self.load_options(true))?;
+        self.project_targeting(&[])
+    }
+
+    /// The project with `services` enabled whatever their profiles (see LoadOptions::targets).
+    fn project_targeting(&self, services: &[String]) -> Result<Project> {
+        let opts = LoadOptions { targets: services.to_vec(), ..self.load_options(true) };
+        let out = crate::compose::load_with_warnings(&opts)?;
         for w in &out.warnings {
             eprintln!("WARN[0000] {w}");
         }
@@ -184,7 +191,13 @@ impl App {
 
     /// Project + backend + progress, for commands that act on a project.
     pub async fn ctx(&self) -> Result<Ctx> {
-        let project = Arc::new(self.project()?);
+        self.ctx_targeting(&[]).await
+    }
+
+    /// As `ctx`, with the services named on the command line enabled whatever their
+    /// profiles (`run backup` runs a service of an inactive profile).
+    pub async fn ctx_targeting(&self, services: &[String]) -> Result<Ctx> {
+        let project = Arc::new(self.project_targeting(services)?);
         let backend = self.backend().await?;
         Ok(Ctx::new(backend, project, self.progress(), self.parallel))
     }

@@ -25,9 +25,10 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     if found.is_empty() {
         bail!("no port {}/{} published for {}", a.private_port, a.protocol, a.service);
     }
-    for p in found {
-        let ip = if p.host_ip.is_empty() { "0.0.0.0" } else { &p.host_ip };
-        writeln!(std::io::stdout(), "{ip}:{}", p.host_port)?;
-    }
+    // One line, as Docker Compose prints: the IPv4 binding when the engine also made an
+    // IPv6 one.
+    let p = found.iter().find(|p| !p.host_ip.contains(':')).unwrap_or(&found[0]);
+    let ip = if p.host_ip.is_empty() { "0.0.0.0" } else { &p.host_ip };
+    writeln!(std::io::stdout(), "{ip}:{}", p.host_port)?;
     Ok(0)
 }

@@ -97,7 +97,7 @@ fn parse_publish(p: &str) -> Result<Port> {
 }
 
 pub async fn run(app: &App, a: Args) -> Result<i32> {
-    let ctx = app.ctx().await?;
+    let ctx = app.ctx_targeting(std::slice::from_ref(&a.service)).await?;
     common::check_services(&ctx, std::slice::from_ref(&a.service))?;
     if !a.no_deps {
         let graph = Graph::new(&ctx.project)?;

@@ -106,7 +106,7 @@ fn recreate(force: bool, never: bool) -> Recreate {
 }
 
 pub async fn run(app: &App, a: Args) -> Result<i32> {
-    let ctx = app.ctx().await?;
+    let ctx = app.ctx_targeting(&a.services).await?;
     let opts = UpOptions {
         services: a.services.clone(),
         no_deps: a.no_deps,
@@ -181,7 +181,7 @@ async fn attached(app: &App, ctx: &Ctx, a: &Args) -> Result<i32> {
 }
 
 pub async fn create(app: &App, a: CreateArgs) -> Result<i32> {
-    let ctx = app.ctx().await?;
+    let ctx = app.ctx_targeting(&a.services).await?;
     let opts = UpOptions {
         services: a.services,
         scale: parse_scale(&a.scale)?,

@@ -46,6 +46,9 @@ pub struct LoadOptions {
     pub env_files: Vec<PathBuf>,
     /// `--profile` (repeatable); empty: `COMPOSE_PROFILES`.
     pub profiles: Vec<String>,
+    /// Services named on the command line (`run SERVICE`, `up SERVICE`): enabled even
+    /// when none of their profiles is active, as Docker Compose does.
+    pub targets: Vec<String>,
     /// false for `config --no-interpolate`.
     pub interpolate: bool,
     /// The directory discovery starts from (the process's current dir when None).
@@ -99,7 +102,9 @@ pub fn load_with_warnings(opts: &LoadOptions) -> Result<LoadOutput> {
     };
     let (enabled, disabled): (IndexMap<_, _>, IndexMap<_, _>) = std::mem::take(&mut project.services)
         .into_iter()
-        .partition(|(_, s)| s.profiles.is_empty() || s.profiles.iter().any(|p| profiles.contains(p) || profiles.iter().any(|x| x == "*")));
+        .partition(|(n, s)| {
+            s.profiles.is_empty() || opts.targets.contains(n) || s.profiles.iter().any(|p| profiles.contains(p) || profiles.iter().any(|x| x == "*"))
+        });
     project.services = enabled;
     project.disabled_services = disabled;
     add_default_network(&mut project);
