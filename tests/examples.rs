@@ -88,3 +88,24 @@ fn registry_example() {
     registry("builtin");
     registry("docker");
 }
+
+/// The demo of the README, as CI's acceptance: welcome text on :8080, /build answers,
+/// `hoist down` cleans up. Docker run too, with the images the built-in run made
+/// imported there by the script.
+#[test]
+fn node_redis_demo() {
+    for backend in ["builtin", "docker"] {
+        let out = run_example("node-redis", backend);
+        assert!(out.contains("The demo runs"), "{out}");
+        let build = Command::new("curl").args(["-fsS", "-m", "5", "http://127.0.0.1:8080/build"]).output().unwrap();
+        let text = String::from_utf8_lossy(&build.stdout);
+        let down = Command::new(env!("CARGO_BIN_EXE_hoist"))
+            .args(["--backend", backend, "down"])
+            .current_dir(format!("{}/examples/node-redis", env!("CARGO_MANIFEST_DIR")))
+            .env_remove("DOCKER_HOST")
+            .output()
+            .unwrap();
+        assert!(text.contains("Build or rebuild services"), "/build on {backend}: {text}");
+        assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
+    }
+}
