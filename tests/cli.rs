@@ -192,6 +192,9 @@ fn other_commands(b: &'static str) {
     assert!(s.ok(&["ps", "--format", "json"]).contains("paused"));
     s.ok(&["unpause"]);
     assert!(s.ok(&["ps", "--format", "json"]).contains("running"));
+    assert_eq!(s.ok(&["ps", "--format", "{{.Service}} {{.State}}"]).trim(), "web running");
+    assert!(s.ok(&["completion", "bash"]).contains("_hoist"));
+    assert!(s.ok(&["man"]).contains(".TH hoist 1"));
     assert!(s.ok(&["version"]).contains("hoist"));
     assert_eq!(s.ok(&["config", "--services"]).trim(), "web");
     let err = s.fails(&["pull", "--ignore-pull-failures", "nosuchservice"]);

@@ -2,6 +2,7 @@
 
 mod build;
 mod common;
+mod completion;
 mod config;
 mod down;
 mod exec;
@@ -125,6 +126,10 @@ enum Command {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completion(completion::CompletionArgs),
+    /// Print the man page (roff), e.g. `hoist man > /usr/local/share/man/man1/hoist.1`.
+    Man,
 }
 
 /// What commands share: the parsed global flags, the project and the backend, loaded
@@ -293,5 +298,7 @@ async fn dispatch(app: &App, command: Command) -> Result<i32> {
         Command::Graph(a) => graph::run(app, a).await,
         Command::Image(c) => image::image_command(app, c).await,
         Command::Volume(c) => volume::run(app, c).await,
+        Command::Completion(a) => completion::completion(a),
+        Command::Man => completion::man(),
     }
 }

@@ -21,7 +21,7 @@ pub struct Args {
     /// Filter by status: created, restarting, running, removing, paused, exited, dead (repeatable).
     #[arg(long)]
     status: Vec<String>,
-    /// table or json.
+    /// table, json, or a template of the JSON fields: `{{.Name}}\t{{.State}}`.
     #[arg(long, default_value = "table")]
     format: String,
     #[arg(value_name = "SERVICE")]
@@ -85,7 +85,7 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
         return Ok(0);
     }
     match a.format.as_str() {
-        "json" => {
+        f if f == "json" || f.contains("{{") => {
             let rows: Vec<Row> = list
                 .iter()
                 .map(|c| Row {
@@ -112,7 +112,13 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
                         .collect(),
                 })
                 .collect();
-            writeln!(std::io::stdout(), "{}", serde_json::to_string(&rows)?)?;
+            if f == "json" {
+                writeln!(std::io::stdout(), "{}", serde_json::to_string(&rows)?)?;
+            } else {
+                for row in &rows {
+                    writeln!(std::io::stdout(), "{}", render_template(f, &serde_json::to_value(row)?)?)?;
+                }
+            }
         }
         "table" => {
             let mut rows = vec![["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"].map(String::from).to_vec()];
@@ -135,7 +141,7 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
             print_table(&rows)?;
             let _ = short_name;
         }
-        other => bail!("invalid --format {other:?}: use table or json"),
+        other => bail!("invalid --format {other:?}: use table, json or a template like '{{{{.Name}}}} {{{{.State}}}}'"),
     }
     Ok(0)
 }
@@ -158,4 +164,54 @@ pub fn print_table(rows: &[Vec<String>]) -> std::io::Result<()> {
         out.push('\n');
     }
     write!(std::io::stdout(), "{out}")
+}
+
+/// `{{.Field}}` (a field of the JSON row) and `{{json .}}` / `{{json .Field}}`, the part of
+/// Go templates people use with `ps --format`; `\t` and `\n` are escapes.
+fn render_template(template: &str, row: &serde_json::Value) -> Result<String> {
+    let template = template.replace("\\t", "\t").replace("\\n", "\n");
+    let mut out = String::new();
+    let mut rest = template.as_str();
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let Some(len) = rest[start..].find("}}") else { bail!("invalid --format: unclosed {{{{") };
+        let action = rest[start + 2..start + len].trim();
+        let (json, path) = match action.strip_prefix("json ") {
+            Some(p) => (true, p.trim()),
+            None => (false, action),
+        };
+        let value = match path {
+            "." => row,
+            _ => {
+                let field = path.strip_prefix('.').ok_or_else(|| anyhow::anyhow!("invalid --format: {action:?} is not a field like .Name"))?;
+                row.get(field).ok_or_else(|| anyhow::anyhow!("invalid --format: no field {field:?} (fields: {})", field_names(row)))?
+            }
+        };
+        match value {
+            serde_json::Value::String(s) if !json => out.push_str(s),
+            v => out.push_str(&v.to_string()),
+        }
+        rest = &rest[start + len + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn field_names(row: &serde_json::Value) -> String {
+    row.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>().join(", ")).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render_template;
+
+    #[test]
+    fn templates() {
+        let row = serde_json::json!({"Name": "p-web-1", "State": "running", "ExitCode": 0, "Publishers": []});
+        assert_eq!(render_template("{{.Name}} {{ .State }}", &row).unwrap(), "p-web-1 running");
+        assert_eq!(render_template("{{.Name}}\\t{{.ExitCode}}", &row).unwrap(), "p-web-1\t0");
+        assert_eq!(render_template("{{json .Publishers}}", &row).unwrap(), "[]");
+        assert!(render_template("{{.Nope}}", &row).unwrap_err().to_string().contains("Name"));
+        assert!(render_template("{{.Name", &row).is_err());
+    }
 }
