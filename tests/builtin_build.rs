@@ -288,3 +288,30 @@ fn up_build_builds_and_runs_the_service() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+#[test]
+fn target_builds_only_the_stages_it_needs_and_scratch_works() {
+    let p = Project::new(
+        "tgt",
+        &[
+            (
+                "Dockerfile",
+                "FROM @BASE@ AS base\nSHELL [\"/bin/sh\", \"-ec\"]\nRUN echo shell-form > /s.txt\nCMD cat /s.txt\n\n\
+                 FROM base AS broken\nRUN exit 7\n\n\
+                 FROM scratch AS mini\nCOPY --from=base /bin/busybox /bin/busybox\nCMD [\"/bin/busybox\", \"echo\", \"from-scratch\"]\n",
+            ),
+            (
+                "compose.yml",
+                "services:\n  base:\n    image: @IMAGE@-base\n    network_mode: none\n    build:\n      context: .\n      target: base\n  \
+                 mini:\n    image: @IMAGE@\n    network_mode: none\n    build:\n      context: .\n      target: mini\n",
+            ),
+        ],
+    );
+    let out = ok(p.hoist(&["build"]));
+    assert!(!out.contains("exit 7"), "the broken stage is not needed by any target:\n{out}");
+    let base = ok(p.hoist(&["run", "--rm", "-T", "base"]));
+    assert!(base.contains("shell-form"), "CMD in shell form goes through SHELL:\n{base}");
+    let mini = ok(p.hoist(&["run", "--rm", "-T", "mini"]));
+    assert!(mini.contains("from-scratch"), "{mini}");
+    let _ = Command::new(HOIST).args(["--backend", "builtin", "image", "rm", "-f", &format!("{}-base", p.image)]).output();
+}
