@@ -371,3 +371,53 @@ fn command(inst: &Instruction, shell: &[String]) -> Vec<String> {
         None => shell.iter().cloned().chain([inst.args.clone()]).collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::builtin::build::dockerfile;
+
+    fn step(line: &str) -> Instruction {
+        dockerfile::parse(&format!("FROM scratch\n{line}\n")).unwrap().stages[0].steps[0].clone()
+    }
+
+    fn vars() -> Vars {
+        [("NAME".to_string(), "web".to_string())].into()
+    }
+
+    #[test]
+    fn env_and_label_pairs() {
+        let p = pairs(&step("ENV A=1 B=\"two words\" C=$NAME-x"), &vars(), '\\').unwrap();
+        assert_eq!(p, vec![("A".into(), "1".into()), ("B".into(), "two words".into()), ("C".into(), "web-x".into())]);
+        let legacy = pairs(&step("ENV GREETING hello $NAME"), &vars(), '\\').unwrap();
+        assert_eq!(legacy, vec![("GREETING".into(), "hello web".into())]);
+        assert!(pairs(&step("LABEL a=1 b"), &vars(), '\\').is_err());
+        assert!(pairs(&step("ENV ONLYKEY"), &vars(), '\\').is_err());
+    }
+
+    #[test]
+    fn arg_declarations() {
+        let d = arg_decls(&step("ARG A B=${NAME:-x} C=\"q r\""), &vars(), '\\').unwrap();
+        assert_eq!(d, vec![("A".into(), None), ("B".into(), Some("web".into())), ("C".into(), Some("q r".into()))]);
+        assert!(arg_decls(&step("ARG =x"), &vars(), '\\').is_err());
+    }
+
+    #[test]
+    fn commands_and_run_env() {
+        let shell = vec!["/bin/bash".to_string(), "-c".to_string()];
+        assert_eq!(command(&step("CMD echo $HOME"), &shell), vec!["/bin/bash", "-c", "echo $HOME"]);
+        assert_eq!(command(&step("CMD [\"a\", \"b\"]"), &shell), vec!["a", "b"]);
+        let mut st = StageState::new(ImageConfig { env: vec!["A=env".into()], ..Default::default() }, String::new());
+        st.args.insert("A".into(), "arg".into());
+        st.args.insert("B".into(), "arg".into());
+        assert_eq!(st.run_env(), vec!["A=env", "B=arg"], "ENV shadows ARG; other ARGs reach RUN");
+        assert_eq!(st.vars()["A"], "env");
+        let before = st.chain.clone();
+        st.advance("ARG");
+        let after_arg = st.chain.clone();
+        st.args.insert("B".into(), "changed".into());
+        st.chain = before;
+        st.advance("ARG");
+        assert_eq!(st.chain, after_arg, "ARG values stay out of the chain id");
+    }
+}
