@@ -2,6 +2,7 @@
 //! supervisors (`runtime`), bridges and ports (`network`), tied together as a `Backend`.
 //! State lives under `/var/lib/hoist` (or `$HOIST_ROOT`); see docs/builtin-state.md.
 
+mod build;
 pub mod image;
 pub mod links;
 pub mod network;
@@ -609,6 +610,10 @@ impl Backend for BuiltinBackend {
 
     async fn tag_image(&self, source: &str, target: &str) -> Result<()> {
         self.images.tag(source, target).map_err(other)
+    }
+
+    async fn build_image(&self, spec: &BuildSpec, progress: ProgressFn) -> Result<String> {
+        build::build(self, spec, progress).await.map_err(other)
     }
 }
 

@@ -1,0 +1,233 @@
+//! Steps that change files: RUN in a built-in container (an overlay of the parent layers
+//! plus an empty upper dir, host network, Docker's default capabilities) whose upper dir
+//! becomes the layer; staged directories committed as layers; read-only views of images.
+
+use std::fs;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::super::image::ImageStore;
+use super::super::image::diff::write_layer_tar;
+use super::super::runtime::{self, MountKind, RestartPolicy, RuntimeMount, RuntimeSpec, logs, state};
+use super::super::store::random_id;
+use super::context::lookup;
+
+/// One RUN step.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// Parent layer directories, lowest first.
+    pub layers: Vec<PathBuf>,
+    pub argv: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub user: Option<String>,
+}
+
+/// How a RUN step ended badly.
+#[derive(Debug)]
+pub enum RunError {
+    /// The command ran and exited non-zero; the last lines of its output.
+    Exit { code: i32, output: Vec<String> },
+    Other(String),
+}
+
+impl From<String> for RunError {
+    fn from(s: String) -> Self {
+        RunError::Other(s)
+    }
+}
+
+/// Lines of output kept for the error of a failed RUN.
+const TAIL: usize = 30;
+
+/// A scratch directory removed (mounts first) when dropped, also on errors.
+struct ScratchDir(PathBuf);
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        if self.0.join(state::SPEC_FILE).exists() {
+            let _ = runtime::cleanup(&self.0);
+        }
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs the command; returns the layer it made (diff id hex, size), None if it changed
+/// nothing. Output lines go to `on_line` as they come.
+pub fn run(images: &ImageStore, req: &RunRequest, on_line: &dyn Fn(&str)) -> Result<Option<(String, u64)>, RunError> {
+    let scratch = ScratchDir(images.temp_path("run"));
+    let dir = &scratch.0;
+    fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let mut mounts = Vec::new();
+    for (name, content) in [("hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n".to_string()), ("resolv.conf", host_resolv_conf())] {
+        fs::write(dir.join(name), content).map_err(|e| format!("writing {name}: {e}"))?;
+        mounts.push(RuntimeMount { source: dir.join(name), target: format!("/etc/{name}"), kind: MountKind::Bind, read_only: false });
+    }
+    let id = format!("build-{}", &random_id()[..12]);
+    let spec = RuntimeSpec {
+        id: id.clone(),
+        name: id.clone(),
+        layers: req.layers.clone(),
+        upper_dir: dir.join("upper"),
+        work_dir: dir.join("work"),
+        rootfs: dir.join("rootfs"),
+        mounts,
+        args: req.argv.clone(),
+        env: req.env.clone(),
+        cwd: req.cwd.clone(),
+        user: req.user.clone(),
+        hostname: id[6..].to_string(),
+        netns: None,
+        init: true,
+        stop_signal: "SIGTERM".into(),
+        stop_timeout: Duration::from_secs(10),
+        restart: RestartPolicy::No,
+        ..Default::default()
+    };
+    let json = serde_json::to_vec_pretty(&spec).map_err(|e| e.to_string())?;
+    fs::write(dir.join(state::SPEC_FILE), json).map_err(|e| format!("writing the RUN container's spec: {e}"))?;
+    runtime::start(dir).map_err(|e| format!("starting the RUN container: {e}"))?;
+    let (code, output) = follow(dir, on_line)?;
+    runtime::cleanup(dir).map_err(|e| format!("cleaning up the RUN container: {e}"))?;
+    if code != 0 {
+        return Err(RunError::Exit { code, output });
+    }
+    let upper = dir.join("upper");
+    prune_runtime_artifacts(&req.layers, &upper);
+    if is_empty_dir(&upper) {
+        return Ok(None);
+    }
+    Ok(Some(commit_dir(images, &upper)?))
+}
+
+/// Streams the log until the container exits; returns its exit code and last lines.
+fn follow(dir: &Path, on_line: &dyn Fn(&str)) -> Result<(i32, Vec<String>), String> {
+    let log = dir.join(state::LOG_FILE);
+    let mut offset = 0;
+    let mut tail: Vec<String> = Vec::new();
+    loop {
+        let st = runtime::state(dir).map_err(|e| format!("watching the RUN container: {e}"))?;
+        let done = !matches!(st.status.as_str(), "running" | "restarting" | "paused" | "created");
+        // Read after the state: an exited container's output is complete.
+        let (lines, next) = logs::read_log_from(&log, offset).unwrap_or((Vec::new(), offset));
+        offset = next;
+        for l in lines {
+            on_line(&l.text);
+            tail.push(l.text);
+        }
+        if tail.len() > TAIL {
+            tail.drain(..tail.len() - TAIL);
+        }
+        if done {
+            return Ok((st.exit_code.unwrap_or(-1), tail));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The host's resolv.conf without loopback nameservers (RUN shares the host network,
+/// but a local resolver like systemd-resolved's may still answer only on the host).
+fn host_resolv_conf() -> String {
+    let host = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let kept: Vec<&str> = host.lines().filter(|l| !(l.starts_with("nameserver") && (l.contains(" 127.") || l.contains(" ::1")))).collect();
+    if kept.iter().any(|l| l.starts_with("nameserver")) {
+        kept.join("\n") + "\n"
+    } else {
+        host
+    }
+}
+
+/// Mount points the runtime made (`/proc`, `/etc/hosts`, ...) are not the command's
+/// work: drop them from the upper dir when they are empty and the image lacked them.
+fn prune_runtime_artifacts(layers: &[PathBuf], upper: &Path) {
+    for rel in ["proc", "sys", "dev", "etc/hosts", "etc/resolv.conf", "etc/hostname", "etc"] {
+        let path = upper.join(rel);
+        let Ok(meta) = fs::symlink_metadata(&path) else { continue };
+        let empty = if meta.is_dir() { is_empty_dir(&path) } else { meta.is_file() && meta.len() == 0 };
+        if !empty {
+            continue;
+        }
+        let in_image = lookup(layers, Path::new(rel));
+        let unchanged_dir = in_image.as_ref().is_some_and(|m| {
+            use std::os::unix::fs::MetadataExt;
+            m.is_dir() && meta.is_dir() && (m.mode(), m.uid(), m.gid()) == (meta.mode(), meta.uid(), meta.gid())
+        });
+        if in_image.is_none() || unchanged_dir {
+            let _ = if meta.is_dir() { fs::remove_dir(&path) } else { fs::remove_file(&path) };
+        }
+    }
+}
+
+pub fn is_empty_dir(dir: &Path) -> bool {
+    fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(true)
+}
+
+/// Turns a directory in overlay format into a layer of the store: (diff id hex, size).
+pub fn commit_dir(images: &ImageStore, dir: &Path) -> Result<(String, u64), String> {
+    let tmp = images.temp_path("layer-tar");
+    let write = || -> std::io::Result<()> {
+        let out = write_layer_tar(dir, BufWriter::new(fs::File::create(&tmp)?))?;
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()
+    };
+    let result = write()
+        .map_err(|e| format!("packing {}: {e}", dir.display()))
+        .and_then(|()| fs::File::open(&tmp).map_err(|e| format!("reading {}: {e}", tmp.display())))
+        .and_then(|f| images.add_layer_from_reader(f).map_err(|e| e.to_string()));
+    let _ = fs::remove_file(&tmp);
+    result
+}
+
+/// A staging directory for COPY/ADD/WORKDIR, removed when dropped.
+pub struct Staging(pub PathBuf);
+
+impl Staging {
+    pub fn new(images: &ImageStore) -> Result<Staging, String> {
+        let dir = images.temp_path("stage");
+        fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        Ok(Staging(dir))
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A read-only merged view of an image's layers (for `COPY --from`): an overlay mount
+/// when there are several layers, the layer itself when one. Unmounted when dropped.
+pub struct View {
+    pub root: PathBuf,
+    mounted: Option<PathBuf>,
+}
+
+impl View {
+    pub fn open(images: &ImageStore, layers: &[PathBuf]) -> Result<View, String> {
+        if let [only] = layers {
+            return Ok(View { root: only.clone(), mounted: None });
+        }
+        let target = images.temp_path("view");
+        fs::create_dir_all(&target).map_err(|e| format!("creating {}: {e}", target.display()))?;
+        if layers.is_empty() {
+            return Ok(View { root: target.clone(), mounted: Some(target) });
+        }
+        let lower = layers.iter().rev().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":");
+        let data = format!("lowerdir={lower}");
+        let flags = nix::mount::MsFlags::MS_RDONLY;
+        if let Err(e) = nix::mount::mount(Some("overlay"), &target, Some("overlay"), flags, Some(data.as_str())) {
+            let _ = fs::remove_dir(&target);
+            return Err(format!("mounting the layers of a --from source: {e}"));
+        }
+        Ok(View { root: target.clone(), mounted: Some(target) })
+    }
+}
+
+impl Drop for View {
+    fn drop(&mut self) {
+        if let Some(m) = &self.mounted {
+            let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
+            let _ = fs::remove_dir(m);
+        }
+    }
+}

@@ -1,0 +1,317 @@
+//! hoist's own Dockerfile builder on the built-in runtime, end to end through the real
+//! binary: multi-stage builds, every common instruction, .dockerignore, the step cache,
+//! build args, failures, and `up --build`. Needs root (RUN steps are containers; CI runs
+//! as root) and /usr/bin/busybox (busybox-static) for the base image.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::HOIST;
+
+/// A busybox base image under a name no other test uses.
+fn base() -> &'static str {
+    static BASE: OnceLock<String> = OnceLock::new();
+    BASE.get_or_init(|| {
+        let name = format!("bt-busybox-{}:latest", std::process::id());
+        let out = Command::new(HOIST).args(["--backend", "builtin", "image", "import"]).arg(common::busybox_tar()).arg(&name).output().unwrap();
+        assert!(out.status.success(), "image import failed: {}", String::from_utf8_lossy(&out.stderr));
+        name
+    })
+}
+
+/// A project directory with files; removed (with its image) when dropped.
+struct Project {
+    dir: tempfile::TempDir,
+    name: String,
+    image: String,
+}
+
+impl Project {
+    fn new(tag: &str, files: &[(&str, &str)]) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        let name = format!("bt{tag}{}", std::process::id());
+        let image = format!("bt-{tag}-{}:latest", std::process::id());
+        let p = Project { dir, name, image };
+        for (path, content) in files {
+            p.write(path, &content.replace("@BASE@", base()).replace("@IMAGE@", &p.image));
+        }
+        p
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn write(&self, path: &str, content: &str) {
+        let p = self.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+
+    fn hoist(&self, args: &[&str]) -> Output {
+        let compose = self.path().join("compose.yml");
+        Command::new(HOIST)
+            .args(["--backend", "builtin", "--progress", "plain", "-f"])
+            .arg(&compose)
+            .args(["-p", &self.name])
+            .args(args)
+            .current_dir(self.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn inspect(&self) -> Option<serde_json::Value> {
+        let out = Command::new(HOIST).args(["--backend", "builtin", "image", "inspect", &self.image]).output().unwrap();
+        out.status.success().then(|| serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()[0]["Config"].clone())
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = self.hoist(&["down", "--volumes"]);
+        let _ = Command::new(HOIST).args(["--backend", "builtin", "image", "rm", "-f", &self.image]).output();
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn ok(out: Output) -> String {
+    let t = text(&out);
+    assert!(out.status.success(), "hoist failed:\n{t}");
+    t
+}
+
+/// Steps of a build's output: (instruction, whether it was CACHED).
+fn steps(output: &str) -> Vec<(String, bool)> {
+    let mut steps: Vec<(String, String, bool)> = Vec::new();
+    for line in output.lines() {
+        let Some(at) = line.find('#') else { continue };
+        let rest = &line[at + 1..];
+        let Some((n, tail)) = rest.split_once(' ') else { continue };
+        if n.is_empty() || !n.chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        if tail.starts_with('[') {
+            let instr = tail.split_once("] ").map(|(_, i)| i.to_string()).unwrap_or_default();
+            steps.push((n.to_string(), instr, false));
+        } else if tail == "CACHED"
+            && let Some(s) = steps.iter_mut().rev().find(|s| s.0 == n)
+        {
+            s.2 = true;
+        }
+    }
+    steps.into_iter().map(|(_, i, c)| (i, c)).collect()
+}
+
+/// Whether a RUN printed `line` (a `#N line` output line, not a step header).
+fn printed(output: &str, line: &str) -> bool {
+    output.lines().any(|l| l.trim_end().ends_with(&format!(" {line}")) && !l.contains("] "))
+}
+
+fn cached(steps: &[(String, bool)], prefix: &str) -> bool {
+    let s = steps.iter().find(|(i, _)| i.starts_with(prefix)).unwrap_or_else(|| panic!("no step {prefix} in {steps:?}"));
+    s.1
+}
+
+const MULTI_STAGE: &str = r#"# syntax=docker/dockerfile:1
+ARG BASE
+FROM ${BASE} AS builder
+ARG VERSION=1.0
+ENV BUILD_DIR=/build
+WORKDIR $BUILD_DIR
+COPY src/ ./src/
+RUN echo "version ${VERSION}" > version.txt \
+ && cat src/a.txt >> version.txt
+RUN ["/bin/sh", "-c", "echo exec-form > exec.txt"]
+
+# the final stage
+FROM ${BASE}
+ARG VERSION
+LABEL org.example.version=$VERSION "org.example.name"="demo app"
+ENV GREETING="hello world" APP_HOME=/app
+WORKDIR ${APP_HOME}
+COPY --from=builder /build/version.txt /build/exec.txt ./
+COPY files/one.txt single.txt
+COPY files/*.md docs/
+COPY files/ ./files/
+COPY --chown=nobody:nogroup files/one.txt owned.txt
+ADD bundle.tar.gz /opt/bundle/
+RUN echo build-says-hi && echo "${VERSION:-none}" > /arg.txt
+EXPOSE 8080 9090/udp
+VOLUME /data
+USER nobody
+STOPSIGNAL SIGINT
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["echo \"$GREETING from $(id -u) in $(pwd)\""]
+"#;
+
+fn multi_stage_project() -> Project {
+    let p = Project::new(
+        "multi",
+        &[
+            ("Dockerfile", MULTI_STAGE),
+            // `run` does not create the project network: the service needs none.
+            ("compose.yml", "services:\n  app:\n    image: @IMAGE@\n    network_mode: none\n    build:\n      context: .\n      args:\n        BASE: @BASE@\n"),
+            (".dockerignore", "files/secret.txt\n**/*.log\n"),
+            ("src/a.txt", "from-src\n"),
+            ("files/one.txt", "one\n"),
+            ("files/a.md", "A\n"),
+            ("files/b.md", "B\n"),
+            ("files/secret.txt", "do not copy\n"),
+            ("files/debug.log", "noise\n"),
+            ("bundle/inner/hello.txt", "bundled\n"),
+        ],
+    );
+    let st = Command::new("tar").arg("-C").arg(p.path().join("bundle")).arg("-czf").arg(p.path().join("bundle.tar.gz")).arg("inner").status().unwrap();
+    assert!(st.success());
+    p
+}
+
+#[test]
+fn multi_stage_build_runs_with_its_config_and_caches_steps() {
+    let p = multi_stage_project();
+    let first = ok(p.hoist(&["build", "--build-arg", "VERSION=2.5"]));
+    assert!(printed(&first, "build-says-hi"), "RUN output is streamed:\n{first}");
+    assert!(!steps(&first).iter().any(|(_, c)| *c), "a first build has nothing cached:\n{first}");
+
+    let cfg = p.inspect().expect("the image is tagged");
+    assert_eq!(cfg["user"], "nobody");
+    assert_eq!(cfg["working_dir"], "/app");
+    assert_eq!(cfg["stop_signal"], "SIGINT");
+    assert_eq!(cfg["entrypoint"], serde_json::json!(["/bin/sh", "-c"]));
+    assert_eq!(cfg["exposed_ports"], serde_json::json!(["8080/tcp", "9090/udp"]));
+    assert_eq!(cfg["volumes"], serde_json::json!(["/data"]));
+    assert_eq!(cfg["labels"]["org.example.version"], "2.5");
+    assert_eq!(cfg["labels"]["org.example.name"], "demo app");
+    let env: Vec<String> = serde_json::from_value(cfg["env"].clone()).unwrap();
+    assert!(env.contains(&"GREETING=hello world".to_string()), "{env:?}");
+    assert!(!env.iter().any(|e| e.starts_with("VERSION=")), "ARGs are not kept in the image: {env:?}");
+
+    // The default command: ENTRYPOINT + CMD, as USER nobody in WORKDIR.
+    let out = ok(p.hoist(&["run", "--rm", "-T", "app"]));
+    assert!(out.contains("hello world from 65534 in /app"), "{out}");
+
+    let script = "cat version.txt exec.txt single.txt /arg.txt; ls docs files; stat -c owner=%u:%g owned.txt; cat /opt/bundle/inner/hello.txt; ls src 2>&1 || true";
+    let out = ok(p.hoist(&["run", "--rm", "-T", "app", script]));
+    for want in ["version 2.5\nfrom-src\n", "exec-form\n", "one\n", "2.5\n", "a.md\nb.md\n", "owner=65534:65534", "bundled\n"] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    assert!(out.contains("one.txt") && !out.contains("secret.txt") && !out.contains("debug.log"), ".dockerignore is honoured:\n{out}");
+    assert!(out.contains("No such file"), "the builder stage's sources stay out of the final image:\n{out}");
+
+    // Nothing changed: every file step comes from the cache and no RUN runs.
+    let second = ok(p.hoist(&["build", "--build-arg", "VERSION=2.5"]));
+    let s = steps(&second);
+    for (instr, was_cached) in s.iter().filter(|(i, _)| i.starts_with("RUN") || i.starts_with("COPY") || i.starts_with("ADD")) {
+        assert!(was_cached, "{instr} should be CACHED:\n{second}");
+    }
+    assert!(!printed(&second, "build-says-hi"), "{second}");
+
+    // A changed source file rebuilds from its COPY on.
+    p.write("files/one.txt", "one, changed\n");
+    let third = ok(p.hoist(&["build", "--build-arg", "VERSION=2.5"]));
+    let s = steps(&third);
+    assert!(cached(&s, "COPY --from=builder"), "{third}");
+    assert!(!cached(&s, "COPY files/one.txt single.txt"), "{third}");
+    assert!(!cached(&s, "RUN echo build-says-hi"), "{third}");
+    assert!(printed(&third, "build-says-hi"), "{third}");
+    let out = ok(p.hoist(&["run", "--rm", "-T", "app", "cat single.txt"]));
+    assert!(out.contains("one, changed"), "{out}");
+
+    // Another build arg value misses the cache of the steps that use it.
+    let fourth = ok(p.hoist(&["build", "--build-arg", "VERSION=3.0"]));
+    let s = steps(&fourth);
+    assert!(cached(&s, "COPY src/"), "{fourth}");
+    assert!(!cached(&s, "RUN echo \"version"), "{fourth}");
+    let out = ok(p.hoist(&["run", "--rm", "-T", "app", "cat version.txt"]));
+    assert!(out.contains("version 3.0"), "{out}");
+
+    // --no-cache runs everything again.
+    let fifth = ok(p.hoist(&["build", "--no-cache", "--build-arg", "VERSION=3.0"]));
+    assert!(!steps(&fifth).iter().any(|(_, c)| *c), "{fifth}");
+}
+
+#[test]
+fn failing_run_reports_exit_code_and_leaves_no_tag() {
+    let p = Project::new(
+        "fail",
+        &[
+            ("Dockerfile", "FROM @BASE@\nRUN echo about-to-fail && exit 3\nCMD [\"true\"]\n"),
+            ("compose.yml", "services:\n  app:\n    image: @IMAGE@\n    build: .\n"),
+        ],
+    );
+    let out = p.hoist(&["build"]);
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(t.contains("Dockerfile:2: RUN echo about-to-fail && exit 3 failed with exit code 3"), "{t}");
+    assert!(t.contains("about-to-fail"), "the output is in the message:\n{t}");
+    assert!(p.inspect().is_none(), "no image is tagged after a failed build");
+}
+
+#[test]
+fn bad_instruction_names_its_line() {
+    let p = Project::new(
+        "bad",
+        &[("Dockerfile", "FROM @BASE@\n\nFORM nothing\n"), ("compose.yml", "services:\n  app:\n    image: @IMAGE@\n    build: .\n")],
+    );
+    let out = p.hoist(&["build"]);
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(t.contains("Dockerfile:3: unknown instruction FORM"), "{t}");
+}
+
+#[test]
+fn up_build_builds_and_runs_the_service() {
+    let p = Project::new(
+        "up",
+        &[
+            ("Dockerfile", "FROM @BASE@\nCOPY hello.txt /hello.txt\nCMD [\"cat\", \"/hello.txt\"]\n"),
+            ("hello.txt", "hello from up --build\n"),
+            ("compose.yml", "services:\n  web:\n    image: @IMAGE@\n    build: .\n"),
+        ],
+    );
+    ok(p.hoist(&["up", "-d", "--build"]));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let logs = text(&p.hoist(&["logs", "web"]));
+        if logs.contains("hello from up --build") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the service never printed its file:\n{logs}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn target_builds_only_the_stages_it_needs_and_scratch_works() {
+    let p = Project::new(
+        "tgt",
+        &[
+            (
+                "Dockerfile",
+                "FROM @BASE@ AS base\nSHELL [\"/bin/sh\", \"-ec\"]\nRUN echo shell-form > /s.txt\nCMD cat /s.txt\n\n\
+                 FROM base AS broken\nRUN exit 7\n\n\
+                 FROM scratch AS mini\nCOPY --from=base /bin/busybox /bin/busybox\nCMD [\"/bin/busybox\", \"echo\", \"from-scratch\"]\n",
+            ),
+            (
+                "compose.yml",
+                "services:\n  base:\n    image: @IMAGE@-base\n    network_mode: none\n    build:\n      context: .\n      target: base\n  \
+                 mini:\n    image: @IMAGE@\n    network_mode: none\n    build:\n      context: .\n      target: mini\n",
+            ),
+        ],
+    );
+    let out = ok(p.hoist(&["build"]));
+    assert!(!out.contains("exit 7"), "the broken stage is not needed by any target:\n{out}");
+    let base = ok(p.hoist(&["run", "--rm", "-T", "base"]));
+    assert!(base.contains("shell-form"), "CMD in shell form goes through SHELL:\n{base}");
+    let mini = ok(p.hoist(&["run", "--rm", "-T", "mini"]));
+    assert!(mini.contains("from-scratch"), "{mini}");
+    let _ = Command::new(HOIST).args(["--backend", "builtin", "image", "rm", "-f", &format!("{}-base", p.image)]).output();
+}
