@@ -142,9 +142,7 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     spec.service.tty = tty;
     spec.service.stdin_open = a.interactive && !a.detach;
 
-    if ctx.backend.image_config(&spec.image).await?.is_none() {
-        execute::up(&ctx, &UpOptions { services: vec![a.service.clone()], no_deps: true, no_start: true, scale: [(a.service.clone(), 0)].into(), ..Default::default() }).await?;
-    }
+    execute::prepare_one_off(&ctx, &a.service).await?;
     let id = ctx.backend.create_container(&spec, None).await.with_context(|| format!("container {}", spec.name))?;
     if a.detach {
         ctx.backend.start_container(&id).await?;

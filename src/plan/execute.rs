@@ -135,6 +135,25 @@ pub async fn up(ctx: &Ctx, opts: &UpOptions) -> Result<()> {
     Ok(())
 }
 
+/// What a one-off container of `service` needs before it is created (`run`): its image
+/// (pulled or built when missing), the project networks and volumes it uses. No service
+/// container is touched.
+pub async fn prepare_one_off(ctx: &Ctx, service: &str) -> Result<()> {
+    let services = [service.to_string()];
+    ensure_images(ctx, &services, PullPolicy::Missing).await?;
+    for spec in network_specs(&ctx.project, &services) {
+        let existed = ctx.backend.list_networks(&ctx.project.name).await?.iter().any(|n| n.name == spec.name);
+        ctx.bounded(ctx.backend.ensure_network(&spec)).await.with_context(|| format!("network {}", spec.name))?;
+        if !existed && !spec.external {
+            ctx.progress.event("Network", &spec.name, "Created");
+        }
+    }
+    for spec in volume_specs(&ctx.project, &services) {
+        ctx.bounded(ctx.backend.ensure_volume(&spec)).await.with_context(|| format!("volume {}", spec.name))?;
+    }
+    Ok(())
+}
+
 /// What one `up` created, so that a failure can take it back.
 #[derive(Default, Clone)]
 struct Created {

@@ -496,7 +496,10 @@ impl Backend for BuiltinBackend {
                         return;
                     }
                 }
-                while opts.follow {
+                if !opts.follow {
+                    return;
+                }
+                loop {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     let running = runtime::state(&dir).is_ok_and(|s| matches!(s.status.as_str(), "running" | "restarting" | "paused" | "created"));
                     let (more, next) = runtime::logs::read_log_from(&path, offset).unwrap_or((vec![], offset));
