@@ -606,6 +606,15 @@ impl Backend for BuiltinBackend {
     async fn tag_image(&self, source: &str, target: &str) -> Result<()> {
         self.images.tag(source, target).map_err(other)
     }
+
+    async fn push_image(&self, reference: &str, progress: ProgressFn) -> Result<()> {
+        self.images.push(reference, progress).await.map_err(other)
+    }
+
+    async fn load_images(&self, archive: &Path) -> Result<Vec<String>> {
+        let (images, archive) = (self.images.clone(), archive.to_path_buf());
+        blocking(move || images.load(&archive).map_err(other)).await
+    }
 }
 
 impl BuiltinBackend {
