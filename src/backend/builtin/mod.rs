@@ -618,6 +618,15 @@ impl Backend for BuiltinBackend {
     async fn build_image(&self, spec: &BuildSpec, progress: ProgressFn) -> Result<String> {
         build::build(self, spec, progress).await.map_err(other)
     }
+
+    async fn push_image(&self, reference: &str, progress: ProgressFn) -> Result<()> {
+        self.images.push(reference, progress).await.map_err(other)
+    }
+
+    async fn load_images(&self, archive: &Path) -> Result<Vec<String>> {
+        let (images, archive) = (self.images.clone(), archive.to_path_buf());
+        blocking(move || images.load(&archive).map_err(other)).await
+    }
 }
 
 impl BuiltinBackend {

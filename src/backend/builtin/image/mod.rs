@@ -3,7 +3,10 @@
 //! Compressed blobs received from a registry or an archive are kept under `blobs/` so a
 //! push sends exactly what was pulled; layers made here are re-packed by `diff`.
 
+mod archive;
 pub mod diff;
+mod oci;
+mod registry;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -21,14 +24,33 @@ pub enum ImageError {
     NotFound(String),
     #[error("invalid reference {0:?}: {1}")]
     BadReference(String, String),
+    #[error("pull access denied or repository does not exist: {0} (a private repository needs `docker login`)")]
+    PullDenied(String),
+    #[error("push access denied: {0} (not logged in to its registry, or no right to push there)")]
+    PushDenied(String),
+    #[error("cannot reach registry {host}: {reason}")]
+    Unreachable { host: String, reason: String },
+    #[error("layer {layer}: {reason}")]
+    BadLayer { layer: String, reason: String },
+    #[error("layer sha256:{0} is not in the store")]
+    MissingLayer(String),
     #[error("{0}")]
     Other(String),
 }
 
 pub type Result<T> = std::result::Result<T, ImageError>;
 
+/// An I/O error with its context and causes (tar's errors keep the real one as a source).
 fn io(context: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> ImageError {
-    move |e| ImageError::Other(format!("{context}: {e}"))
+    move |e| {
+        let mut message = format!("{context}: {e}");
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            message.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        ImageError::Other(message)
+    }
 }
 
 /// A resolved image, ready to be mounted.
@@ -69,6 +91,7 @@ struct ImageRecord {
     blobs: Vec<Option<BlobInfo>>,
 }
 
+#[derive(Clone)]
 pub struct ImageStore {
     root: PathBuf,
 }
@@ -97,16 +120,27 @@ impl ImageStore {
         fs::read(self.index_path()).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
     }
 
-    /// Rewrites the tag index under an exclusive lock (concurrent hoist processes).
-    fn update_index(&self, f: impl FnOnce(&mut BTreeMap<String, String>)) -> Result<()> {
+    /// Runs `f` holding the store's lock (concurrent hoist processes). Index changes and
+    /// the removal of unused layers happen under it, so a layer cannot go away while an
+    /// image that uses it is being recorded. Not reentrant: `f` must not lock again.
+    fn locked<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
         let lock = File::create(self.root.join(".lock")).map_err(io("locking the image store"))?;
-        nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
-            .map_err(|(_, e)| ImageError::Other(format!("locking the image store: {e}")))
-            .and_then(|_guard| {
-                let mut index = self.index();
-                f(&mut index);
-                write_atomic(&self.index_path(), &serde_json::to_vec_pretty(&index).unwrap_or_default())
-            })
+        let _guard = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, e)| ImageError::Other(format!("locking the image store: {e}")))?;
+        f()
+    }
+
+    fn write_index(&self, index: &BTreeMap<String, String>) -> Result<()> {
+        write_atomic(&self.index_path(), &serde_json::to_vec_pretty(index).unwrap_or_default())
+    }
+
+    /// Rewrites the tag index under the lock.
+    fn update_index(&self, f: impl FnOnce(&mut BTreeMap<String, String>)) -> Result<()> {
+        self.locked(|| {
+            let mut index = self.index();
+            f(&mut index);
+            self.write_index(&index)
+        })
     }
 
     fn record(&self, id: &str) -> Option<ImageRecord> {
@@ -129,21 +163,23 @@ impl ImageStore {
     /// Records an image made of layers already in the store (lowest first, by diff id
     /// hex) and points `references` (normalized) at it. Returns `sha256:<hex>` of the record.
     pub fn add_image(&self, config: ImageConfig, layers: Vec<String>, blobs: Vec<Option<BlobInfo>>, size: u64, references: &[String]) -> Result<String> {
-        if let Some(missing) = layers.iter().find(|l| !self.has_layer(l)) {
-            return Err(ImageError::Other(format!("layer sha256:{missing} is not in the store")));
-        }
-        let record = ImageRecord { config, layers, created: chrono::Utc::now(), size, blobs };
-        let bytes = serde_json::to_vec_pretty(&record).map_err(|e| ImageError::Other(e.to_string()))?;
-        let hex = hex::encode(Sha256::digest(&bytes));
-        write_atomic(&self.root.join("images").join(format!("{hex}.json")), &bytes)?;
-        let id = format!("sha256:{hex}");
         let refs = references.iter().map(|r| normalize_reference(r)).collect::<Result<Vec<_>>>()?;
-        self.update_index(|i| {
-            for r in refs {
-                i.insert(r, id.clone());
+        self.locked(|| {
+            if let Some(missing) = layers.iter().find(|l| !self.has_layer(l)) {
+                return Err(ImageError::MissingLayer(missing.clone()));
             }
-        })?;
-        Ok(id)
+            let record = ImageRecord { config, layers, created: chrono::Utc::now(), size, blobs };
+            let bytes = serde_json::to_vec_pretty(&record).map_err(|e| ImageError::Other(e.to_string()))?;
+            let hex = hex::encode(Sha256::digest(&bytes));
+            write_atomic(&self.root.join("images").join(format!("{hex}.json")), &bytes)?;
+            let id = format!("sha256:{hex}");
+            let mut index = self.index();
+            for r in refs {
+                index.insert(r, id.clone());
+            }
+            self.write_index(&index)?;
+            Ok(id)
+        })
     }
 
     /// Whether the layer with this diff id (hex, or `sha256:<hex>`) is unpacked here.
@@ -154,6 +190,22 @@ impl ImageStore {
     /// Where the layer with this diff id is (or would be) unpacked.
     pub fn layer_path(&self, diff_id: &str) -> PathBuf {
         self.root.join("layers").join(diff_id.trim_start_matches("sha256:"))
+    }
+
+    /// Bytes used by the files of an unpacked layer.
+    pub fn layer_size(&self, diff_id: &str) -> u64 {
+        let mut total = 0;
+        let mut stack = vec![self.layer_path(diff_id)];
+        while let Some(dir) = stack.pop() {
+            for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+                match entry.metadata() {
+                    Ok(m) if m.is_dir() => stack.push(entry.path()),
+                    Ok(m) => total += m.len(),
+                    Err(_) => {}
+                }
+            }
+        }
+        total
     }
 
     /// Where the blob with this digest (`sha256:<hex>`) is (or would be) kept.
@@ -233,16 +285,27 @@ impl ImageStore {
         self.add_layer_from_reader(File::open(tarball).map_err(io(format!("opening {}", tarball.display())))?)
     }
 
-    /// `docker load` archives are not supported yet.
+    /// `docker load`: a `docker save` or OCI archive; returns the references loaded.
     pub fn load(&self, archive: &Path) -> Result<Vec<String>> {
-        Err(ImageError::Other(format!("image load {}: not supported by the built-in runtime yet", archive.display())))
+        match archive::load(self, archive) {
+            // A layer found present was removed meanwhile by a concurrent `rm`: once more.
+            Err(ImageError::MissingLayer(_)) => archive::load(self, archive),
+            loaded => loaded,
+        }
     }
 
-    /// Registry pulls are not supported by the built-in runtime yet.
-    pub async fn pull(&self, reference: &str, _progress: ProgressFn) -> Result<String> {
-        Err(ImageError::Other(format!(
-            "pulling {reference}: the built-in runtime cannot pull from registries yet; use `hoist image import` or --backend docker"
-        )))
+    /// Pulls from the registry the reference names; returns the image id.
+    pub async fn pull(&self, reference: &str, progress: ProgressFn) -> Result<String> {
+        match registry::pull(self, reference, progress.clone()).await {
+            // A layer found present was removed meanwhile by a concurrent `rm`: once more.
+            Err(ImageError::MissingLayer(_)) => registry::pull(self, reference, progress).await,
+            pulled => pulled,
+        }
+    }
+
+    /// Pushes an image to the registry its reference names.
+    pub async fn push(&self, reference: &str, progress: ProgressFn) -> Result<()> {
+        registry::push(self, reference, progress).await
     }
 
     /// The image a reference (or id, or id prefix of 12+ hex digits) names, if present.
@@ -301,28 +364,36 @@ impl ImageStore {
     pub fn remove(&self, reference: &str) -> Result<()> {
         let image = self.resolve(reference)?.ok_or_else(|| ImageError::NotFound(reference.into()))?;
         let norm = normalize_reference(reference).ok();
-        self.update_index(|i| match norm.as_ref().filter(|n| i.contains_key(*n)) {
-            Some(n) => {
-                i.remove(n);
+        self.locked(|| {
+            let mut index = self.index();
+            match norm.as_ref().filter(|n| index.contains_key(*n)) {
+                Some(n) => {
+                    index.remove(n);
+                }
+                // Removal by id drops every reference.
+                None => index.retain(|_, v| *v != image.id),
             }
-            // Removal by id drops every reference.
-            None => i.retain(|_, v| *v != image.id),
-        })?;
-        let index = self.index();
-        if index.values().any(|v| *v == image.id) {
-            return Ok(());
-        }
+            self.write_index(&index)?;
+            if !index.values().any(|v| *v == image.id) {
+                self.drop_unused(&image, &index);
+            }
+            Ok(())
+        })
+    }
+
+    /// Deletes an image's record, and its layers and blobs no image of `index` uses.
+    fn drop_unused(&self, image: &Image, index: &BTreeMap<String, String>) {
         let hex = image.id.trim_start_matches("sha256:");
         let _ = fs::remove_file(self.root.join("images").join(format!("{hex}.json")));
-        let used: Vec<PathBuf> = index.values().filter_map(|id| self.record(id)).flat_map(|r| r.layers).map(|l| self.root.join("layers").join(l)).collect();
+        let records: Vec<ImageRecord> = index.values().filter_map(|id| self.record(id)).collect();
+        let used: Vec<PathBuf> = records.iter().flat_map(|r| &r.layers).map(|l| self.layer_path(l)).collect();
         for layer in image.layers.iter().filter(|l| !used.contains(l)) {
             let _ = fs::remove_dir_all(layer);
         }
-        let used_blobs: Vec<String> = index.values().filter_map(|id| self.record(id)).flat_map(|r| r.blobs).flatten().map(|b| b.digest).collect();
-        for blob in image.blobs.iter().flatten().filter(|b| !used_blobs.contains(&b.digest)) {
+        let used_blobs: Vec<&String> = records.iter().flat_map(|r| r.blobs.iter().flatten()).map(|b| &b.digest).collect();
+        for blob in image.blobs.iter().flatten().filter(|b| !used_blobs.contains(&&b.digest)) {
             let _ = fs::remove_file(self.blob_path(&blob.digest));
         }
-        Ok(())
     }
 }
 
