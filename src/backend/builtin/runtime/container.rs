@@ -7,7 +7,7 @@ use std::path::{Component, Path, PathBuf};
 
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 
-use super::{MountKind, RuntimeMount, RuntimeSpec, caps, user};
+use super::{MountKind, RuntimeMount, RuntimeSpec, caps, seccomp, user};
 
 type Res<T> = std::result::Result<T, String>;
 
@@ -367,6 +367,8 @@ pub struct Identity {
     pub user: user::ResolvedUser,
     pub caps: u64,
     pub no_new_privs: bool,
+    /// Docker's default seccomp profile unless privileged or `seccomp=unconfined`.
+    pub seccomp: Option<seccomp::Filter>,
 }
 
 pub fn identity(root: &Path, user_spec: Option<&str>, group_add: &[String], privileged: bool, cap_add: &[String], cap_drop: &[String], security_opt: &[String]) -> Res<Identity> {
@@ -376,12 +378,26 @@ pub fn identity(root: &Path, user_spec: Option<&str>, group_add: &[String], priv
         let o = o.replace('=', ":");
         o == "no-new-privileges" || o == "no-new-privileges:true"
     });
-    Ok(Identity { user, caps, no_new_privs })
+    let seccomp = seccomp::for_container(security_opt, privileged, caps)?;
+    Ok(Identity { user, caps, no_new_privs, seccomp })
+}
+
+/// The container's seccomp filter, from its own spec: an `exec --privileged` gets every
+/// capability but keeps the container's filter, as with Docker.
+pub fn container_seccomp(spec: &RuntimeSpec) -> Res<Option<seccomp::Filter>> {
+    let caps = caps::effective_set(spec.privileged, &spec.cap_add, &spec.cap_drop)? & caps::current_permitted();
+    seccomp::for_container(&spec.security_opt, spec.privileged, caps)
 }
 
 /// Bounding set, groups, gid, uid, then the capability sets Docker gives: the full set for
-/// root, none (only the bounding set) for other users.
+/// root, none (only the bounding set) for other users; and the seccomp filter. Without
+/// no_new_privs, installing a filter needs CAP_SYS_ADMIN, so (as runc) it goes in first and
+/// the profile allows what follows (prctl, setgroups, setuid, capset, then exec); with
+/// no_new_privs it goes in last.
 pub fn apply_identity(id: &Identity) -> Res<()> {
+    if let Some(filter) = id.seccomp.as_ref().filter(|_| !id.no_new_privs) {
+        filter.install()?;
+    }
     caps::drop_bounding(id.caps).map_err(|e| format!("dropping capabilities: {e}"))?;
     caps::keep_caps().map_err(|e| format!("prctl(KEEPCAPS): {e}"))?;
     let groups: Vec<libc::gid_t> = id.user.groups.clone();
@@ -401,6 +417,9 @@ pub fn apply_identity(id: &Identity) -> Res<()> {
     caps::set_process_caps(set).map_err(|e| format!("capset: {e}"))?;
     if id.no_new_privs {
         caps::no_new_privs().map_err(|e| format!("prctl(NO_NEW_PRIVS): {e}"))?;
+        if let Some(filter) = &id.seccomp {
+            filter.install()?;
+        }
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! `hoist __exec DIR JSON`: runs a command inside a running container. A single-threaded
 //! helper joins the container's namespaces and cgroup, forks (so the pid namespace
-//! applies), sets user/cwd/env/capabilities like the container's, and execs.
+//! applies), sets user/cwd/env/capabilities and the seccomp filter like the container's, and execs.
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -99,7 +99,8 @@ fn run(dir: &Path, json: &str) -> Result<i32, String> {
                     }
                 }
                 let user = req.user.as_deref().or(spec.user.as_deref());
-                let id = container::identity(Path::new("/"), user, &spec.group_add, spec.privileged || req.privileged, &spec.cap_add, &spec.cap_drop, &spec.security_opt)?;
+                let mut id = container::identity(Path::new("/"), user, &spec.group_add, spec.privileged || req.privileged, &spec.cap_add, &spec.cap_drop, &spec.security_opt)?;
+                id.seccomp = container::container_seccomp(&spec)?;
                 let mut env = spec.env.clone();
                 for e in &req.env {
                     let key = e.split_once('=').map(|(k, _)| k).unwrap_or(e);

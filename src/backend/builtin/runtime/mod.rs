@@ -17,6 +17,7 @@ mod health;
 mod init;
 pub mod logs;
 mod pty;
+mod seccomp;
 pub mod state;
 mod supervisor;
 mod user;
