@@ -26,8 +26,13 @@ pub const SERVICE_KEYS: &[&str] = &[
     "userns_mode", "volumes", "volumes_from", "working_dir",
 ];
 /// Legacy v1 keys accepted (and mapped) in v1 files only.
-const LEGACY_SERVICE_KEYS: &[&str] = &["net", "dockerfile", "cpu_set", "log_driver", "log_opt", "volume_driver", "mem_swappiness"];
+pub const LEGACY_SERVICE_KEYS: &[&str] = &["net", "dockerfile", "cpu_set", "log_driver", "log_opt", "volume_driver", "mem_swappiness"];
 pub const TOP_KEYS: &[&str] = &["version", "name", "include", "services", "models", "networks", "volumes", "secrets", "configs"];
+/// Keys of a top-level `networks:` entry.
+pub const NETWORK_KEYS: &[&str] =
+    &["name", "driver", "driver_opts", "ipam", "external", "internal", "enable_ipv4", "enable_ipv6", "attachable", "labels"];
+/// Keys of a top-level `volumes:` entry.
+pub const VOLUME_KEYS: &[&str] = &["name", "driver", "driver_opts", "external", "labels"];
 
 /// Where each normalized thing came from, for errors found after normalization
 /// (keys like `web/links`, `web/ports`, `networks/front`).
@@ -602,9 +607,7 @@ pub fn network(srcs: &Sources, project: &str, key: &str, n: &Node) -> Result<Net
         return Ok(net);
     }
     let m = map(srcs, n, &what)?;
-    const KEYS: &[&str] =
-        &["name", "driver", "driver_opts", "ipam", "external", "internal", "enable_ipv4", "enable_ipv6", "attachable", "labels"];
-    check_keys(srcs, m, KEYS, &what)?;
+    check_keys(srcs, m, NETWORK_KEYS, &what)?;
     let mut explicit_name = None;
     for (k, v) in m {
         match k.key() {
@@ -653,7 +656,7 @@ pub fn volume(srcs: &Sources, project: &str, key: &str, n: &Node) -> Result<Volu
         return Ok(vol);
     }
     let m = map(srcs, n, &what)?;
-    check_keys(srcs, m, &["name", "driver", "driver_opts", "external", "labels"], &what)?;
+    check_keys(srcs, m, VOLUME_KEYS, &what)?;
     let mut explicit_name = None;
     for (k, v) in m {
         match k.key() {
