@@ -165,6 +165,12 @@ impl BuiltinBackend {
                     entries.push((ip.clone(), vec![alias.clone(), src.name.clone()]));
                 }
             }
+            // extra_hosts: `name:ip` or `name=ip` (the address may be IPv6), as Docker adds them.
+            for h in &r.spec.service.extra_hosts {
+                if let Some((name, ip)) = h.split_once('=').or_else(|| h.split_once(':')) {
+                    entries.push((ip.trim_matches(['[', ']']).to_string(), vec![name.to_string()]));
+                }
+            }
             let _ = rewrite_in_place(&self.store.container_dir(&r.id).join("hosts"), &network::render_hosts(&entries));
         }
     }

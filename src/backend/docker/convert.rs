@@ -70,15 +70,7 @@ pub fn create_body(spec: &ContainerSpec, carried: &[CarriedVolume]) -> Result<Cr
                 .collect(),
         ),
         devices: non_empty(svc.devices.iter().map(|d| device(d)).collect()),
-        tmpfs: (!svc.tmpfs.is_empty()).then(|| {
-            svc.tmpfs
-                .iter()
-                .map(|t| match t.split_once(':') {
-                    Some((path, opts)) => (path.to_string(), opts.to_string()),
-                    None => (t.clone(), String::new()),
-                })
-                .collect()
-        }),
+        // `tmpfs:` entries are Mounts (with their size and mode) from the plan.
         group_add: non_empty(svc.group_add.clone()),
         dns: non_empty(svc.dns.clone()),
         dns_search: non_empty(svc.dns_search.clone()),
