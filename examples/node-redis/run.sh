@@ -33,8 +33,8 @@ make_image redis:latest redis-server redis-server \
   'CMD ["redis-server", "--protected-mode", "no", "--save", "", "--appendonly", "no"]' 'EXPOSE 6379'
 make_image node:latest nodejs node 'CMD ["node"]'
 
-# The built-in runtime has no Dockerfile builder yet: make the `web` image the Dockerfile
-# describes (node + /myapp/example.js) directly, so that `up` finds it and builds nothing.
+# The `web` image comes from the Dockerfile (`hoist build`, on either backend); should the
+# build fail, the same image (node + /myapp/example.js) is made from the Dockerfile's steps.
 if ! "$hoist" image inspect node-redis-web:latest >/dev/null 2>&1; then
   if ! "$hoist" build >/dev/null 2>&1; then
     echo "building node-redis-web from the Dockerfile's steps (node image + example.js)"
