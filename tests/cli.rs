@@ -235,6 +235,46 @@ fn concurrent_commands(b: &'static str) {
     assert_eq!(s.ps_q(&[]).len(), 2);
 }
 
+/// The image-from-source path of a project: `build:` + `image:` in a private registry →
+/// `build` → `push` → local image removed → `pull` → `up` runs what the Dockerfile put in
+/// place; a second build reuses its cache. Needs the `docker-registry` package.
+fn build_push_pull_up(b: &'static str) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let cfg = dir.path().join("registry.yml");
+    std::fs::write(&cfg, format!("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n", dir.path().join("data").display())).unwrap();
+    let mut registry = Command::new("docker-registry").arg("serve").arg(&cfg).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("docker-registry is installed");
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(10), "docker-registry did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let image = format!("127.0.0.1:{port}/demo/app{b}:1");
+    let s = Stack::new(b, "buildpush", &format!("services:\n  app:\n    build: ./app\n    image: {image}\n"));
+    std::fs::create_dir_all(s.path().join("app")).unwrap();
+    std::fs::write(s.path().join("app/message"), "from-the-dockerfile\n").unwrap();
+    std::fs::write(
+        s.path().join("app/Dockerfile"),
+        "FROM busybox:latest\nENV GREETING=hello\nWORKDIR /srv\nCOPY message .\nRUN echo \"$GREETING built\" > built\nEXPOSE 8080\nCMD [\"sh\", \"-c\", \"cat /srv/message /srv/built; pwd\"]\n",
+    )
+    .unwrap();
+    s.ok(&["build"]);
+    let again = s.hoist(&["--progress", "plain", "build"]);
+    let text = format!("{}{}", String::from_utf8_lossy(&again.stdout), String::from_utf8_lossy(&again.stderr));
+    assert!(again.status.success() && (text.contains("CACHED") || text.contains("Using cache")), "{text}");
+    s.ok(&["push"]);
+    let rm = Command::new(HOIST).args(["--backend", b, "image", "rm", &image]).output().unwrap();
+    assert!(rm.status.success(), "{}", String::from_utf8_lossy(&rm.stderr));
+    s.ok(&["pull"]);
+    s.ok(&["up", "-d"]);
+    let out = s.wait_log("app", "hello built");
+    assert!(out.contains("from-the-dockerfile") && out.contains("/srv"), "{out}");
+    drop(s);
+    let _ = Command::new(HOIST).args(["--backend", b, "image", "rm", &image]).output();
+    let _ = registry.kill();
+    let _ = registry.wait();
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod docker {
@@ -257,4 +297,5 @@ on_both_backends!(
     stop_start_kill,
     other_commands,
     concurrent_commands,
+    build_push_pull_up,
 );

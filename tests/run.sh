@@ -8,7 +8,7 @@ cargo build --release --quiet || exit 1
 hoist=$CARGO_TARGET_DIR/release/hoist
 
 status=0
-cargo test --release -- --test-threads=2 || status=1
+cargo test --release --no-fail-fast -- --test-threads=2 || status=1
 
 shared=${HOIST_SHARED:-$PWD/../shared}
 if [ -x "$shared/scenarios/run.sh" ]; then

@@ -49,6 +49,9 @@ pub async fn exec(docker: &Docker, id: &str, spec: &ExecSpec) -> Result<i32> {
 }
 
 pub async fn attach_and_start(docker: &Docker, id: &str, tty: bool, interactive: bool) -> Result<i32> {
+    if !tty && !interactive && logs_are_kept(docker, id).await {
+        return start_and_follow_logs(docker, id).await;
+    }
     let opts = AttachContainerOptions {
         stream: true,
         stdin: interactive,
@@ -59,6 +62,25 @@ pub async fn attach_and_start(docker: &Docker, id: &str, tty: bool, interactive:
     let attached = docker.attach_container(id, Some(opts)).await.map_err(|e| container_err(id, "attaching to", e))?;
     docker.start_container(id, None).await.map_err(|e| container_err(id, "starting", e))?;
     pump(attached.output, attached.input, tty, interactive).await?;
+    wait_exit(docker, id).await
+}
+
+/// Whether the container's log driver keeps what it prints (so following its log from the
+/// start sees everything).
+async fn logs_are_kept(docker: &Docker, id: &str) -> bool {
+    let Ok(info) = docker.inspect_container(id, None).await else { return false };
+    let driver = info.host_config.and_then(|h| h.log_config).and_then(|l| l.typ).unwrap_or_default();
+    matches!(driver.as_str(), "json-file" | "local" | "journald")
+}
+
+/// Output-only sessions read the container's log from its beginning instead of attaching:
+/// an attach can miss what a short-lived container prints around its start and exit; the
+/// log has all of it, in order.
+async fn start_and_follow_logs(docker: &Docker, id: &str) -> Result<i32> {
+    docker.start_container(id, None).await.map_err(|e| container_err(id, "starting", e))?;
+    let opts = bollard::query_parameters::LogsOptions { follow: true, stdout: true, stderr: true, ..Default::default() };
+    let output: Output = Box::pin(docker.logs(id, Some(opts)));
+    pump(output, Box::pin(tokio::io::sink()), false, false).await?;
     wait_exit(docker, id).await
 }
 
