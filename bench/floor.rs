@@ -1,7 +1,7 @@
 //! The engine floor for the benchmarks: creates and starts the containers of a compose
 //! file on dockerd with bollard, all at once, with no orchestration; prints the
 //! milliseconds that took, then removes them (not timed).
-//! Usage: bench-floor COMPOSE_FILE PROJECT
+//! Usage: bench-floor COMPOSE_FILE PROJECT [REPLICAS]
 
 use std::time::Instant;
 
@@ -16,12 +16,14 @@ async fn main() -> anyhow::Result<()> {
     let (file, project) = (args.get(1).expect("compose file"), args.get(2).expect("project"));
     let opts = hoist::compose::LoadOptions { files: vec![file.into()], project_name: Some(project.clone()), interpolate: true, ..Default::default() };
     let p = hoist::compose::load(&opts)?;
+    let replicas: u32 = args.get(3).map(|r| r.parse()).transpose()?.unwrap_or(1);
     let docker = Docker::connect_with_local_defaults()?;
     let start = Instant::now();
-    let ids = join_all(p.services.iter().map(|(name, svc)| {
+    let containers = p.services.iter().flat_map(|(name, svc)| (1..=replicas).map(move |n| (name, svc, n)));
+    let ids = join_all(containers.map(|(name, svc, n)| {
         let docker = docker.clone();
         let body = ContainerCreateBody { image: svc.image.clone(), cmd: svc.command.clone(), ..Default::default() };
-        let opts = CreateContainerOptionsBuilder::default().name(&format!("{project}-{name}-1")).build();
+        let opts = CreateContainerOptionsBuilder::default().name(&format!("{project}-{name}-{n}")).build();
         async move {
             let id = docker.create_container(Some(opts), body).await?.id;
             docker.start_container(&id, None::<bollard::query_parameters::StartContainerOptions>).await?;

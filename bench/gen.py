@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generates the benchmark stacks: gen.py KIND DIR.
 
-Kinds: one, ten, tiers50 (5 tiers of 10 with depends_on), wide200, links (the seed links
+Kinds: one (also scale20: one service run with --scale s0=20), ten, tiers50 (5 tiers of 10 with depends_on), wide100, wide200, links (the seed links
 stack, sh as PID 1), chatty20 (20 services printing lines), config1000 (1000 services,
 only parsed)."""
 import os
@@ -29,10 +29,12 @@ def plain(n, prefix="s"):
 
 def main():
     kind, dir_ = sys.argv[1], sys.argv[2]
-    if kind == "one":
+    if kind in ("one", "scale20"):
         write(dir_, plain(1))
     elif kind == "ten":
         write(dir_, plain(10))
+    elif kind == "wide100":
+        write(dir_, plain(100))
     elif kind == "wide200":
         write(dir_, plain(200))
     elif kind == "tiers50":

@@ -61,7 +61,7 @@ out += ["", "![up and down time against stack size](benchmarks.svg)", ""]
 open(sys.argv[2], "w").write("\n".join(out))
 
 # The chart: x = number of services, y = ms, one polyline per tool and operation.
-sizes = {"one": 1, "ten": 10, "tiers50": 50, "wide200": 200}
+sizes = {"one": 1, "ten": 10, "tiers50": 50, "wide100": 100, "wide200": 200}
 colors = {"builtin": "#1b9e77", "docker": "#7570b3", "compose": "#d95f02", "floor": "#666666"}
 series = []
 for t in tools:

@@ -46,16 +46,18 @@ record() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$results"; }
 # time_cmd CMD...: runs in the current dir, prints elapsed ms
 time_cmd() { local s; s=$(now_ms); "$@" >/dev/null 2>&1 || true; echo $(( $(now_ms) - s )); }
 
+# run_stack STACK [REPLICAS]: REPLICAS > 1 brings every service up with `--scale`.
 run_stack() {
-  local stack=$1 dir=$work/stack-$1
+  local stack=$1 replicas=${2:-1} dir=$work/stack-$1 scale=()
   python3 "$here/gen.py" "$stack" "$dir"
+  [ "$replicas" = 1 ] || scale=(--scale "s0=$replicas")
   cd "$dir"
   for t in "${tools[@]}"; do
     local c="${TOOL[$t]} -p bench$stack$t" up=() again=() ps=() psj=() down=()
     $c down -v -t 1 >/dev/null 2>&1 || true
     for _ in $(seq "$reps"); do
-      up+=("$(time_cmd $c up -d)")
-      again+=("$(time_cmd $c up -d)")
+      up+=("$(time_cmd $c up -d "${scale[@]}")")
+      again+=("$(time_cmd $c up -d "${scale[@]}")")
       ps+=("$(time_cmd $c ps)")
       [ "$t" = compose ] || psj+=("$(time_cmd $c ps --format json)")
       down+=("$(time_cmd $c down -t 1)")
@@ -69,12 +71,13 @@ run_stack() {
   done
   # The engine floor: the same containers, created and started with maximum parallelism.
   local fl=()
-  for _ in $(seq "$reps"); do fl+=("$("$floor" "$dir/docker-compose.yml" "benchfloor$stack")"); done
+  for _ in $(seq "$reps"); do fl+=("$("$floor" "$dir/docker-compose.yml" "benchfloor$stack" "$replicas")"); done
   record floor "$stack" "up -d (cold)" "$(printf '%s\n' "${fl[@]}" | median)" ms
   cd "$top"
 }
 
-for stack in one ten tiers50 links; do run_stack "$stack"; done
+for stack in one ten tiers50 wide100 links; do run_stack "$stack"; done
+run_stack scale20 20
 [ "${BENCH_BIG:-1}" = 0 ] || run_stack wide200
 
 # Parsing a 1000-service file; version; peak RSS of `up` of the 10-service stack.
@@ -88,6 +91,19 @@ for t in builtin compose; do
   record "$t" config1000 "config -q" "$(printf '%s\n' "${p[@]}" | median)" ms
   record "$t" - "version" "$(printf '%s\n' "${v[@]}" | median)" ms
 done
+
+# Peak RSS of `up -d` and `down` of the 50-service stack.
+python3 "$here/gen.py" tiers50 "$work/rss50"
+cd "$work/rss50"
+for t in builtin docker compose; do
+  c="${TOOL[$t]} -p benchrss$t"
+  for op in "up -d" "down -t 1"; do
+    rss=$( { /usr/bin/time -v $c $op >/dev/null; } 2>&1 | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}')
+    record "$t" tiers50 "peak RSS of ${op%% -*}" "$rss" kB
+  done
+  $c down -v -t 1 >/dev/null 2>&1 || true
+done
+cd "$top"
 
 # Logs throughput: 20 containers printing 50k lines each.
 python3 "$here/gen.py" chatty20 "$work/chatty20"

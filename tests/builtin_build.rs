@@ -315,3 +315,25 @@ fn target_builds_only_the_stages_it_needs_and_scratch_works() {
     assert!(mini.contains("from-scratch"), "{mini}");
     let _ = Command::new(HOIST).args(["--backend", "builtin", "image", "rm", "-f", &format!("{}-base", p.image)]).output();
 }
+
+/// HEALTHCHECK is recorded in the image and runs for a service that sets none.
+#[test]
+fn image_healthcheck_applies_to_the_service() {
+    let p = Project::new(
+        "health",
+        &[
+            ("Dockerfile", "FROM @BASE@\nHEALTHCHECK --interval=1s --timeout=2s --retries=2 CMD test -f /tmp/ready\nCMD [\"sh\", \"-c\", \"touch /tmp/ready; sleep 3600\"]\n"),
+            ("compose.yml", "services:\n  web:\n    image: @IMAGE@\n    network_mode: none\n    init: true\n    build: .\n"),
+        ],
+    );
+    ok(p.hoist(&["up", "-d", "--build"]));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ps = text(&p.hoist(&["ps"]));
+        if ps.contains("(healthy)") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the image's healthcheck never made the service healthy:\n{ps}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}

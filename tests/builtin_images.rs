@@ -200,13 +200,19 @@ fn pulls_and_runs_what_docker_pushed() {
     let remote = format!("{}:v2", reg.name(&unique("from-docker")));
     let _clean = Cleanup { hoist: vec![remote.clone()], docker: vec![remote.clone()] };
     let tar = busybox_tar();
-    docker_ok(&["import", "--change", r#"CMD ["echo", "docker-cmd"]"#, &tar.to_string_lossy(), &remote]);
+    let change = ["--change", r#"CMD ["echo", "docker-cmd"]"#, "--change", "HEALTHCHECK --interval=2s --retries=4 CMD true"];
+    docker_ok(&[&["import"][..], &change, &[&tar.to_string_lossy(), &remote]].concat());
     docker_ok(&["push", "-q", &remote]);
     docker_ok(&["rmi", &remote]);
 
     ok(&["image", "pull", &remote]);
     assert_eq!(run_image(&remote, &["echo", "from-docker"]).trim(), "from-docker");
     assert_eq!(run_image(&remote, &[]).trim(), "docker-cmd");
+    // Docker's HEALTHCHECK (not part of the OCI config) survives the pull.
+    let inspect: serde_json::Value = serde_json::from_str(&ok(&["image", "inspect", &remote])).unwrap();
+    let hc = &inspect[0]["Config"]["healthcheck"];
+    assert_eq!(hc["test"], serde_json::json!(["CMD-SHELL", "true"]), "{inspect}");
+    assert_eq!((hc["interval"].as_str(), hc["retries"].as_u64()), (Some("2000ms"), Some(4)), "{inspect}");
     // Pulling again finds every layer present.
     let out = hoist(&["image", "pull", &remote]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("Already exists"), "{}", String::from_utf8_lossy(&out.stderr));
@@ -348,4 +354,28 @@ fn oci_archive(dir: &Path, name: &str, cmd: &[&str]) -> PathBuf {
     let st = Command::new("tar").arg("-C").arg(&layout).arg("-cf").arg(&archive).arg(".").status().unwrap();
     assert!(st.success());
     archive
+}
+
+/// As Docker: `image rm` of one of several tags untags even when a container uses the
+/// image; removing its last reference is refused while a container uses it.
+#[test]
+fn removing_a_tag_of_an_image_in_use() {
+    let (first, second) = (format!("{}:a", unique("inuse")), format!("{}:b", unique("inuse")));
+    let tar = busybox_tar();
+    // An image of its own (the config differs), so no other test's tag points at it.
+    ok(&["image", "import", "--change", &format!("ENV UNIQUE={first}"), &tar.to_string_lossy(), &first]);
+    ok(&["image", "tag", &first, &second]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("compose.yaml"), format!("services:\n  app:\n    image: {second}\n    command: sleep 60\n")).unwrap();
+    let project = unique("inuse");
+    let compose = |args: &[&str]| {
+        let out = Command::new(HOIST).args(["--backend", "builtin", "-p", &project]).args(args).current_dir(dir.path()).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    compose(&["up", "-d"]);
+    ok(&["image", "rm", &first]);
+    let err = fails(&["image", "rm", &second]);
+    compose(&["down", "-t", "0"]);
+    assert!(err.contains("in use by container"), "{err}");
+    ok(&["image", "rm", &second]);
 }

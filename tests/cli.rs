@@ -2,88 +2,14 @@
 //! Needs root and, for the Docker backend, a running dockerd (`.ci/run` starts one).
 //! Each test uses its own project name and removes what it made, also on failure.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+#[macro_use]
 mod common;
 
-use common::{ensure_busybox, HOIST};
-
-/// A project folder with a compose file, torn down (`down -v`) when dropped.
-struct Stack {
-    dir: tempfile::TempDir,
-    project: String,
-    backend: &'static str,
-}
-
-impl Stack {
-    fn new(backend: &'static str, name: &str, compose: &str) -> Stack {
-        ensure_busybox(backend);
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("docker-compose.yml"), compose).unwrap();
-        let s = Stack { dir, project: format!("it{}{}", name.replace(['-', '_'], ""), backend), backend };
-        s.hoist(&["down", "-v", "-t", "1"]);
-        s
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn hoist(&self, args: &[&str]) -> Output {
-        Command::new(HOIST)
-            .args(["--backend", self.backend, "-p", &self.project])
-            .args(args)
-            .current_dir(self.path())
-            .env_remove("DOCKER_HOST")
-            .output()
-            .unwrap()
-    }
-
-    /// Runs and asserts success; returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.hoist(args);
-        assert!(out.status.success(), "hoist {args:?} failed: {}\n{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Runs and asserts failure; returns stderr.
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.hoist(args);
-        assert!(!out.status.success(), "hoist {args:?} should have failed: {}", String::from_utf8_lossy(&out.stdout));
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    }
-
-    fn logs(&self, service: &str) -> String {
-        self.ok(&["logs", "--no-color", service])
-    }
-
-    /// Waits until the service's output contains `text`.
-    fn wait_log(&self, service: &str, text: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let out = self.logs(service);
-            if out.contains(text) {
-                return out;
-            }
-            assert!(start.elapsed() < Duration::from_secs(30), "no {text:?} in the output of {service}:\n{out}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn ps_q(&self, args: &[&str]) -> Vec<String> {
-        let mut a = vec!["ps", "-q"];
-        a.extend_from_slice(args);
-        self.ok(&a).lines().map(String::from).filter(|l| !l.is_empty()).collect()
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        let _ = self.hoist(&["down", "-v", "-t", "1"]);
-    }
-}
+use common::stack::Stack;
+use common::HOIST;
 
 fn up_ps_logs_down(b: &'static str) {
     let s = Stack::new(b, "basic", "services:\n  app:\n    image: busybox:latest\n    init: true\n    command: sh -c 'echo hello-$$HOSTNAME; echo ENV=$$GREETING; sleep 3600'\n    environment:\n      GREETING: hi\n");
@@ -275,16 +201,6 @@ fn build_push_pull_up(b: &'static str) {
     let _ = registry.wait();
 }
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod docker {
-            $(#[test] fn $name() { super::$name("docker") })*
-        }
-        mod builtin {
-            $(#[test] fn $name() { super::$name("builtin") })*
-        }
-    };
-}
 
 on_both_backends!(
     up_ps_logs_down,

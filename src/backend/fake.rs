@@ -191,4 +191,12 @@ impl Backend for FakeBackend {
     async fn remove_image(&self, _reference: &str, _force: bool) -> Result<()> {
         Ok(())
     }
+
+    // Events and stats
+    async fn events(&self, _project: &str, _opts: &EventOptions) -> Result<EventStreamBox> {
+        Ok(Box::pin(stream::empty()))
+    }
+    async fn stats(&self, id: &str) -> Result<StatsSample> {
+        self.with(|s| s.containers.get(id).map(|_| StatsSample::default()).ok_or_else(|| BackendError::ContainerNotFound(id.into())))
+    }
 }

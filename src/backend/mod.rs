@@ -1,8 +1,10 @@
 //! The one trait every backend implements, and the plain data that crosses it.
 //! The plan decides *what* to do; a backend only knows *how* on its engine.
 
+pub mod archive;
 pub mod builtin;
 pub mod docker;
+pub mod swarm;
 #[cfg(test)]
 pub mod fake;
 
@@ -291,6 +293,9 @@ pub struct ImageConfig {
     pub volumes: Vec<String>,
     pub labels: IndexMap<String, String>,
     pub stop_signal: Option<String>,
+    /// The image's HEALTHCHECK, used when the service sets none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<crate::compose::model::Healthcheck>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -352,6 +357,49 @@ pub struct ImportOptions {
 pub struct ProcessList {
     pub titles: Vec<String>,
     pub processes: Vec<Vec<String>>,
+}
+
+/// One lifecycle event of a container, as the engine reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContainerEvent {
+    pub time: DateTime<Utc>,
+    /// Engine id of the container.
+    pub id: String,
+    /// Docker's action names: `create`, `start`, `die`, `kill`, `stop`, `destroy`, `pause`,
+    /// `unpause`, `rename`, `health_status: healthy`, ...
+    pub action: String,
+    /// The container's labels, `name`, `image`, and what the action adds (`exitCode` of
+    /// `die`, `signal` of `kill`, `oldName` of `rename`).
+    pub attributes: IndexMap<String, String>,
+}
+
+pub type EventStreamBox = Pin<Box<dyn Stream<Item = Result<ContainerEvent>> + Send>>;
+
+#[derive(Debug, Clone, Default)]
+pub struct EventOptions {
+    /// Replay the events from this time on (default: only new ones).
+    pub since: Option<DateTime<Utc>>,
+    /// Stop after this time (default: never).
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// The resource counters of a running container at one moment. Counters are totals
+/// since the container started: rates (CPU %) need two samples.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatsSample {
+    /// When the counters were read.
+    pub read: DateTime<Utc>,
+    /// CPU time used, in nanoseconds.
+    pub cpu_ns: u64,
+    /// Memory in use, page cache that can be dropped (inactive files) left out, as Docker counts it.
+    pub memory_usage: u64,
+    /// The container's memory limit, or the host's memory when it has none.
+    pub memory_limit: u64,
+    pub net_rx: u64,
+    pub net_tx: u64,
+    pub block_read: u64,
+    pub block_write: u64,
+    pub pids: u64,
 }
 
 /// Callback the backend uses to report progress of long operations (pulls, creates).
@@ -432,6 +480,35 @@ pub trait Backend: Send + Sync {
 
     fn version(&self) -> String {
         self.name().to_string()
+    }
+
+    // Events and stats
+    /// Lifecycle events of the project's containers (one-off ones too): those since
+    /// `opts.since`, then new ones as they happen; the stream ends after `opts.until`.
+    async fn events(&self, project: &str, opts: &EventOptions) -> Result<EventStreamBox>;
+    /// The resource counters of a running container, read now.
+    async fn stats(&self, id: &str) -> Result<StatsSample>;
+
+    // Files (cp, watch)
+    /// A tar archive of `path` in the container, as Docker's archive API gives it: one top
+    /// entry named after the path's last component (a directory with all below it). A
+    /// symlink at `path` is archived as the link.
+    async fn copy_from_container(&self, id: &str, path: &str) -> Result<Vec<u8>> {
+        Err(BackendError::Engine(format!("{}: copying {path} out of {id} is not supported", self.name())))
+    }
+    /// Unpacks a tar archive into the directory `dest` of the container (which must exist);
+    /// missing parent directories of entries are created.
+    async fn copy_to_container(&self, id: &str, dest: &str, _archive: Vec<u8>) -> Result<()> {
+        Err(BackendError::Engine(format!("{}: copying into {dest} of {id} is not supported", self.name())))
+    }
+    /// What is at `path` in the container (symlinks followed): `Some(true)` a directory,
+    /// `Some(false)` something else, `None` nothing.
+    async fn is_dir_in_container(&self, id: &str, path: &str) -> Result<Option<bool>> {
+        Err(BackendError::Engine(format!("{}: looking at {path} in {id} is not supported", self.name())))
+    }
+    /// Removes files or directories (recursively) from the container; missing ones are skipped.
+    async fn remove_from_container(&self, id: &str, paths: &[String]) -> Result<()> {
+        Err(BackendError::Engine(format!("{}: removing {} from {id} is not supported", self.name(), paths.join(", "))))
     }
 }
 

@@ -36,6 +36,9 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
         eprintln!("WARN[0000] {w}");
     }
     let project = out.project;
+    if app.backend_kind == super::BackendKind::Swarm {
+        super::stack::check(&project, &[], &app.progress())?;
+    }
     if a.quiet {
         return Ok(0);
     }

@@ -9,16 +9,16 @@ use crate::plan::execute::{down, DownOptions};
 pub struct Args {
     /// Remove named volumes declared in the volumes section and anonymous volumes.
     #[arg(short = 'v', long)]
-    volumes: bool,
+    pub(super) volumes: bool,
     /// Remove containers for services not defined in the compose file.
     #[arg(long)]
-    remove_orphans: bool,
+    pub(super) remove_orphans: bool,
     /// Shutdown timeout in seconds.
     #[arg(short = 't', long)]
-    timeout: Option<u64>,
+    pub(super) timeout: Option<u64>,
     /// Remove images used by services: `local` or `all`.
     #[arg(long)]
-    rmi: Option<String>,
+    pub(super) rmi: Option<String>,
 }
 
 pub async fn run(app: &App, a: Args) -> Result<i32> {

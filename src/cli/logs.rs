@@ -1,11 +1,14 @@
 //! `hoist logs`: the output of the project's containers, multiplexed. With `-f` it also
 //! follows containers that appear later (scale up, recreate), which Docker Compose misses.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
 use super::{common, App};
@@ -17,58 +20,66 @@ use crate::plan::execute::Ctx;
 pub struct Args {
     /// Follow log output.
     #[arg(short = 'f', long)]
-    follow: bool,
+    pub(super) follow: bool,
     /// Number of lines to show from the end of the logs for each container (or `all`).
     #[arg(short = 'n', long, default_value = "all")]
-    tail: String,
+    pub(super) tail: String,
     /// Show timestamps.
     #[arg(short = 't', long)]
-    timestamps: bool,
+    pub(super) timestamps: bool,
     /// Show logs since timestamp (RFC 3339) or relative (e.g. 42m).
     #[arg(long)]
-    since: Option<String>,
+    pub(super) since: Option<String>,
     /// Show logs before a timestamp (RFC 3339) or relative (e.g. 42m).
     #[arg(long)]
-    until: Option<String>,
+    pub(super) until: Option<String>,
     /// Produce monochrome output.
     #[arg(long)]
-    no_color: bool,
+    pub(super) no_color: bool,
     /// Don't print prefix in logs.
     #[arg(long)]
-    no_log_prefix: bool,
+    pub(super) no_log_prefix: bool,
     /// Index of the container if the service has multiple replicas.
     #[arg(long)]
-    index: Option<u32>,
-    services: Vec<String>,
+    pub(super) index: Option<u32>,
+    pub(super) services: Vec<String>,
 }
 
-fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+pub(super) fn parse_time(s: &str) -> Result<DateTime<Utc>> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&chrono::Utc));
+        return Ok(t.with_timezone(&Utc));
     }
     let d = crate::compose::model::parse_duration(s).with_context(|| format!("invalid time {s:?}: use RFC 3339 or a duration like 42m"))?;
-    Ok(chrono::Utc::now() - chrono::Duration::from_std(d)?)
+    Ok(Utc::now() - chrono::Duration::from_std(d)?)
+}
+
+impl Args {
+    /// What the backend is asked for: `--tail`, `--since`, `--until`, `-f`, `-t`.
+    pub fn log_options(&self) -> Result<LogOptions> {
+        let tail = match self.tail.as_str() {
+            "all" | "-1" => None,
+            n => Some(n.parse::<usize>().with_context(|| format!("invalid --tail {n:?}"))?),
+        };
+        Ok(LogOptions {
+            follow: self.follow,
+            tail,
+            since: self.since.as_deref().map(parse_time).transpose()?,
+            until: self.until.as_deref().map(parse_time).transpose()?,
+            timestamps: self.timestamps,
+        })
+    }
 }
 
 pub async fn run(app: &App, a: Args) -> Result<i32> {
     let ctx = app.ctx().await?;
     common::check_services(&ctx, &a.services)?;
-    let tail = match a.tail.as_str() {
-        "all" | "-1" => None,
-        n => Some(n.parse::<usize>().with_context(|| format!("invalid --tail {n:?}"))?),
-    };
-    let opts = LogOptions {
-        follow: a.follow,
-        tail,
-        since: a.since.as_deref().map(parse_time).transpose()?,
-        until: a.until.as_deref().map(parse_time).transpose()?,
-        timestamps: a.timestamps,
-    };
+    let opts = a.log_options()?;
     let mut list = common::containers(&ctx, &a.services, true).await?;
     if let Some(i) = a.index {
         list.retain(|c| c.number == i);
     }
-    let mut printer = LogPrinter::new(&list, app.color && !a.no_color, !a.no_log_prefix, a.timestamps);
+    let order: Vec<String> = ctx.project.services.keys().cloned().collect();
+    let mut printer = LogPrinter::new(&order, &list, app.color && !a.no_color, !a.no_log_prefix, a.timestamps);
     if !a.follow {
         let stream = ctx.backend.logs(&list, &opts).await?;
         printer.print(stream).await?;
@@ -81,40 +92,53 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     Ok(0)
 }
 
-/// Streams the logs of the services' containers, picking up containers that appear later.
+/// Streams the logs of the services' containers, picking up containers that appear later
+/// (scale up, recreate) and containers that start again (restart, stop + start): their
+/// stream ends when they stop and is opened again after the last line shown.
 /// With `until_all_exit`, returns once every container has stopped and its output is drained.
 pub async fn follow(ctx: &Ctx, services: &[String], index: Option<u32>, opts: &LogOptions, printer: &mut LogPrinter, until_all_exit: bool) -> Result<()> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<LogLine>>(4096);
-    let mut seen: HashSet<String> = HashSet::new();
+    // Container id → whether its stream is still open.
+    let mut open: HashMap<String, Arc<AtomicBool>> = HashMap::new();
+    // Container name → time of the last line shown, and the time before which a reopened
+    // stream repeats what was shown.
+    let mut shown: HashMap<String, DateTime<Utc>> = HashMap::new();
+    let mut floor: HashMap<String, DateTime<Utc>> = HashMap::new();
     let mut first = true;
-    let open_streams = std::sync::Arc::new(());
     loop {
         let current: Vec<_> = common::containers(ctx, services, true)
             .await?
             .into_iter()
             .filter(|c| !c.oneoff && index.is_none_or(|i| c.number == i))
             .collect();
-        let fresh: Vec<_> = current.iter().filter(|c| !seen.contains(&c.id)).cloned().collect();
-        if !fresh.is_empty() {
-            for c in &fresh {
-                seen.insert(c.id.clone());
-                printer.add(c);
-            }
-            // Containers that appear after the start are shown from their first line.
+        for c in &current {
             let mut o = opts.clone();
-            if !first {
-                o.tail = None;
+            match open.get(&c.id).map(|f| f.load(Ordering::SeqCst)) {
+                // Containers that appear after the start are shown from their first line.
+                None if !first => o.tail = None,
+                None => {}
+                // Running again: what it printed before was shown already.
+                Some(false) if c.state.is_running() => {
+                    o.tail = None;
+                    o.since = shown.get(&c.name).copied().max(c.finished_at);
+                    if let Some(t) = o.since {
+                        floor.insert(c.name.clone(), t);
+                    }
+                }
+                Some(_) => continue,
             }
-            let mut stream = ctx.backend.logs(&fresh, &o).await?;
+            printer.add(c);
+            let flag = Arc::new(AtomicBool::new(true));
+            open.insert(c.id.clone(), flag.clone());
+            let mut stream = ctx.backend.logs(std::slice::from_ref(c), &o).await?;
             let tx = tx.clone();
-            let token = open_streams.clone();
             tokio::spawn(async move {
-                let _token = token;
                 while let Some(item) = stream.next().await {
                     if tx.send(item.map_err(anyhow::Error::from)).await.is_err() {
                         break;
                     }
                 }
+                flag.store(false, Ordering::SeqCst);
             });
         }
         first = false;
@@ -123,18 +147,29 @@ pub async fn follow(ctx: &Ctx, services: &[String], index: Option<u32>, opts: &L
         tokio::pin!(deadline);
         loop {
             tokio::select! {
-                Some(item) = rx.recv() => {
-                    let line = item?;
-                    writeln!(std::io::stdout(), "{}", printer.format(&line))?;
-                }
+                Some(item) = rx.recv() => print_line(printer, &mut shown, &floor, item?)?,
                 _ = &mut deadline => break,
             }
         }
-        if until_all_exit && current.iter().all(|c| !c.state.is_running()) && std::sync::Arc::strong_count(&open_streams) == 1 {
+        let all_closed = open.values().all(|f| !f.load(Ordering::SeqCst));
+        if until_all_exit && current.iter().all(|c| !c.state.is_running()) && all_closed {
             while let Ok(item) = rx.try_recv() {
-                writeln!(std::io::stdout(), "{}", printer.format(&item?))?;
+                print_line(printer, &mut shown, &floor, item?)?;
             }
             return Ok(());
         }
     }
+}
+
+/// Prints a line unless a reopened stream repeats it (an engine's `since` may have whole
+/// seconds), and notes its time.
+fn print_line(printer: &LogPrinter, shown: &mut HashMap<String, DateTime<Utc>>, floor: &HashMap<String, DateTime<Utc>>, line: LogLine) -> Result<()> {
+    if let Some(t) = line.time {
+        if floor.get(&line.container).is_some_and(|f| t <= *f) {
+            return Ok(());
+        }
+        shown.insert(line.container.clone(), t);
+    }
+    writeln!(std::io::stdout(), "{}", printer.format(&line))?;
+    Ok(())
 }

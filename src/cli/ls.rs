@@ -12,13 +12,13 @@ use crate::backend::labels;
 pub struct Args {
     /// Show all stopped projects too.
     #[arg(short = 'a', long)]
-    all: bool,
+    pub(super) all: bool,
     /// Only display project names.
     #[arg(short = 'q', long)]
-    quiet: bool,
+    pub(super) quiet: bool,
     /// table or json.
     #[arg(long, default_value = "table")]
-    format: String,
+    pub(super) format: String,
 }
 
 #[derive(clap::Args, Debug)]

@@ -4,7 +4,10 @@ mod build;
 mod common;
 mod completion;
 mod config;
+mod convert;
+mod cp;
 mod down;
+mod events;
 mod exec;
 mod graph;
 mod image;
@@ -14,8 +17,12 @@ mod ls;
 mod port;
 mod ps;
 mod run;
+mod stack;
+mod stats;
 mod up;
 mod volume;
+mod wait;
+mod watch;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -46,7 +53,8 @@ pub struct Cli {
     /// Profiles to enable (repeatable).
     #[arg(long = "profile", id = "profile", global = true)]
     profiles: Vec<String>,
-    /// Which engine runs the containers (default: builtin; docker when DOCKER_HOST is set).
+    /// Which engine runs the project (default: builtin; docker when DOCKER_HOST is set;
+    /// swarm deploys it as a stack on a swarm manager).
     #[arg(long, global = true, env = "HOIST_BACKEND")]
     backend: Option<BackendKind>,
     /// Engine operations run at once (default: unlimited).
@@ -66,6 +74,8 @@ pub struct Cli {
 pub enum BackendKind {
     Builtin,
     Docker,
+    /// A Docker swarm: `up`, `down`, `ps`, `logs`, `scale`, `ls` act on a stack of services.
+    Swarm,
 }
 
 #[derive(Subcommand, Debug)]
@@ -104,6 +114,12 @@ enum Command {
     Port(port::Args),
     /// Display the running processes.
     Top(lifecycle::ServicesArgs),
+    /// Receive real time events from containers.
+    Events(events::Args),
+    /// Block until the containers of the services stop; exit with the first one's code.
+    Wait(wait::Args),
+    /// Display a live stream of container resource usage statistics.
+    Stats(stats::Args),
     /// Build or rebuild service images.
     Build(build::BuildArgs),
     /// Push service images to their registry.
@@ -120,6 +136,12 @@ enum Command {
     Version(ls::VersionArgs),
     /// Print the service dependency graph (DOT or Mermaid), or render it to a picture.
     Graph(graph::Args),
+    /// Convert the project to another platform's manifests (Kubernetes).
+    Convert(convert::Args),
+    /// Watch the services' source files and update their containers (`develop.watch`).
+    Watch(watch::Args),
+    /// Copy files or folders between a service container and the host.
+    Cp(cp::Args),
     /// Manage images in the engine's store.
     #[command(subcommand)]
     Image(image::ImageCommand),
@@ -185,7 +207,9 @@ impl App {
 
     pub async fn backend(&self) -> Result<Arc<dyn Backend>> {
         Ok(match self.backend_kind {
-            BackendKind::Docker => crate::backend::docker::DockerBackend::connect()?,
+            // On a swarm, engine-level commands (build, push, pull, image, volume) act on
+            // the manager's Docker engine.
+            BackendKind::Docker | BackendKind::Swarm => crate::backend::docker::DockerBackend::connect()?,
             BackendKind::Builtin => crate::backend::builtin::BuiltinBackend::open()?,
         })
     }
@@ -269,7 +293,47 @@ fn print_error(e: &anyhow::Error) {
     eprintln!("Error: {e:#}");
 }
 
+/// The commands that act on containers, which a swarm manages itself.
+fn container_command(command: &Command) -> Option<&'static str> {
+    Some(match command {
+        Command::Start(_) => "start",
+        Command::Stop(_) => "stop",
+        Command::Restart(_) => "restart",
+        Command::Kill(_) => "kill",
+        Command::Rm(_) => "rm",
+        Command::Create(_) => "create",
+        Command::Pause(_) => "pause",
+        Command::Unpause(_) => "unpause",
+        Command::Run(_) => "run",
+        Command::Exec(_) => "exec",
+        Command::Port(_) => "port",
+        Command::Top(_) => "top",
+        Command::Images(_) => "images",
+        Command::Events(_) => "events",
+        Command::Wait(_) => "wait",
+        Command::Stats(_) => "stats",
+        Command::Watch(_) => "watch",
+        Command::Cp(_) => "cp",
+        _ => return None,
+    })
+}
+
 async fn dispatch(app: &App, command: Command) -> Result<i32> {
+    // Swarm runs services: the stack commands act on the stack, the container commands
+    // are refused, the rest (build, push, pull, image, volume, config) run as usual.
+    let swarm = app.backend_kind == BackendKind::Swarm;
+    if swarm && let Some(name) = container_command(&command) {
+        return Err(stack::not_on_swarm(name));
+    }
+    let command = match command {
+        Command::Up(a) if swarm => return stack::up(app, a).await,
+        Command::Down(a) if swarm => return stack::down(app, a).await,
+        Command::Ps(a) if swarm => return stack::ps(app, a).await,
+        Command::Logs(a) if swarm => return stack::logs(app, a).await,
+        Command::Scale(a) if swarm => return stack::scale(app, a).await,
+        Command::Ls(a) if swarm => return stack::ls(app, a).await,
+        other => other,
+    };
     match command {
         Command::Up(a) => up::run(app, a).await,
         Command::Create(a) => up::create(app, a).await,
@@ -285,6 +349,9 @@ async fn dispatch(app: &App, command: Command) -> Result<i32> {
         Command::Pause(a) => lifecycle::pause(app, a, true).await,
         Command::Unpause(a) => lifecycle::pause(app, a, false).await,
         Command::Top(a) => lifecycle::top(app, a).await,
+        Command::Events(a) => events::run(app, a).await,
+        Command::Wait(a) => wait::run(app, a).await,
+        Command::Stats(a) => stats::run(app, a).await,
         Command::Run(a) => run::run(app, a).await,
         Command::Exec(a) => exec::run(app, a).await,
         Command::Port(a) => port::run(app, a).await,
@@ -296,6 +363,9 @@ async fn dispatch(app: &App, command: Command) -> Result<i32> {
         Command::Version(a) => ls::version(app, a).await,
         Command::Config(a) => config::run(app, a).await,
         Command::Graph(a) => graph::run(app, a).await,
+        Command::Convert(a) => convert::run(app, a).await,
+        Command::Watch(a) => watch::run(app, a).await,
+        Command::Cp(a) => cp::run(app, a).await,
         Command::Image(c) => image::image_command(app, c).await,
         Command::Volume(c) => volume::run(app, c).await,
         Command::Completion(a) => completion::completion(a),

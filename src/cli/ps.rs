@@ -11,21 +11,21 @@ use crate::output::logs::short_name;
 pub struct Args {
     /// Show all stopped containers (including those created by the run command).
     #[arg(short = 'a', long)]
-    all: bool,
+    pub(super) all: bool,
     /// Only display IDs.
     #[arg(short = 'q', long)]
-    quiet: bool,
+    pub(super) quiet: bool,
     /// Display services.
     #[arg(long)]
-    services: bool,
+    pub(super) services: bool,
     /// Filter by status: created, restarting, running, removing, paused, exited, dead (repeatable).
     #[arg(long)]
-    status: Vec<String>,
+    pub(super) status: Vec<String>,
     /// table, json, or a template of the JSON fields: `{{.Name}}\t{{.State}}`.
     #[arg(long, default_value = "table")]
-    format: String,
+    pub(super) format: String,
     #[arg(value_name = "SERVICE")]
-    service_names: Vec<String>,
+    pub(super) service_names: Vec<String>,
 }
 
 /// One row of `ps --format json`, named as Docker Compose names them.
@@ -49,12 +49,12 @@ struct Row {
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct Publisher {
+pub(super) struct Publisher {
     #[serde(rename = "URL")]
-    url: String,
-    target_port: u16,
-    published_port: u16,
-    protocol: String,
+    pub(super) url: String,
+    pub(super) target_port: u16,
+    pub(super) published_port: u16,
+    pub(super) protocol: String,
 }
 
 pub async fn run(app: &App, a: Args) -> Result<i32> {
@@ -168,7 +168,7 @@ pub fn print_table(rows: &[Vec<String>]) -> std::io::Result<()> {
 
 /// `{{.Field}}` (a field of the JSON row) and `{{json .}}` / `{{json .Field}}`, the part of
 /// Go templates people use with `ps --format`; `\t` and `\n` are escapes.
-fn render_template(template: &str, row: &serde_json::Value) -> Result<String> {
+pub(super) fn render_template(template: &str, row: &serde_json::Value) -> Result<String> {
     let template = template.replace("\\t", "\t").replace("\\n", "\n");
     let mut out = String::new();
     let mut rest = template.as_str();

@@ -9,55 +9,59 @@ use crate::backend::{LogOptions, PullPolicy};
 use crate::output::logs::LogPrinter;
 use crate::plan::converge::Recreate;
 use crate::plan::execute::{self, Ctx, UpOptions};
+use crate::watch::Watch;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Detached mode: run containers in the background.
     #[arg(short = 'd', long)]
-    detach: bool,
+    pub(super) detach: bool,
     /// Scale SERVICE to NUM instances (repeatable: `--scale web=3`).
     #[arg(long, value_name = "SERVICE=NUM")]
-    scale: Vec<String>,
+    pub(super) scale: Vec<String>,
     /// Don't start linked services.
     #[arg(long)]
-    no_deps: bool,
+    pub(super) no_deps: bool,
     /// Recreate containers even if their configuration hasn't changed.
     #[arg(long, conflicts_with = "no_recreate")]
-    force_recreate: bool,
+    pub(super) force_recreate: bool,
     /// If containers already exist, don't recreate them.
     #[arg(long)]
-    no_recreate: bool,
+    pub(super) no_recreate: bool,
     /// Remove containers for services not defined in the compose file.
     #[arg(long)]
-    remove_orphans: bool,
+    pub(super) remove_orphans: bool,
     /// Wait for services to be running|healthy (implies detached mode).
     #[arg(long)]
-    wait: bool,
+    pub(super) wait: bool,
     /// Stops all containers if any container was stopped.
     #[arg(long)]
-    abort_on_container_exit: bool,
+    pub(super) abort_on_container_exit: bool,
     /// Return the exit code of the selected service container (implies --abort-on-container-exit).
     #[arg(long)]
-    exit_code_from: Option<String>,
+    pub(super) exit_code_from: Option<String>,
     /// Shutdown timeout in seconds.
     #[arg(short = 't', long)]
-    timeout: Option<u64>,
+    pub(super) timeout: Option<u64>,
     /// Don't start the services after creating them.
     #[arg(long)]
-    no_start: bool,
+    pub(super) no_start: bool,
     /// Produce monochrome output.
     #[arg(long)]
-    no_color: bool,
+    pub(super) no_color: bool,
     /// Show timestamps.
     #[arg(long)]
-    timestamps: bool,
+    pub(super) timestamps: bool,
     /// Pull image before running: always, missing, never.
     #[arg(long, value_enum, default_value = "missing")]
-    pull: PullPolicy,
+    pub(super) pull: PullPolicy,
     /// Build images before starting containers.
     #[arg(long)]
-    build: bool,
-    services: Vec<String>,
+    pub(super) build: bool,
+    /// Watch source code and update the services (`develop.watch`) as files change.
+    #[arg(short = 'w', long, conflicts_with = "no_start")]
+    pub(super) watch: bool,
+    pub(super) services: Vec<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -79,13 +83,13 @@ pub struct CreateArgs {
 pub struct ScaleArgs {
     /// Don't start linked services.
     #[arg(long)]
-    no_deps: bool,
+    pub(super) no_deps: bool,
     /// SERVICE=NUM pairs.
     #[arg(required = true, value_name = "SERVICE=NUM")]
-    scale: Vec<String>,
+    pub(super) scale: Vec<String>,
 }
 
-fn parse_scale(items: &[String]) -> Result<HashMap<String, u32>> {
+pub(super) fn parse_scale(items: &[String]) -> Result<HashMap<String, u32>> {
     let mut out = HashMap::new();
     for item in items {
         let Some((svc, n)) = item.split_once('=') else { bail!("invalid scale {item:?}: expected SERVICE=NUM") };
@@ -118,6 +122,8 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
         timeout: common::timeout(a.timeout),
         wait: a.wait,
     };
+    // Checked before anything starts: a watch without rules is an error up front.
+    let watch = if a.watch { Some(Watch::new(&ctx.project, &a.services)?) } else { None };
     let lock = common::lock_project(&ctx).await?;
     if a.build {
         let graph = crate::plan::graph::Graph::new(&ctx.project)?;
@@ -130,18 +136,23 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     execute::up(&ctx, &opts).await?;
     drop(lock);
     if a.detach || a.wait || a.no_start {
-        return Ok(0);
+        return match &watch {
+            Some(w) => super::watch::until_stopped(w.run(&ctx)).await,
+            None => Ok(0),
+        };
     }
-    attached(app, &ctx, &a).await
+    attached(app, &ctx, &a, watch.as_ref()).await
 }
 
 /// Attached `up`: stream every container's output until they all exit, or until Ctrl-C
-/// (which stops the stack), or the first exit with --abort-on-container-exit.
-async fn attached(app: &App, ctx: &Ctx, a: &Args) -> Result<i32> {
+/// (which stops the stack), or the first exit with --abort-on-container-exit; with
+/// `--watch`, files are kept in step meanwhile.
+async fn attached(app: &App, ctx: &Ctx, a: &Args, file_watch: Option<&Watch>) -> Result<i32> {
     let services = a.services.clone();
     let containers = common::containers(ctx, &services, true).await?;
     let containers: Vec<_> = containers.into_iter().filter(|c| !c.oneoff).collect();
-    let mut printer = LogPrinter::new(&containers, app.color && !a.no_color, true, a.timestamps);
+    let order: Vec<String> = ctx.project.services.keys().cloned().collect();
+    let mut printer = LogPrinter::new(&order, &containers, app.color && !a.no_color, true, a.timestamps);
     let opts = LogOptions { follow: true, tail: None, timestamps: a.timestamps, ..Default::default() };
     let abort = a.abort_on_container_exit || a.exit_code_from.is_some();
     let watch = async {
@@ -158,8 +169,15 @@ async fn attached(app: &App, ctx: &Ctx, a: &Args) -> Result<i32> {
             futures::future::pending::<Option<(String, i32)>>().await
         }
     };
+    let watching = async {
+        match file_watch {
+            Some(w) => w.run(ctx).await,
+            None => futures::future::pending().await,
+        }
+    };
     let outcome = tokio::select! {
         r = super::logs::follow(ctx, &services, None, &opts, &mut printer, true) => { r?; None }
+        r = watching => { r?; None }
         _ = tokio::signal::ctrl_c() => Some(None),
         first = watch => Some(first),
     };
@@ -175,7 +193,10 @@ async fn attached(app: &App, ctx: &Ctx, a: &Args) -> Result<i32> {
         } else if let Some((_, c)) = first {
             code = c;
         }
-        execute::stop(ctx, &services, common::timeout(a.timeout)).await?;
+        // A fresh reporter: the live lines of the start are above the logs by now, and
+        // redrawing them would write over the logs.
+        let ctx = Ctx { progress: app.progress(), ..ctx.clone() };
+        execute::stop(&ctx, &services, common::timeout(a.timeout)).await?;
     }
     Ok(code)
 }

@@ -187,7 +187,7 @@ pub struct Service {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub logging: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub develop: Option<serde_json::Value>,
+    pub develop: Option<Develop>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub configs: Vec<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -228,6 +228,86 @@ pub struct Build {
     pub network: Option<String>,
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub other: IndexMap<String, serde_json::Value>,
+}
+
+/// `develop:` of a service: what `watch` does when files of the project change.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Develop {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub watch: Vec<WatchRule>,
+}
+
+/// One `develop.watch` rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WatchRule {
+    /// Absolute host path watched (recursively when a directory).
+    pub path: PathBuf,
+    pub action: WatchAction,
+    /// Absolute path in the container that `path` is synced to (sync actions only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// `.dockerignore`-style patterns, relative to `path`, of changes that do nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<String>,
+    /// When set, only changes matching one of these patterns (relative to `path`) count.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
+    /// Sync everything under `path` when the watch starts.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub initial_sync: bool,
+    /// The command of a `sync+exec` rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exec: Option<WatchExec>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum WatchAction {
+    #[serde(rename = "sync")]
+    Sync,
+    #[serde(rename = "rebuild")]
+    Rebuild,
+    #[serde(rename = "restart")]
+    Restart,
+    #[serde(rename = "sync+restart")]
+    SyncRestart,
+    #[serde(rename = "sync+exec")]
+    SyncExec,
+}
+
+impl WatchAction {
+    pub const NAMES: [&str; 5] = ["sync", "rebuild", "restart", "sync+restart", "sync+exec"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WatchAction::Sync => "sync",
+            WatchAction::Rebuild => "rebuild",
+            WatchAction::Restart => "restart",
+            WatchAction::SyncRestart => "sync+restart",
+            WatchAction::SyncExec => "sync+exec",
+        }
+    }
+
+    /// Whether the rule copies files (and so needs a `target`).
+    pub fn syncs(self) -> bool {
+        matches!(self, WatchAction::Sync | WatchAction::SyncRestart | WatchAction::SyncExec)
+    }
+}
+
+/// `exec:` of a `sync+exec` rule: run in every container of the service after a sync.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WatchExec {
+    pub command: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub environment: IndexMap<String, String>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub privileged: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -451,6 +531,61 @@ pub struct FileObject {
     pub external: bool,
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub labels: IndexMap<String, String>,
+    /// The value of the `environment:` variable, read by the loader. Never printed.
+    #[serde(skip)]
+    pub value: Option<String>,
+    /// SHA-256 of the data (`content`, the variable's value, or the file as read at load
+    /// time), so a container's config hash changes with it. Never printed.
+    #[serde(skip)]
+    pub digest: Option<String>,
+}
+
+/// A service's `secrets:` / `configs:` entry in long form: `- name` is `{source: name}`.
+/// A typed view of the entries the model keeps as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileRef {
+    pub source: String,
+    pub target: Option<String>,
+    pub uid: Option<String>,
+    pub gid: Option<String>,
+    pub mode: Option<u32>,
+}
+
+impl FileRef {
+    /// None when the entry is neither a name nor a map with a `source` string.
+    pub fn parse(v: &serde_json::Value) -> Option<FileRef> {
+        if let Some(s) = v.as_str() {
+            return Some(FileRef { source: s.to_string(), ..FileRef::default() });
+        }
+        let m = v.as_object()?;
+        let text = |k: &str| {
+            m.get(k).and_then(|x| match x {
+                serde_json::Value::String(s) => Some(s.clone()),
+                serde_json::Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+        };
+        Some(FileRef {
+            source: m.get("source")?.as_str()?.to_string(),
+            target: text("target"),
+            uid: text("uid"),
+            gid: text("gid"),
+            mode: m.get("mode").and_then(file_mode),
+        })
+    }
+}
+
+/// A compose file mode. The loader reads YAML 1.2, where `0440` is the decimal 440, while
+/// compose files mean octal: digits that are all octal are read as octal.
+pub fn file_mode(v: &serde_json::Value) -> Option<u32> {
+    match v {
+        serde_json::Value::String(t) => u32::from_str_radix(t.trim_start_matches("0o"), 8).ok(),
+        serde_json::Value::Number(n) => {
+            let digits = n.as_u64()?.to_string();
+            if digits.chars().all(|c| ('0'..='7').contains(&c)) { u32::from_str_radix(&digits, 8).ok() } else { digits.parse().ok() }
+        }
+        _ => None,
+    }
 }
 
 impl Service {

@@ -316,10 +316,7 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
                 check_keys(srcs, map(srcs, v, &w)?, &["driver", "options"], &w)?;
                 s.logging = Some(v.to_json())
             }
-            "develop" => {
-                check_keys(srcs, map(srcs, v, &w)?, &["watch"], &w)?;
-                s.develop = Some(v.to_json())
-            }
+            "develop" => s.develop = Some(develop(cx, v, &w)?),
             "configs" => s.configs = seq_json(srcs, v, &w)?,
             "secrets" => s.secrets = seq_json(srcs, v, &w)?,
             // Resolved before normalization.
@@ -341,6 +338,81 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
         s.environment.insert(k, v);
     }
     Ok(s)
+}
+
+fn develop(cx: &Ctx, n: &Node, what: &str) -> Result<Develop> {
+    let srcs = cx.srcs;
+    check_keys(srcs, map(srcs, n, what)?, &["watch"], what)?;
+    let Some(watch) = n.get("watch") else { return Ok(Develop::default()) };
+    let Val::Seq(items) = &watch.v else { return Err(type_err(srcs, watch, &what.replacen("develop", "develop.watch", 1), "a list")) };
+    let rules = items.iter().enumerate().map(|(i, item)| watch_rule(cx, item, &what.replacen("develop", &format!("develop.watch[{i}]"), 1))).collect::<Result<_>>()?;
+    Ok(Develop { watch: rules })
+}
+
+fn watch_rule(cx: &Ctx, n: &Node, what: &str) -> Result<WatchRule> {
+    let srcs = cx.srcs;
+    let m = map(srcs, n, what)?;
+    check_keys(srcs, m, &["path", "action", "target", "ignore", "include", "initial_sync", "exec"], what)?;
+    let required = |key: &str| n.get(key).ok_or_else(|| srcs.err(n, format!("{what}: `{key}` is required")));
+    let path = absolute(cx.project_dir, Path::new(&expand_home(&text(srcs, required("path")?, what)?)));
+    let action_node = required("action")?;
+    let action = match text(srcs, action_node, what)?.as_str() {
+        "sync" => WatchAction::Sync,
+        "rebuild" => WatchAction::Rebuild,
+        "restart" => WatchAction::Restart,
+        "sync+restart" => WatchAction::SyncRestart,
+        "sync+exec" => WatchAction::SyncExec,
+        other => {
+            return Err(srcs.err(action_node, format!("{what}: unknown action {other:?} (use {})", WatchAction::NAMES.join(", "))));
+        }
+    };
+    let mut rule = WatchRule { path, action, target: None, ignore: vec![], include: vec![], initial_sync: false, exec: None };
+    for (k, v) in m {
+        let w = format!("{}: {}", what, k.key());
+        match k.key() {
+            "target" => {
+                let t = text(srcs, v, &w)?;
+                if !t.starts_with('/') {
+                    return Err(srcs.err(v, format!("{w} must be an absolute path in the container, not {t:?}")));
+                }
+                rule.target = Some(t);
+            }
+            "ignore" => rule.ignore = strict_list(srcs, v, &w)?,
+            "include" => rule.include = strict_list(srcs, v, &w)?,
+            "initial_sync" => rule.initial_sync = boolean(srcs, v, &w)?,
+            "exec" => rule.exec = Some(watch_exec(srcs, v, &w)?),
+            _ => {}
+        }
+    }
+    if action.syncs() && rule.target.is_none() {
+        return Err(srcs.err(n, format!("{what}: action {} needs a `target` (where the files go in the container)", action.as_str())));
+    }
+    match (action, &rule.exec) {
+        (WatchAction::SyncExec, None) => return Err(srcs.err(n, format!("{what}: action sync+exec needs `exec.command`"))),
+        (WatchAction::SyncExec, Some(_)) | (_, None) => {}
+        (_, Some(_)) => return Err(srcs.err(required("exec")?, format!("{what}: `exec` only applies to action sync+exec"))),
+    }
+    Ok(rule)
+}
+
+fn watch_exec(srcs: &Sources, n: &Node, what: &str) -> Result<WatchExec> {
+    check_keys(srcs, map(srcs, n, what)?, &["command", "user", "working_dir", "environment", "privileged"], what)?;
+    let mut e = WatchExec::default();
+    for (k, v) in map(srcs, n, what)? {
+        let w = format!("{what}.{}", k.key());
+        match k.key() {
+            "command" => e.command = command(srcs, v, &w)?.unwrap_or_default(),
+            "user" => e.user = opt_text(srcs, v, &w)?,
+            "working_dir" => e.working_dir = opt_text(srcs, v, &w)?,
+            "environment" => e.environment = labels(srcs, v, &w)?,
+            "privileged" => e.privileged = boolean(srcs, v, &w)?,
+            _ => {}
+        }
+    }
+    if e.command.is_empty() {
+        return Err(srcs.err(n, format!("{what}: `command` is required")));
+    }
+    Ok(e)
 }
 
 fn seq_json(srcs: &Sources, n: &Node, what: &str) -> Result<Vec<serde_json::Value>> {
@@ -713,5 +785,17 @@ pub fn file_object(cx: &Ctx, kind: &str, project: &str, key: &str, n: &Node) -> 
     } else if o.external {
         o.name = key.to_string();
     }
+    // What a container gets, resolved now: `up` writes it, the config hash covers it.
+    o.value = o.environment.as_deref().and_then(|var| cx.env.get(var));
+    let data = match (&o.content, &o.value, &o.file) {
+        (Some(c), _, _) => Some(c.as_bytes().to_vec()),
+        (None, Some(v), _) => Some(v.as_bytes().to_vec()),
+        (None, None, Some(f)) => std::fs::read(f).ok(),
+        _ => None,
+    };
+    o.digest = data.map(|d| {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&d))
+    });
     Ok(o)
 }

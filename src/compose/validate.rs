@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::error::{ComposeError, Result};
-use super::model::{Project, VolumeType, VolumesFromSource};
+use super::model::{Project, VolumeType, VolumesFromSource, WatchAction};
 use super::normalize::Locs;
 
 fn err(locs: &Locs, key: &str, msg: String) -> ComposeError {
@@ -78,6 +78,11 @@ pub fn validate(p: &Project, locs: &Locs) -> Result<()> {
                 &format!("{name}/container_name"),
                 format!("service {name:?} sets container_name and scale {}: a container name must be unique", s.replicas()),
             ));
+        }
+        // Docker Compose refuses this up front too: there is nothing to rebuild from.
+        let rebuilds = s.develop.iter().flat_map(|d| &d.watch).any(|r| r.action == WatchAction::Rebuild);
+        if rebuilds && s.build.is_none() {
+            return Err(err(locs, &format!("{name}/develop"), format!("service {name:?}: develop.watch has a rebuild rule but the service has no build section")));
         }
         // `provider:` services are run by a plugin, not from an image.
         if s.image.is_none() && s.build.is_none() && !s.other.contains_key("provider") {

@@ -122,11 +122,22 @@ impl Node {
 pub struct Source {
     pub path: PathBuf,
     pub text: String,
+    /// Byte offset of each line's start: locations are taken for every service, so a
+    /// line lookup must not rescan the file (that made loading quadratic).
+    line_starts: Vec<usize>,
 }
 
 impl Source {
     pub fn new(path: &Path, text: String) -> Self {
-        Source { path: path.to_path_buf(), text }
+        let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        Source { path: path.to_path_buf(), text, line_starts }
+    }
+
+    /// Line `line` (1-based) without its line ending.
+    fn line(&self, line: usize) -> Option<&str> {
+        let start = *self.line_starts.get(line.checked_sub(1)?)?;
+        let end = self.line_starts.get(line).map_or(self.text.len(), |next| next - 1);
+        (start < self.text.len()).then(|| self.text[start..end].trim_end_matches('\r'))
     }
 
     pub fn loc(&self, line: usize, col: usize) -> Loc {
@@ -134,7 +145,7 @@ impl Source {
             file: self.path.clone(),
             line,
             col,
-            source_line: (line > 0).then(|| self.text.lines().nth(line - 1).map(str::to_string)).flatten(),
+            source_line: self.line(line).map(str::to_string),
         }
     }
 
@@ -389,6 +400,17 @@ fn parse_int(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn source_lines_match_str_lines() {
+        for text in ["", "a", "a\n", "a\nb", "a\r\nb\r\n", "a\n\nc\n", "\n\n"] {
+            let src = Source::new(Path::new("f"), text.to_string());
+            for line in 0..6usize {
+                let want = line.checked_sub(1).and_then(|i| text.lines().nth(i));
+                assert_eq!(src.line(line), want, "{text:?} line {line}");
+            }
+        }
+    }
 
     fn p(text: &str) -> Result<Node> {
         parse(&Source::new(Path::new("c.yml"), text.to_string()), 0)

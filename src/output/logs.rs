@@ -16,6 +16,8 @@ pub struct LogPrinter {
     prefix: bool,
     timestamps: bool,
     width: usize,
+    /// The project's services in file order: the nth service gets the nth color.
+    services: Vec<String>,
     /// container name → displayed prefix and its style.
     labels: HashMap<String, (String, Style)>,
 }
@@ -30,8 +32,11 @@ pub fn short_name(c: &ContainerSummary) -> String {
 }
 
 impl LogPrinter {
-    pub fn new(containers: &[ContainerSummary], color: bool, prefix: bool, timestamps: bool) -> Self {
-        let mut p = LogPrinter { color, prefix, timestamps, width: 0, labels: HashMap::new() };
+    /// `services` are the project's, in file order: a service's color is picked by its
+    /// place there, so that every command (`up`, `logs`, `logs web`) shows it in the same
+    /// color, and neighbours differ.
+    pub fn new(services: &[String], containers: &[ContainerSummary], color: bool, prefix: bool, timestamps: bool) -> Self {
+        let mut p = LogPrinter { color, prefix, timestamps, width: 0, services: services.to_vec(), labels: HashMap::new() };
         for c in containers {
             p.add(c);
         }
@@ -40,12 +45,23 @@ impl LogPrinter {
 
     /// Registers a container that appeared later (scale up, recreate).
     pub fn add(&mut self, c: &ContainerSummary) {
-        let label = short_name(c);
-        // The color follows the service, so it stays when containers come and go.
-        let hash = c.service.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize));
-        let style = PALETTE[hash % PALETTE.len()](Style::new());
+        self.add_source(&c.name, short_name(c), &c.service);
+    }
+
+    /// Registers where lines come from by name (`LogLine::container`), shown as `label`.
+    pub fn add_source(&mut self, source: &str, label: String, service: &str) {
+        // The color follows the service, so it stays when containers come and go; a
+        // service the project does not define (an orphan) gets one from its name.
+        let slot = self.services.iter().position(|s| s == service).unwrap_or_else(|| {
+            service.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize))
+        });
+        let style = PALETTE[slot % PALETTE.len()](Style::new());
         self.width = self.width.max(label.len());
-        self.labels.insert(c.name.clone(), (label, style));
+        self.labels.insert(source.to_string(), (label, style));
+    }
+
+    pub fn knows(&self, source: &str) -> bool {
+        self.labels.contains_key(source)
     }
 
     pub fn format(&self, line: &LogLine) -> String {
@@ -97,10 +113,21 @@ mod tests {
 
     #[test]
     fn aligned_prefixes() {
-        let p = LogPrinter::new(&[c("demo-web-1", "web", 1), c("demo-redis-1", "redis", 1)], false, true, false);
+        let p = LogPrinter::new(&[], &[c("demo-web-1", "web", 1), c("demo-redis-1", "redis", 1)], false, true, false);
         let line = LogLine { container: "demo-web-1".into(), stream: LogStream::Stdout, time: None, text: "hi".into() };
         assert_eq!(p.format(&line), "web-1    | hi");
-        let p = LogPrinter::new(&[c("demo-web-1", "web", 1)], false, false, false);
+        let p = LogPrinter::new(&[], &[c("demo-web-1", "web", 1)], false, false, false);
         assert_eq!(p.format(&line), "hi");
+    }
+
+    #[test]
+    fn colors_follow_the_project_order() {
+        let services = ["db".to_string(), "web".to_string()];
+        let line = |name: &str| LogLine { container: name.into(), stream: LogStream::Stdout, time: None, text: "x".into() };
+        let both = LogPrinter::new(&services, &[c("demo-db-1", "db", 1), c("demo-web-1", "web", 1)], true, true, false);
+        let web_only = LogPrinter::new(&services, &[c("demo-web-1", "web", 1)], true, true, false);
+        let color = |p: &LogPrinter, name: &str| p.format(&line(name)).split("web-1").next().unwrap_or_default().to_string();
+        assert_eq!(color(&both, "demo-web-1"), color(&web_only, "demo-web-1"));
+        assert_ne!(both.format(&line("demo-db-1")).split("db-1").next(), both.format(&line("demo-web-1")).split("web-1").next());
     }
 }

@@ -55,7 +55,7 @@ pub fn reporter(mode: Mode, color: bool) -> ProgressRef {
 fn is_final(status: &str) -> bool {
     matches!(
         status,
-        "Started" | "Created" | "Running" | "Removed" | "Stopped" | "Healthy" | "Exited" | "Recreated" | "Pulled" | "Killed" | "Paused" | "Unpaused" | "Built" | "Pushed" | "Error"
+        "Started" | "Created" | "Running" | "Removed" | "Updated" | "Unchanged" | "Scaled" | "Stopped" | "Healthy" | "Exited" | "Recreated" | "Pulled" | "Killed" | "Paused" | "Unpaused" | "Built" | "Pushed" | "Error"
     )
 }
 

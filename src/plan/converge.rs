@@ -59,11 +59,9 @@ pub fn plan_service(existing: &[ContainerSummary], replicas: u32, hash: &str, re
         actions.push(action);
     }
     // Scale up: new containers get max + 1, max + 2, ...
-    let mut next = current.iter().map(|c| c.number).max().unwrap_or(0) + 1;
-    for _ in current.len()..replicas as usize {
-        actions.push(Action::Create { number: next });
-        next += 1;
-    }
+    let first = current.iter().map(|c| c.number).max().unwrap_or(0) + 1;
+    let missing = (replicas as usize).saturating_sub(current.len()) as u32;
+    actions.extend((first..first + missing).map(|number| Action::Create { number }));
     actions
 }
 

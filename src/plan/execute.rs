@@ -101,6 +101,7 @@ pub async fn up(ctx: &Ctx, opts: &UpOptions) -> Result<()> {
     // Everything that can fail on input is checked before anything is created.
     ensure_images(ctx, &services, opts.pull).await?;
     check_free_ports(ctx, &services, &observed, opts)?;
+    write_service_files(ctx, &services)?;
 
     let service_names: Vec<&str> = project.services.keys().map(String::as_str).collect();
     let orphaned = orphans(&observed, &service_names);
@@ -141,6 +142,7 @@ pub async fn up(ctx: &Ctx, opts: &UpOptions) -> Result<()> {
 pub async fn prepare_one_off(ctx: &Ctx, service: &str) -> Result<()> {
     let services = [service.to_string()];
     ensure_images(ctx, &services, PullPolicy::Missing).await?;
+    write_service_files(ctx, &services)?;
     for spec in network_specs(&ctx.project, &services) {
         let existed = ctx.backend.list_networks(&ctx.project.name).await?.iter().any(|n| n.name == spec.name);
         ctx.bounded(ctx.backend.ensure_network(&spec)).await.with_context(|| format!("network {}", spec.name))?;
@@ -152,6 +154,58 @@ pub async fn prepare_one_off(ctx: &Ctx, service: &str) -> Result<()> {
         ctx.bounded(ctx.backend.ensure_volume(&spec)).await.with_context(|| format!("volume {}", spec.name))?;
     }
     Ok(())
+}
+
+/// Secrets and configs of `services`: checks that the files they name exist and writes
+/// those with `environment:` or `content:` under the project's runtime directory
+/// (directories 0700, each file with its mode and owner, replaced atomically).
+fn write_service_files(ctx: &Ctx, services: &[String]) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    use super::spec::{host_files, runtime_dir, HostFile};
+    let root = runtime_dir(&ctx.project.name);
+    for name in services {
+        if !ctx.project.services.contains_key(name) {
+            continue;
+        }
+        for f in host_files(&ctx.project, name)? {
+            match f {
+                HostFile::Existing(path) => {
+                    if !path.is_file() {
+                        bail!("service {name:?}: {} is not a file", path.display());
+                    }
+                }
+                HostFile::Write { path, data, mode, uid, gid } => {
+                    let dir = path.parent().context("a written secret has a directory")?;
+                    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).with_context(|| format!("creating {}", dir.display()))?;
+                    // Existing directories keep their mode: set it on every level we own.
+                    let mut d = Some(dir);
+                    while let Some(p) = d.filter(|p| p.starts_with(&root)) {
+                        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700)).with_context(|| format!("chmod {}", p.display()))?;
+                        d = p.parent();
+                    }
+                    let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("file")));
+                    let _ = std::fs::remove_file(&tmp);
+                    std::fs::write(&tmp, &data).with_context(|| format!("writing {}", tmp.display()))?;
+                    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode)).with_context(|| format!("chmod {}", tmp.display()))?;
+                    if uid.is_some() || gid.is_some() {
+                        std::os::unix::fs::chown(&tmp, uid, gid).with_context(|| format!("chown {}", tmp.display()))?;
+                    }
+                    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `down`: the written secrets and configs go with the containers.
+fn remove_service_files(project: &str) {
+    let root = super::spec::runtime_dir(project);
+    for kind in ["secrets", "configs"] {
+        let _ = std::fs::remove_dir_all(root.join(kind));
+    }
+    // Only when empty: the directory may hold other things one day.
+    let _ = std::fs::remove_dir(&root);
 }
 
 /// What one `up` created, so that a failure can take it back.
@@ -337,7 +391,7 @@ async fn converge_service(ctx: &Ctx, name: &str, opts: &UpOptions, observed: &[C
     if replicas > 1 && service.container_name.is_some() {
         bail!("service {name:?}: container_name {:?} cannot be used with more than one container", service.container_name.as_deref().unwrap_or(""));
     }
-    let hash = super::spec::config_hash(service);
+    let hash = super::spec::service_hash(&ctx.project, name);
     let existing: Vec<ContainerSummary> = observed.iter().filter(|c| c.service == name && !c.oneoff).cloned().collect();
     let actions = plan_service(&existing, replicas, &hash, opts.recreate);
     // Removals first (scale down), then the rest in parallel.
@@ -446,11 +500,20 @@ pub async fn wait_condition(ctx: &Ctx, service: &str, cond: DependsCondition) ->
 }
 
 async fn remove_container(ctx: &Ctx, c: &ContainerSummary, timeout: Option<Duration>, volumes: bool) -> Result<()> {
+    stop_container(ctx, c, timeout).await?;
+    remove_stopped(ctx, c, volumes).await
+}
+
+async fn stop_container(ctx: &Ctx, c: &ContainerSummary, timeout: Option<Duration>) -> Result<()> {
     if c.state.is_running() {
         ctx.progress.event("Container", &c.name, "Stopping");
         ctx.bounded(ctx.backend.stop_container(&c.id, timeout)).await.with_context(|| format!("container {}", c.name))?;
         ctx.progress.event("Container", &c.name, "Stopped");
     }
+    Ok(())
+}
+
+async fn remove_stopped(ctx: &Ctx, c: &ContainerSummary, volumes: bool) -> Result<()> {
     ctx.progress.event("Container", &c.name, "Removing");
     ctx.bounded(ctx.backend.remove_container(&c.id, true, volumes)).await.with_context(|| format!("container {}", c.name))?;
     ctx.progress.event("Container", &c.name, "Removed");
@@ -524,6 +587,8 @@ pub async fn down(ctx: &Ctx, opts: &DownOptions) -> Result<()> {
         }
         targets.push(c);
     }
+    // Each service is stopped and removed before the services it depends on, as Docker
+    // Compose does: `--progress plain` output stays in a stable order.
     let ctx2 = ctx.clone();
     let timeout = opts.timeout;
     let volumes = opts.volumes;
@@ -540,6 +605,7 @@ pub async fn down(ctx: &Ctx, opts: &DownOptions) -> Result<()> {
         ctx.bounded(ctx.backend.remove_network(&net.name)).await.with_context(|| format!("network {}", net.name))?;
         ctx.progress.event("Network", &net.name, "Removed");
     }
+    remove_service_files(&ctx.project.name);
     if opts.volumes {
         for vol in ctx.backend.list_volumes(Some(&ctx.project.name)).await? {
             ctx.progress.event("Volume", &vol.name, "Removing");
@@ -579,6 +645,9 @@ pub async fn start_existing(ctx: &Ctx, services: &[String]) -> Result<()> {
     if observed.iter().all(|c| c.oneoff) {
         bail!("service(s) not found: no containers to start (run `hoist up` first)");
     }
+    // /run is emptied by a reboot: the secrets and configs are written again.
+    let named: Vec<String> = if services.is_empty() { ctx.project.services.keys().cloned().collect() } else { services.to_vec() };
+    write_service_files(ctx, &named)?;
     for name in graph.start_order() {
         if !services.is_empty() && !services.contains(&name) {
             continue;

@@ -4,4 +4,5 @@
 pub mod converge;
 pub mod execute;
 pub mod graph;
+pub mod lock;
 pub mod spec;

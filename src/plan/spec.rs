@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use crate::backend::{
     labels, ContainerSpec, ContainerSummary, Mount, NetworkAttachment, NetworkMode, NetworkSpec, VolumeSpec,
 };
-use crate::compose::model::{parse_duration, Project, Service, VolumeType, VolumesFromSource};
+use crate::compose::model::{parse_duration, FileObject, FileRef, Project, Service, VolumeType, VolumesFromSource};
 
 /// The version written in `com.docker.compose.version`.
 pub const COMPOSE_VERSION: &str = concat!("hoist-", env!("CARGO_PKG_VERSION"));
@@ -26,11 +26,149 @@ pub fn config_hash(service: &Service) -> String {
     let mut value = serde_json::to_value(service).unwrap_or_default();
     if let Some(map) = value.as_object_mut() {
         map.remove("scale");
+        // Watch rules say what `watch` does on the host, nothing about the container.
+        map.remove("develop");
         if let Some(deploy) = map.get_mut("deploy").and_then(|d| d.as_object_mut()) {
             deploy.remove("replicas");
         }
     }
     hex::encode(Sha256::digest(value.to_string().as_bytes()))
+}
+
+/// `config_hash` of the service, plus the data of the secrets and configs it mounts: a
+/// changed `content:`, variable or file recreates the container. Services without any
+/// hash as before.
+pub fn service_hash(project: &Project, service_name: &str) -> String {
+    let service = &project.services[service_name];
+    let base = config_hash(service);
+    let digests: Vec<String> = file_refs(project, service)
+        .filter_map(|(_, _, obj)| obj.and_then(|o| o.digest.clone()))
+        .collect();
+    if digests.is_empty() {
+        return base;
+    }
+    hex::encode(Sha256::digest(format!("{base}\n{}", digests.join("\n")).as_bytes()))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Secret,
+    Config,
+}
+
+impl FileKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileKind::Secret => "secret",
+            FileKind::Config => "config",
+        }
+    }
+}
+
+/// A service's secrets then configs: the parsed reference and its top-level definition.
+fn file_refs<'a>(project: &'a Project, service: &'a Service) -> impl Iterator<Item = (FileKind, FileRef, Option<&'a FileObject>)> + 'a {
+    let secrets = service.secrets.iter().map(|v| (FileKind::Secret, v));
+    let configs = service.configs.iter().map(|v| (FileKind::Config, v));
+    secrets.chain(configs).filter_map(move |(kind, v)| {
+        let r = FileRef::parse(v)?;
+        let defs = if kind == FileKind::Secret { &project.secrets } else { &project.configs };
+        let obj = defs.get(&r.source);
+        Some((kind, r, obj))
+    })
+}
+
+/// Where a secret or config appears in the container: `/run/secrets/<target or name>`
+/// (an absolute target as is), `/<target or name>` for configs.
+pub fn file_target(kind: FileKind, r: &FileRef) -> String {
+    let name = r.target.as_deref().unwrap_or(&r.source);
+    match kind {
+        _ if name.starts_with('/') => name.to_string(),
+        FileKind::Secret => format!("/run/secrets/{name}"),
+        FileKind::Config => format!("/{name}"),
+    }
+}
+
+/// The project's runtime directory: `/run/hoist/<project>` as root, else under the
+/// temporary directory (per user).
+pub fn runtime_dir(project: &str) -> std::path::PathBuf {
+    let base = if nix::unistd::geteuid().is_root() {
+        std::path::PathBuf::from("/run/hoist")
+    } else {
+        std::env::temp_dir().join(format!("hoist-{}", nix::unistd::geteuid()))
+    };
+    base.join(project)
+}
+
+/// Where a secret or config without a file of its own (`environment:`, `content:`) is
+/// written for a service: `<runtime dir>/<secrets|configs>/<service>/<key>`.
+pub fn written_path(project: &str, service_name: &str, kind: FileKind, key: &str) -> std::path::PathBuf {
+    runtime_dir(project).join(format!("{}s", kind.as_str())).join(service_name).join(key)
+}
+
+/// What the host must hold for one of a service's secrets or configs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostFile {
+    /// `file:`: bind-mounted as it is; it must exist.
+    Existing(std::path::PathBuf),
+    /// `environment:` / `content:`: written by `up` before the container is created.
+    Write { path: std::path::PathBuf, data: Vec<u8>, mode: u32, uid: Option<u32>, gid: Option<u32> },
+}
+
+/// The host files a service's secrets and configs need, or why they cannot be had: an
+/// `external` object (swarm only), an unset variable, an undefined name, a bad uid/gid.
+pub fn host_files(project: &Project, service_name: &str) -> anyhow::Result<Vec<HostFile>> {
+    let service = &project.services[service_name];
+    let mut out = Vec::new();
+    for (kind, r, obj) in file_refs(project, service) {
+        let what = format!("service {service_name:?}: {} {:?}", kind.as_str(), r.source);
+        let Some(obj) = obj else { anyhow::bail!("{what} is not defined") };
+        if obj.external {
+            anyhow::bail!("{what} is external: external {}s exist only on a swarm, which hoist does not run; define it with file:, environment: or content:", kind.as_str());
+        }
+        if let Some(f) = &obj.file
+            && obj.content.is_none()
+            && obj.environment.is_none()
+        {
+            out.push(HostFile::Existing(f.clone()));
+            continue;
+        }
+        let data = match (&obj.content, &obj.environment) {
+            (Some(c), _) => c.clone(),
+            (None, Some(var)) => match &obj.value {
+                Some(v) => v.clone(),
+                None => anyhow::bail!("{what}: environment variable {var:?} is not set"),
+            },
+            _ => anyhow::bail!("{what} has neither file, environment nor content"),
+        };
+        let id = |which: &str, v: &Option<String>| -> anyhow::Result<Option<u32>> {
+            v.as_deref().map(|s| s.parse::<u32>().map_err(|_| anyhow::anyhow!("{what}: {which} {s:?} is not a number"))).transpose()
+        };
+        let default_mode = if kind == FileKind::Secret { 0o400 } else { 0o444 };
+        out.push(HostFile::Write {
+            path: written_path(&project.name, service_name, kind, &r.source),
+            data: data.into_bytes(),
+            mode: r.mode.unwrap_or(default_mode),
+            uid: id("uid", &r.uid)?,
+            gid: id("gid", &r.gid)?,
+        });
+    }
+    Ok(out)
+}
+
+/// The read-only bind mounts of a service's secrets and configs (external or undefined
+/// ones are left out: `host_files` refuses them before anything is created).
+fn file_mounts(project: &Project, service_name: &str) -> Vec<Mount> {
+    let service = &project.services[service_name];
+    file_refs(project, service)
+        .filter_map(|(kind, r, obj)| {
+            let obj = obj.filter(|o| !o.external)?;
+            let source = match &obj.file {
+                Some(f) if obj.content.is_none() && obj.environment.is_none() => f.clone(),
+                _ => written_path(&project.name, service_name, kind, &r.source),
+            };
+            Some(Mount::Bind { source, target: file_target(kind, &r), read_only: true, create_host_path: false })
+        })
+        .collect()
 }
 
 /// The engine-side name of the container that stands for `service` when another service
@@ -82,7 +220,7 @@ pub fn container_spec(
     observed: &[ContainerSummary],
 ) -> ContainerSpec {
     let service = &project.services[service_name];
-    let hash = config_hash(service);
+    let hash = service_hash(project, service_name);
     let name = container_name(&project.name, service_name, service, number);
     let resolve = |svc: &str| primary_container(project, svc, observed);
 
@@ -109,6 +247,7 @@ pub fn container_spec(
         let (size, mode) = tmpfs_options(opts);
         mounts.push(Mount::Tmpfs { target: target.to_string(), size, mode });
     }
+    mounts.extend(file_mounts(project, service_name));
 
     let volumes_from = service
         .volumes_from
@@ -327,6 +466,53 @@ mod tests {
     }
 
     #[test]
+    fn secrets_and_configs_mount_read_only_and_hash_their_data() {
+        use crate::compose::model::FileObject;
+        let mut p = project();
+        let web = p.services.get_mut("web").unwrap();
+        web.secrets = vec![serde_json::json!("tok"), serde_json::json!({"source": "env", "target": "e", "mode": 440})];
+        web.configs = vec![serde_json::json!({"source": "conf", "target": "etc/app.ini"})];
+        p.secrets.insert("tok".into(), FileObject { file: Some("/srv/tok".into()), digest: Some("a".into()), ..Default::default() });
+        p.secrets.insert("env".into(), FileObject { environment: Some("E".into()), value: Some("v".into()), digest: Some("b".into()), ..Default::default() });
+        p.configs.insert("conf".into(), FileObject { content: Some("k=v".into()), digest: Some("c".into()), ..Default::default() });
+        let spec = container_spec(&p, "web", 1, false, &[]);
+        let binds: Vec<(String, String)> = spec
+            .mounts
+            .iter()
+            .filter_map(|m| match m {
+                Mount::Bind { source, target, read_only: true, create_host_path: false } => Some((source.display().to_string(), target.clone())),
+                _ => None,
+            })
+            .collect();
+        let dir = runtime_dir("demo");
+        assert_eq!(
+            binds,
+            vec![
+                ("/srv/tok".to_string(), "/run/secrets/tok".to_string()),
+                (dir.join("secrets/web/env").display().to_string(), "/run/secrets/e".to_string()),
+                (dir.join("configs/web/conf").display().to_string(), "/etc/app.ini".to_string()),
+            ]
+        );
+        let files = host_files(&p, "web").unwrap();
+        assert_eq!(files[0], HostFile::Existing("/srv/tok".into()));
+        assert!(matches!(&files[1], HostFile::Write { data, mode: 0o440, .. } if data == b"v"));
+        assert!(matches!(&files[2], HostFile::Write { data, mode: 0o444, .. } if data == b"k=v"));
+
+        let h = service_hash(&p, "web");
+        assert_ne!(h, config_hash(&p.services["web"]));
+        p.configs.get_mut("conf").unwrap().digest = Some("d".into());
+        assert_ne!(h, service_hash(&p, "web"));
+        assert_eq!(service_hash(&p, "db"), config_hash(&p.services["db"]));
+
+        p.secrets.get_mut("tok").unwrap().external = true;
+        let e = host_files(&p, "web").unwrap_err().to_string();
+        assert!(e.contains("service \"web\": secret \"tok\" is external"), "{e}");
+        p.secrets.get_mut("tok").unwrap().external = false;
+        p.secrets.get_mut("env").unwrap().value = None;
+        assert!(host_files(&p, "web").unwrap_err().to_string().contains("\"E\" is not set"));
+    }
+
+    #[test]
     fn hash_ignores_scale_only() {
         let mut s = Service { image: Some("busybox".into()), ..Default::default() };
         let h = config_hash(&s);
@@ -359,7 +545,7 @@ pub fn build_spec(project: &Project, service_name: &str) -> Option<crate::backen
 
 /// `size=64m,mode=1777` of the `tmpfs:` short form → (bytes, mode); unknown options are
 /// left to the defaults.
-fn tmpfs_options(opts: &str) -> (Option<u64>, Option<u32>) {
+pub fn tmpfs_options(opts: &str) -> (Option<u64>, Option<u32>) {
     let (mut size, mut mode) = (None, None);
     for o in opts.split(',') {
         match o.split_once('=') {

@@ -1,6 +1,8 @@
 //! Helpers the end-to-end tests share: the binary under test and a busybox image.
 #![allow(dead_code)]
 
+pub mod stack;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
@@ -44,3 +46,17 @@ pub fn busybox_tar() -> PathBuf {
     .clone()
 }
 
+
+/// `on_both_backends!(a, b)`: tests `docker::a`, `builtin::a`, … calling `a("docker")`
+/// and `a("builtin")` (the test file says `#[macro_use] mod common;`).
+#[allow(unused_macros)]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod docker {
+            $(#[test] fn $name() { super::$name("docker") })*
+        }
+        mod builtin {
+            $(#[test] fn $name() { super::$name("builtin") })*
+        }
+    };
+}

@@ -2,7 +2,9 @@
 //! supervisors (`runtime`), bridges and ports (`network`), tied together as a `Backend`.
 //! State lives under `/var/lib/hoist` (or `$HOIST_ROOT`); see docs/builtin-state.md.
 
-mod build;
+pub(crate) mod build;
+pub mod events;
+mod files;
 pub mod image;
 pub mod links;
 pub mod network;
@@ -45,7 +47,7 @@ impl BuiltinBackend {
             anyhow::bail!("the built-in runtime needs root for now (run with sudo), or use --backend docker");
         }
         let root = std::env::var_os("HOIST_ROOT").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/lib/hoist"));
-        for d in ["containers", "volumes", "netns", "names"] {
+        for d in ["containers", "volumes", "netns", "names", "events"] {
             std::fs::create_dir_all(root.join(d)).map_err(|e| anyhow::anyhow!("creating {}: {e}", root.join(d).display()))?;
         }
         use std::os::unix::fs::PermissionsExt;
@@ -103,6 +105,15 @@ impl BuiltinBackend {
         }
     }
 
+    /// Where the events of a container go, and what they say about it (as Docker: its
+    /// labels, name and image).
+    fn event_sink(&self, r: &Record) -> events::EventSink {
+        let mut attributes = r.spec.labels.clone();
+        attributes.insert("image".into(), r.spec.image.clone());
+        attributes.insert("name".into(), r.name.clone());
+        events::EventSink { log: events::log_path(&self.store.root, &r.spec.project), id: r.id.clone(), attributes }
+    }
+
     /// Copies what the image has at `target` into a fresh volume (Docker's copy-up).
     fn copy_up(layers: &[PathBuf], target: &str, data: &Path) {
         for layer in layers {
@@ -127,40 +138,44 @@ impl BuiltinBackend {
 
     /// The addresses of a container: (network, ip), first network first.
     fn addresses(&self, r: &Record) -> Vec<(String, String)> {
-        let addrs = self.net.container_addresses(&r.id).unwrap_or_default();
-        r.networks
-            .iter()
-            .filter_map(|n| addrs.iter().find(|(net, _)| *net == n.network).map(|(net, ip)| (net.clone(), ip.to_string())))
-            .collect()
+        ordered_addresses(r, &self.net.container_addresses(&r.id).unwrap_or_default())
     }
 
     /// Rewrites /etc/hosts of every container of the project: itself, every other running
     /// container on a shared network (service name, container name, aliases), and links.
-    fn refresh_hosts(&self, project: &str) {
+    /// Network records are read once: this runs on every start and removal, for the
+    /// whole project. Stopped containers are left alone (their start refreshes them), but
+    /// `starting`, which is not running yet, gets its file.
+    fn refresh_hosts(&self, project: &str, starting: Option<&str>) {
         let all: Vec<Record> = self.store.records().into_iter().filter(|r| r.spec.project == project).collect();
-        let running: Vec<&Record> = all.iter().filter(|r| runtime::state(&self.store.container_dir(&r.id)).is_ok_and(|s| s.status == "running")).collect();
-        for r in &all {
-            let mine = self.addresses(r);
+        let status: std::collections::HashMap<&str, String> = all.iter().filter_map(|r| Some((r.id.as_str(), runtime::state(&self.store.container_dir(&r.id)).ok()?.status))).collect();
+        let has = |r: &Record, states: &[&str]| status.get(r.id.as_str()).is_some_and(|s| states.contains(&s.as_str()));
+        let running: Vec<&Record> = all.iter().filter(|r| has(r, &["running"])).collect();
+        let recorded = self.net.all_addresses().unwrap_or_default();
+        let addresses = |r: &Record| ordered_addresses(r, recorded.get(&r.id).map_or(&[][..], Vec::as_slice));
+        let running: Vec<(&Record, Vec<(String, String)>)> = running.into_iter().map(|o| (o, addresses(o))).collect();
+        for r in all.iter().filter(|r| starting == Some(r.id.as_str()) || has(r, &["running", "paused", "restarting"])) {
+            let mine = addresses(r);
             let mut entries: Vec<(String, Vec<String>)> = Vec::new();
             match mine.first() {
                 Some((_, ip)) => entries.push((ip.clone(), vec![r.hostname.clone(), r.name.clone()])),
                 None => entries.push(("127.0.1.1".into(), vec![r.hostname.clone()])),
             }
-            for other in running.iter().filter(|o| o.id != r.id) {
-                for (net, ip) in self.addresses(other) {
-                    if mine.iter().any(|(n, _)| *n == net) {
+            for (other, theirs) in running.iter().filter(|(o, _)| o.id != r.id) {
+                for (net, ip) in theirs {
+                    if mine.iter().any(|(n, _)| n == net) {
                         let mut names = vec![other.spec.service_name.clone(), other.name.clone()];
-                        if let Some(a) = other.networks.iter().find(|a| a.network == net) {
+                        if let Some(a) = other.networks.iter().find(|a| a.network == *net) {
                             names.extend(a.aliases.iter().cloned());
                         }
                         names.dedup();
-                        entries.push((ip, names));
+                        entries.push((ip.clone(), names));
                     }
                 }
             }
             for (source, alias) in &r.spec.links {
                 if let Ok(src) = self.store.find(source)
-                    && let Some((_, ip)) = self.addresses(&src).first()
+                    && let Some((_, ip)) = addresses(&src).first()
                 {
                     entries.push((ip.clone(), vec![alias.clone(), src.name.clone()]));
                 }
@@ -171,7 +186,11 @@ impl BuiltinBackend {
                     entries.push((ip.trim_matches(['[', ']']).to_string(), vec![name.to_string()]));
                 }
             }
-            let _ = rewrite_in_place(&self.store.container_dir(&r.id).join("hosts"), &network::render_hosts(&entries));
+            let hosts = self.store.container_dir(&r.id).join("hosts");
+            let content = network::render_hosts(&entries);
+            if std::fs::read_to_string(&hosts).ok().as_deref() != Some(content.as_str()) {
+                let _ = rewrite_in_place(&hosts, &content);
+            }
         }
     }
 
@@ -214,12 +233,21 @@ impl BuiltinBackend {
                 _ => NamespaceMode::Private,
             })
         };
-        let spec = runtime_spec(&r, &dir, env, ip.as_deref(), ns(&r.spec.pid)?, ns(&r.spec.ipc)?);
+        let mut spec = runtime_spec(&r, &dir, env, ip.as_deref(), ns(&r.spec.pid)?, ns(&r.spec.ipc)?);
+        spec.events = Some(self.event_sink(&r));
         // The process may read /etc/hosts at once: it must hold its links before it starts.
-        self.refresh_hosts(&r.spec.project);
+        self.refresh_hosts(&r.spec.project, Some(&r.id));
         store::write_atomic(&dir.join("runtime.json"), &serde_json::to_vec_pretty(&spec).map_err(other)?)?;
         Ok((dir, r))
     }
+}
+
+/// `recorded` (network, ip) pairs of `r` in the order of its networks.
+fn ordered_addresses(r: &Record, recorded: &[(String, std::net::Ipv4Addr)]) -> Vec<(String, String)> {
+    r.networks
+        .iter()
+        .filter_map(|n| recorded.iter().find(|(net, _)| *net == n.network).map(|(net, ip)| (net.clone(), ip.to_string())))
+        .collect()
 }
 
 fn walk(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
@@ -262,7 +290,9 @@ fn restart(policy: &Option<String>) -> RestartPolicy {
 fn runtime_spec(r: &Record, dir: &Path, env: Vec<String>, ip: Option<&str>, pid_ns: NamespaceMode, ipc_ns: NamespaceMode) -> RuntimeSpec {
     let s = &r.spec.service;
     let dur = |v: &Option<String>, d: u64| v.as_deref().and_then(parse_duration).unwrap_or(Duration::from_secs(d));
-    let healthcheck = s.healthcheck.as_ref().filter(|h| !h.disable && !h.test.is_empty() && h.test[0] != "NONE").map(|h| HealthSpec {
+    // The service's healthcheck, else the image's (a service `disable: true` turns both off).
+    let image_check = r.image_config.healthcheck.as_ref().filter(|_| s.healthcheck.is_none());
+    let healthcheck = s.healthcheck.as_ref().or(image_check).filter(|h| !h.disable && !h.test.is_empty() && h.test[0] != "NONE").map(|h| HealthSpec {
         test: h.test.clone(),
         interval: dur(&h.interval, 30),
         timeout: dur(&h.timeout, 30),
@@ -328,6 +358,7 @@ fn runtime_spec(r: &Record, dir: &Path, env: Vec<String>, ip: Option<&str>, pid_
         restart: restart(&s.restart),
         healthcheck,
         ports,
+        events: None,
     }
 }
 
@@ -354,18 +385,24 @@ impl Backend for BuiltinBackend {
         let id = random_id();
         self.store.claim_name(&spec.name, &id)?;
         let result = self.create_inner(&id, spec, replace, image).await;
-        if result.is_err() {
-            self.store.release_name(&spec.name, &id);
-            let _ = std::fs::remove_dir_all(self.store.container_dir(&id));
+        match result {
+            Ok(record) => {
+                self.event_sink(&record).emit("create", &[]);
+                Ok(id)
+            }
+            Err(e) => {
+                self.store.release_name(&spec.name, &id);
+                let _ = std::fs::remove_dir_all(self.store.container_dir(&id));
+                Err(e)
+            }
         }
-        result.map(|_| id)
     }
 
     async fn start_container(&self, id: &str) -> Result<()> {
         let (dir, r) = self.prepare_start(id).await?;
         let name = r.name.clone();
         let started = blocking(move || runtime::start(&dir).map_err(other)).await;
-        self.refresh_hosts(&r.spec.project);
+        self.refresh_hosts(&r.spec.project, None);
         match started {
             Ok(_) => Ok(()),
             Err(e) if e.to_string().contains("already allocated") || e.to_string().contains("in use") => {
@@ -379,13 +416,23 @@ impl Backend for BuiltinBackend {
         let r = self.store.find(id)?;
         let dir = self.store.container_dir(&r.id);
         let t = timeout.or(r.spec.stop_grace_period).unwrap_or(Duration::from_secs(10));
+        let sink = self.event_sink(&r);
+        if runtime::state(&dir).is_ok_and(|s| s.status == "running" || s.status == "paused") {
+            let signal = r.spec.service.stop_signal.clone().or_else(|| r.image_config.stop_signal.clone()).unwrap_or_else(|| "SIGTERM".into());
+            sink.emit("kill", &[("signal", runtime::signal_number(&signal).unwrap_or(15).to_string())]);
+        }
         blocking(move || runtime::stop(&dir, t).map_err(other)).await?;
-        self.refresh_hosts(&r.spec.project);
+        sink.emit("stop", &[]);
+        self.refresh_hosts(&r.spec.project, None);
         Ok(())
     }
 
     async fn kill_container(&self, id: &str, signal: &str) -> Result<()> {
-        let dir = self.store.container_dir(&self.store.find(id)?.id);
+        let r = self.store.find(id)?;
+        let dir = self.store.container_dir(&r.id);
+        if runtime::state(&dir).is_ok_and(|s| s.status == "running" || s.status == "paused") {
+            self.event_sink(&r).emit("kill", &[("signal", runtime::signal_number(signal).unwrap_or(9).to_string())]);
+        }
         let signal = signal.to_string();
         blocking(move || {
             runtime::kill(&dir, &signal).map_err(other)?;
@@ -414,6 +461,10 @@ impl Backend for BuiltinBackend {
         if running && !force {
             return Err(BackendError::Engine(format!("cannot remove container {}: it is running (stop it first, or force)", r.name)));
         }
+        let sink = self.event_sink(&r);
+        if running {
+            sink.emit("kill", &[("signal", "9".into())]);
+        }
         let d = dir.clone();
         blocking(move || {
             if running {
@@ -439,7 +490,8 @@ impl Backend for BuiltinBackend {
         std::fs::rename(&dir, &doomed).map_err(io(format!("removing {}", dir.display())))?;
         std::fs::remove_dir_all(&doomed).map_err(io(format!("removing {}", doomed.display())))?;
         self.store.release_name(&r.name, &r.id);
-        self.refresh_hosts(&r.spec.project);
+        self.refresh_hosts(&r.spec.project, None);
+        sink.emit("destroy", &[]);
         Ok(())
     }
 
@@ -447,18 +499,26 @@ impl Backend for BuiltinBackend {
         let mut r = self.store.find(id)?;
         self.store.claim_name(new_name, &r.id)?;
         self.store.release_name(&r.name, &r.id);
-        r.name = new_name.to_string();
-        self.store.save(&r)
+        let old_name = std::mem::replace(&mut r.name, new_name.to_string());
+        self.store.save(&r)?;
+        self.event_sink(&r).emit("rename", &[("oldName", format!("/{old_name}"))]);
+        Ok(())
     }
 
     async fn pause_container(&self, id: &str) -> Result<()> {
-        let dir = self.store.container_dir(&self.store.find(id)?.id);
-        blocking(move || runtime::pause(&dir).map_err(other)).await
+        let r = self.store.find(id)?;
+        let dir = self.store.container_dir(&r.id);
+        blocking(move || runtime::pause(&dir).map_err(other)).await?;
+        self.event_sink(&r).emit("pause", &[]);
+        Ok(())
     }
 
     async fn unpause_container(&self, id: &str) -> Result<()> {
-        let dir = self.store.container_dir(&self.store.find(id)?.id);
-        blocking(move || runtime::unpause(&dir).map_err(other)).await
+        let r = self.store.find(id)?;
+        let dir = self.store.container_dir(&r.id);
+        blocking(move || runtime::unpause(&dir).map_err(other)).await?;
+        self.event_sink(&r).emit("unpause", &[]);
+        Ok(())
     }
 
     async fn inspect_container(&self, id: &str) -> Result<ContainerSummary> {
@@ -536,7 +596,7 @@ impl Backend for BuiltinBackend {
         let net_ready = async {
             // /etc/hosts of the others is refreshed once the process runs.
             tokio::time::sleep(Duration::from_millis(300)).await;
-            self.refresh_hosts(&project);
+            self.refresh_hosts(&project, None);
         };
         let run = blocking(move || runtime::run_attached(&dir, interactive).map_err(other));
         let (code, _) = tokio::join!(run, net_ready);
@@ -611,7 +671,13 @@ impl Backend for BuiltinBackend {
 
     async fn remove_image(&self, reference: &str, force: bool) -> Result<()> {
         let image = self.images.resolve(reference).map_err(other)?.ok_or_else(|| BackendError::ImageNotFound(reference.into()))?;
-        if !force && let Some(user) = self.store.records().iter().find(|r| r.image_id == image.id) {
+        // As Docker: removing one of several tags only untags, even if containers use it.
+        let by_tag = image.references.iter().any(|r| image::normalize_reference(reference).is_ok_and(|n| n == *r));
+        let last_reference = !by_tag || image.references.len() <= 1;
+        if !force
+            && last_reference
+            && let Some(user) = self.store.records().iter().find(|r| r.image_id == image.id)
+        {
             return Err(BackendError::Engine(format!("image {reference} is in use by container {}", user.name)));
         }
         self.images.remove(reference).map_err(other)
@@ -633,10 +699,76 @@ impl Backend for BuiltinBackend {
         let (images, archive) = (self.images.clone(), archive.to_path_buf());
         blocking(move || images.load(&archive).map_err(other)).await
     }
+
+    // Events and stats
+    async fn events(&self, project: &str, opts: &EventOptions) -> Result<EventStreamBox> {
+        Ok(events::follow(events::log_path(&self.store.root, project), opts))
+    }
+
+    async fn stats(&self, id: &str) -> Result<StatsSample> {
+        let r = self.store.find(id)?;
+        let dir = self.store.container_dir(&r.id);
+        let read = chrono::Utc::now();
+        let u = blocking(move || runtime::usage(&dir).map_err(other)).await?;
+        let (net_rx, net_tx) = self.net.container_traffic(&r.id);
+        Ok(StatsSample {
+            read,
+            cpu_ns: u.cpu_ns,
+            memory_usage: u.memory_usage,
+            memory_limit: u.memory_limit,
+            net_rx,
+            net_tx,
+            block_read: u.block_read,
+            block_write: u.block_write,
+            pids: u.pids,
+        })
+    }
+
+    // Files (cp, watch)
+    async fn copy_from_container(&self, id: &str, path: &str) -> Result<Vec<u8>> {
+        let path = path.to_string();
+        self.with_files(id, move |fs| fs.archive(&path)).await
+    }
+
+    async fn copy_to_container(&self, id: &str, dest: &str, archive: Vec<u8>) -> Result<()> {
+        let dest = dest.to_string();
+        self.with_files(id, move |fs| fs.extract(&dest, &archive)).await
+    }
+
+    async fn is_dir_in_container(&self, id: &str, path: &str) -> Result<Option<bool>> {
+        let path = path.to_string();
+        self.with_files(id, move |fs| fs.is_dir(&path)).await
+    }
+
+    async fn remove_from_container(&self, id: &str, paths: &[String]) -> Result<()> {
+        let paths = paths.to_vec();
+        self.with_files(id, move |fs| paths.iter().try_for_each(|p| fs.remove(p))).await
+    }
 }
 
 impl BuiltinBackend {
-    async fn create_inner(&self, id: &str, spec: &ContainerSpec, replace: Option<&ContainerSummary>, image: image::Image) -> Result<()> {
+    /// Runs `f` on the container's files, seen from the host (a stopped container's
+    /// rootfs is mounted for the time it takes).
+    async fn with_files<T: Send + 'static>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&files::ContainerFs) -> std::result::Result<T, files::FsError> + Send + 'static,
+    ) -> Result<T> {
+        let r = self.store.find(id)?;
+        let dir = self.store.container_dir(&r.id);
+        blocking(move || {
+            let mounted_here = runtime::mount_rootfs_offline(&dir, &r.layers).map_err(other)?;
+            let fs = files::ContainerFs::new(dir.join("rootfs"), &r.mounts, r.spec.service.read_only);
+            let out = f(&fs);
+            if mounted_here {
+                runtime::release_rootfs(&dir);
+            }
+            out.map_err(|e| BackendError::Engine(format!("container {}: {e}", r.name)))
+        })
+        .await
+    }
+
+    async fn create_inner(&self, id: &str, spec: &ContainerSpec, replace: Option<&ContainerSummary>, image: image::Image) -> Result<Record> {
         let dir = self.store.container_dir(id);
         std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
         let old = replace.and_then(|o| self.store.find(&o.id).ok());
@@ -740,7 +872,8 @@ impl BuiltinBackend {
             networks,
             hostname,
         };
-        self.store.save(&record)
+        self.store.save(&record)?;
+        Ok(record)
     }
 }
 

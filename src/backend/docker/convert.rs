@@ -228,7 +228,7 @@ fn mount(m: &Mount) -> Result<DMount> {
     })
 }
 
-fn healthcheck(h: &Healthcheck) -> HealthConfig {
+pub(crate) fn healthcheck(h: &Healthcheck) -> HealthConfig {
     let ns = |s: &Option<String>| s.as_deref().and_then(parse_duration).map(|d| d.as_nanos() as i64);
     let test = if h.disable { Some(vec!["NONE".to_string()]) } else { non_empty(h.test.clone()) };
     HealthConfig {

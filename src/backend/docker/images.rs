@@ -31,6 +31,8 @@ pub async fn config(docker: &Docker, reference: &str) -> Result<Option<ImageConf
         volumes,
         labels: sorted(c.labels.unwrap_or_default()),
         stop_signal: c.stop_signal,
+        // The engine applies the image's healthcheck itself.
+        healthcheck: None,
     }))
 }
 

@@ -12,7 +12,7 @@ use futures::{Stream, StreamExt};
 use super::engine_err;
 use crate::backend::{ContainerSummary, LogLine, LogOptions, LogStream, LogStreamBox, Result};
 
-type Raw = Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
+pub(crate) type Raw = Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
 
 struct Lines {
     raw: Raw,
@@ -69,8 +69,9 @@ fn parse_line(container: &str, stream: LogStream, line: &[u8]) -> LogLine {
     LogLine { container: container.to_string(), stream, time, text }
 }
 
-fn lines_of(docker: &Docker, c: &ContainerSummary, opts: &LogOptions) -> impl Stream<Item = Result<LogLine>> + Send + use<> {
-    let q = LogsOptions {
+/// The engine's query for `opts` (always with timestamps, which `parse_line` strips).
+pub(crate) fn query(opts: &LogOptions) -> LogsOptions {
+    LogsOptions {
         follow: opts.follow,
         stdout: true,
         stderr: true,
@@ -78,15 +79,16 @@ fn lines_of(docker: &Docker, c: &ContainerSummary, opts: &LogOptions) -> impl St
         since: opts.since.map_or(0, |t| t.timestamp() as i32),
         until: opts.until.map_or(0, |t| t.timestamp() as i32),
         tail: opts.tail.map_or_else(|| "all".to_string(), |n| n.to_string()),
-    };
-    let state = Lines {
-        raw: Box::pin(docker.logs(&c.id, Some(q))),
-        container: c.name.clone(),
-        out: Vec::new(),
-        err: Vec::new(),
-        pending: VecDeque::new(),
-        done: false,
-    };
+    }
+}
+
+fn lines_of(docker: &Docker, c: &ContainerSummary, opts: &LogOptions) -> impl Stream<Item = Result<LogLine>> + Send + use<> {
+    lines(Box::pin(docker.logs(&c.id, Some(query(opts)))), c.name.clone())
+}
+
+/// An engine log stream (container or swarm task) as lines attributed to `source`.
+pub(crate) fn lines(raw: Raw, source: String) -> impl Stream<Item = Result<LogLine>> + Send {
+    let state = Lines { raw, container: source, out: Vec::new(), err: Vec::new(), pending: VecDeque::new(), done: false };
     futures::stream::unfold(state, |mut s| async move {
         loop {
             if let Some(line) = s.pending.pop_front() {

@@ -3,10 +3,12 @@
 
 mod build;
 mod containers;
-mod convert;
+pub(crate) mod convert;
+mod events;
 mod exec;
+mod files;
 mod images;
-mod logs;
+pub(crate) mod logs;
 mod networks;
 mod volumes;
 
@@ -19,8 +21,9 @@ use bollard::Docker;
 use bollard::errors::Error as DockerError;
 
 use crate::backend::{
-    Backend, BackendError, BuildSpec, ContainerSpec, ContainerSummary, ExecSpec, ImageConfig, ImageSummary, ImportOptions,
-    LogOptions, LogStreamBox, NetworkSpec, NetworkSummary, ProcessList, ProgressFn, Result, VolumeSpec, VolumeSummary,
+    Backend, BackendError, BuildSpec, ContainerSpec, ContainerSummary, EventOptions, EventStreamBox, ExecSpec, ImageConfig,
+    ImageSummary, ImportOptions, LogOptions, LogStreamBox, NetworkSpec, NetworkSummary, ProcessList, ProgressFn, Result,
+    StatsSample, VolumeSpec, VolumeSummary,
 };
 
 /// A connection to one Docker engine.
@@ -203,5 +206,30 @@ impl Backend for DockerBackend {
             Some(v) => self.version.get_or_init(|| format!("docker {v}")).clone(),
             None => "docker".to_string(),
         }
+    }
+
+    // Events and stats
+    async fn events(&self, project: &str, opts: &EventOptions) -> Result<EventStreamBox> {
+        Ok(events::events(&self.docker, project, opts))
+    }
+    async fn stats(&self, id: &str) -> Result<StatsSample> {
+        events::stats(&self.docker, id).await
+    }
+
+    // Files (cp, watch)
+    async fn copy_from_container(&self, id: &str, path: &str) -> Result<Vec<u8>> {
+        files::copy_from(&self.docker, id, path).await
+    }
+
+    async fn copy_to_container(&self, id: &str, dest: &str, archive: Vec<u8>) -> Result<()> {
+        files::copy_to(&self.docker, id, dest, archive).await
+    }
+
+    async fn is_dir_in_container(&self, id: &str, path: &str) -> Result<Option<bool>> {
+        files::is_dir(&self.docker, id, path).await
+    }
+
+    async fn remove_from_container(&self, id: &str, paths: &[String]) -> Result<()> {
+        files::remove(&self.docker, id, paths).await
     }
 }

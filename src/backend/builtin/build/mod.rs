@@ -3,7 +3,7 @@
 //! built-in container, COPY/ADD staged from the context), each step cached. See docs/builder.md.
 
 mod cache;
-mod context;
+pub(crate) mod context;
 mod copy;
 mod dockerfile;
 mod stage;

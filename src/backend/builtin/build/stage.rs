@@ -280,7 +280,7 @@ impl Builder {
                 if kind != "NONE" && kind != "CMD" {
                     return Err(format!("HEALTHCHECK: unknown type {kind:?}, must be CMD or NONE"));
                 }
-                self.say(format!("[warning] line {}: HEALTHCHECK is not recorded in images of the built-in runtime yet; use the service's healthcheck:", inst.line));
+                st.config.healthcheck = Some(healthcheck(inst, &kind)?);
             }
             Kind::Onbuild => self.say(format!("[warning] line {}: ONBUILD is ignored by the built-in builder", inst.line)),
         }
@@ -370,6 +370,32 @@ fn command(inst: &Instruction, shell: &[String]) -> Vec<String> {
         None if inst.args.trim().is_empty() => vec![],
         None => shell.iter().cloned().chain([inst.args.clone()]).collect(),
     }
+}
+
+/// `HEALTHCHECK [--interval=..] CMD ...` / `HEALTHCHECK NONE` as the image's healthcheck
+/// (shell form becomes CMD-SHELL, as Docker records it).
+fn healthcheck(inst: &Instruction, kind: &str) -> Result<crate::compose::model::Healthcheck, String> {
+    let mut h = crate::compose::model::Healthcheck {
+        interval: inst.flag("interval").map(String::from),
+        timeout: inst.flag("timeout").map(String::from),
+        start_period: inst.flag("start-period").map(String::from),
+        start_interval: inst.flag("start-interval").map(String::from),
+        ..Default::default()
+    };
+    if let Some(r) = inst.flag("retries") {
+        h.retries = Some(r.parse().map_err(|_| format!("HEALTHCHECK: --retries={r:?} is not a number"))?);
+    }
+    if kind == "NONE" {
+        h.test = vec!["NONE".into()];
+        return Ok(h);
+    }
+    let rest = inst.args.trim_start()[3..].trim();
+    h.test = match super::dockerfile::parse_json_array(rest) {
+        Some(argv) => std::iter::once("CMD".to_string()).chain(argv).collect(),
+        None if rest.is_empty() => return Err("HEALTHCHECK CMD needs a command".into()),
+        None => vec!["CMD-SHELL".into(), rest.to_string()],
+    };
+    Ok(h)
 }
 
 #[cfg(test)]

@@ -148,7 +148,7 @@ fn add_loaded_image(store: &ImageStore, config_bytes: &[u8], layers: &[(PathBuf,
         size += layer_size;
     }
     let refs = refs.iter().map(|r| normalize_reference(r)).collect::<Result<Vec<_>>>()?;
-    let id = store.add_image(from_oci(&config), hexes, blobs, size, &refs)?;
+    let id = store.add_image(oci::with_healthcheck(from_oci(&config), config_bytes), hexes, blobs, size, &refs)?;
     Ok(if refs.is_empty() { vec![id] } else { refs.iter().map(|r| familiar_name(r)).collect() })
 }
 

@@ -22,6 +22,51 @@ pub fn parse_config(bytes: &[u8]) -> Result<ImageConfiguration> {
     serde_json::from_slice(bytes).map_err(|e| ImageError::Other(format!("invalid image config: {e}")))
 }
 
+/// The `config.Healthcheck` of a Docker image config (OCI configs have no such field, so
+/// `oci-spec` drops it): Docker keeps durations in nanoseconds; hoist in compose syntax.
+pub fn docker_healthcheck(bytes: &[u8]) -> Option<crate::compose::model::Healthcheck> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Hc {
+        #[serde(default)]
+        test: Vec<String>,
+        interval: Option<u64>,
+        timeout: Option<u64>,
+        start_period: Option<u64>,
+        start_interval: Option<u64>,
+        retries: Option<u32>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Cfg {
+        #[serde(rename = "Healthcheck")]
+        healthcheck: Option<Hc>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Image {
+        config: Option<Cfg>,
+    }
+    let hc = serde_json::from_slice::<Image>(bytes).ok()?.config?.healthcheck?;
+    if hc.test.is_empty() {
+        return None;
+    }
+    let dur = |ns: Option<u64>| ns.filter(|n| *n > 0).map(|n| format!("{}ms", n / 1_000_000));
+    Some(crate::compose::model::Healthcheck {
+        test: hc.test,
+        interval: dur(hc.interval),
+        timeout: dur(hc.timeout),
+        start_period: dur(hc.start_period),
+        start_interval: dur(hc.start_interval),
+        retries: hc.retries.filter(|r| *r > 0),
+        ..Default::default()
+    })
+}
+
+/// `config` with the raw config's Docker healthcheck, if any.
+pub fn with_healthcheck(mut config: ImageConfig, raw: &[u8]) -> ImageConfig {
+    config.healthcheck = docker_healthcheck(raw);
+    config
+}
+
 /// The runtime part of an image config as hoist keeps it. An image without `PATH` gets
 /// the usual default, as Docker gives it at run time.
 pub fn from_oci(config: &ImageConfiguration) -> ImageConfig {
@@ -49,7 +94,30 @@ pub fn from_oci(config: &ImageConfiguration) -> ImageConfig {
         volumes,
         labels: labels.into_iter().collect(),
         stop_signal: c.stop_signal().clone().filter(|s| !s.is_empty()),
+        healthcheck: None,
     }
+}
+
+/// The config blob pushed for `config`: the OCI config plus Docker's `Healthcheck`, so
+/// Docker (and hoist) pulling the image keep its HEALTHCHECK.
+pub fn config_blob(config: &ImageConfig, diff_ids: &[String]) -> Result<Vec<u8>> {
+    let mut json = serde_json::to_value(to_oci(config, diff_ids)).map_err(|e| ImageError::Other(e.to_string()))?;
+    if let (Some(h), Some(c)) = (&config.healthcheck, json.get_mut("config").and_then(|c| c.as_object_mut())) {
+        let ns = |d: &Option<String>| {
+            d.as_deref().and_then(crate::compose::model::parse_duration).map(|d| d.as_nanos() as u64)
+        };
+        let mut hc = serde_json::json!({ "Test": h.test });
+        for (key, value) in [("Interval", ns(&h.interval)), ("Timeout", ns(&h.timeout)), ("StartPeriod", ns(&h.start_period)), ("StartInterval", ns(&h.start_interval))] {
+            if let Some(v) = value {
+                hc[key] = v.into();
+            }
+        }
+        if let Some(r) = h.retries {
+            hc["Retries"] = r.into();
+        }
+        c.insert("Healthcheck".into(), hc);
+    }
+    serde_json::to_vec(&json).map_err(|e| ImageError::Other(e.to_string()))
 }
 
 /// An OCI image config (linux/amd64) for `config` over layers with these diff ids (hex
@@ -124,6 +192,23 @@ pub fn sha256_of(mut reader: impl Read) -> std::io::Result<(String, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn docker_healthcheck_is_read_from_the_raw_config() {
+        let raw = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},
+            "config":{"Healthcheck":{"Test":["CMD-SHELL","true"],"Interval":2000000000,"Retries":3}}}"#;
+        let h = docker_healthcheck(raw).unwrap();
+        assert_eq!(h.test, ["CMD-SHELL", "true"]);
+        assert_eq!(h.interval.as_deref(), Some("2000ms"));
+        assert_eq!(h.retries, Some(3));
+        assert!(h.timeout.is_none());
+        assert!(docker_healthcheck(br#"{"config":{}}"#).is_none());
+        let config = ImageConfig { healthcheck: Some(h), ..Default::default() };
+        let blob = config_blob(&config, &["bb".into()]).unwrap();
+        let back = docker_healthcheck(&blob).unwrap();
+        assert_eq!(back.test, ["CMD-SHELL", "true"]);
+        assert_eq!(back.interval.as_deref(), Some("2000ms"));
+    }
 
     #[test]
     fn docker_config_to_hoist_and_back() {

@@ -28,7 +28,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::oci::{self, from_oci, parse_config, sha256_hex, to_oci};
+use super::oci::{self, from_oci, parse_config, sha256_hex};
 use super::{BlobInfo, Image, ImageError, ImageStore, Result, diff, normalize_reference};
 use crate::backend::{ProgressEvent, ProgressFn};
 
@@ -166,7 +166,7 @@ pub async fn pull(store: &ImageStore, reference: &str, progress: ProgressFn) -> 
         blobs.push(blob);
         size += layer_size;
     }
-    let id = store.add_image(from_oci(&config), layers, blobs, size, std::slice::from_ref(&remote.normalized))?;
+    let id = store.add_image(oci::with_healthcheck(from_oci(&config), &config_bytes), layers, blobs, size, std::slice::from_ref(&remote.normalized))?;
     say(&progress, reference, &format!("Downloaded newer image for {reference}"), None, None);
     Ok(id)
 }
@@ -285,7 +285,7 @@ pub async fn push(store: &ImageStore, reference: &str, progress: ProgressFn) -> 
         });
         diff_ids.push(layer.diff_id);
     }
-    let config = serde_json::to_vec(&to_oci(&image.config, &diff_ids)).map_err(|e| ImageError::Other(e.to_string()))?;
+    let config = oci::config_blob(&image.config, &diff_ids)?;
     let config_digest = format!("sha256:{}", hex::encode(Sha256::digest(&config)));
     let config_size = config.len() as i64;
     if !remote.client.blob_exists(&remote.reference, &config_digest).await.map_err(|e| remote.error(Op::Push, e))? {

@@ -193,6 +193,31 @@ impl NetworkManager {
             .filter_map(|r| r.endpoints.get(container_id).map(|e| (r.name.clone(), e.ip)))
             .collect())
     }
+    /// Every container's recorded addresses, read once: container id → (network, ip).
+    pub fn all_addresses(&self) -> Result<std::collections::HashMap<String, Vec<(String, Ipv4Addr)>>> {
+        let mut out: std::collections::HashMap<String, Vec<(String, Ipv4Addr)>> = std::collections::HashMap::new();
+        for r in self.inner.records()? {
+            for (id, e) in &r.endpoints {
+                out.entry(id.clone()).or_default().push((r.name.clone(), e.ip));
+            }
+        }
+        Ok(out)
+    }
+    /// Bytes a container received and sent on its networks, from the counters of the
+    /// host ends of its veths (what the host end receives, the container sent).
+    pub fn container_traffic(&self, container_id: &str) -> (u64, u64) {
+        let counter = |veth: &str, name: &str| -> u64 {
+            std::fs::read_to_string(format!("/sys/class/net/{veth}/statistics/{name}")).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+        };
+        let (mut rx, mut tx) = (0, 0);
+        for r in self.inner.records().unwrap_or_default() {
+            if let Some(e) = r.endpoints.get(container_id) {
+                rx += counter(&e.veth_host, "tx_bytes");
+                tx += counter(&e.veth_host, "rx_bytes");
+            }
+        }
+        (rx, tx)
+    }
     /// Creates a persistent network namespace bound at `netns_path` (like `ip netns add`).
     pub fn create_netns(&self, netns_path: &Path) -> Result<()> {
         netns::create(netns_path)

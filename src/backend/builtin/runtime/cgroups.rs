@@ -1,5 +1,6 @@
 //! Per-container cgroups `hoist/<id>`: cgroup v1 (one directory per controller) or a pure
-//! v2 unified tree; limits, membership (for `top`), freezing (pause) and removal.
+//! v2 unified tree; limits, membership (for `top`), usage (for `stats`), freezing (pause)
+//! and removal.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -7,8 +8,9 @@ use std::path::{Path, PathBuf};
 use super::Resources;
 
 const ROOT: &str = "/sys/fs/cgroup";
-/// v1 controllers we create a group in (cpuset/devices need extra setup and add nothing here).
-const V1_CONTROLLERS: [&str; 5] = ["memory", "cpu", "cpuacct", "pids", "freezer"];
+/// v1 controllers we create a group in (cpuset/devices need extra setup and add nothing
+/// here; blkio only counts, for `stats`).
+const V1_CONTROLLERS: [&str; 6] = ["memory", "cpu", "cpuacct", "pids", "freezer", "blkio"];
 
 fn is_v2() -> bool {
     Path::new(ROOT).join("cgroup.controllers").exists()
@@ -22,7 +24,7 @@ pub fn create(id: &str, res: &Resources) -> Result<Vec<PathBuf>, String> {
         fs::create_dir_all(&parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
         // Delegate controllers down to our groups; those the kernel lacks are ignored.
         for dir in [Path::new(ROOT), parent.as_path()] {
-            for c in ["+memory", "+cpu", "+pids"] {
+            for c in ["+memory", "+cpu", "+pids", "+io"] {
                 let _ = fs::write(dir.join("cgroup.subtree_control"), c);
             }
         }
@@ -109,6 +111,71 @@ pub fn pids(dirs: &[PathBuf]) -> Vec<i32> {
         .collect();
     pids.sort_unstable();
     pids
+}
+
+/// What a container's groups have counted.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Usage {
+    pub cpu_ns: u64,
+    /// Without inactive page cache, as Docker reports it.
+    pub memory_usage: u64,
+    /// The limit, or the host's memory when there is none.
+    pub memory_limit: u64,
+    pub pids: u64,
+    pub block_read: u64,
+    pub block_write: u64,
+}
+
+/// Reads the counters of the groups (v2: one directory; v1: one per controller).
+pub fn usage(dirs: &[PathBuf]) -> Usage {
+    let read = |file: &str| -> Option<String> { dirs.iter().find_map(|d| fs::read_to_string(d.join(file)).ok()) };
+    let num = |file: &str| -> Option<u64> { read(file)?.trim().parse().ok() };
+    // `key value` lines (memory.stat, cpu.stat).
+    let field = |file: &str, key: &str| -> Option<u64> {
+        read(file)?.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
+    };
+    let host_memory = host_memory();
+    let limit = |v: Option<u64>| v.filter(|l| *l > 0 && *l < host_memory).unwrap_or(host_memory);
+    let mut u = Usage::default();
+    if is_v2() {
+        u.cpu_ns = field("cpu.stat", "usage_usec").unwrap_or(0) * 1000;
+        u.memory_usage = num("memory.current").unwrap_or(0).saturating_sub(field("memory.stat", "inactive_file").unwrap_or(0));
+        u.memory_limit = limit(num("memory.max"));
+        // `8:0 rbytes=1 wbytes=2 rios=3 ...` per device.
+        for l in read("io.stat").unwrap_or_default().lines() {
+            for kv in l.split_whitespace() {
+                match kv.split_once('=') {
+                    Some(("rbytes", v)) => u.block_read += v.parse().unwrap_or(0),
+                    Some(("wbytes", v)) => u.block_write += v.parse().unwrap_or(0),
+                    _ => {}
+                }
+            }
+        }
+    } else {
+        u.cpu_ns = num("cpuacct.usage").unwrap_or(0);
+        u.memory_usage = num("memory.usage_in_bytes").unwrap_or(0).saturating_sub(field("memory.stat", "total_inactive_file").unwrap_or(0));
+        u.memory_limit = limit(num("memory.limit_in_bytes"));
+        // `8:0 Read 4096` per device and operation, then a `Total` line.
+        for l in read("blkio.throttle.io_service_bytes").unwrap_or_default().lines() {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            match f.as_slice() {
+                [_, "Read", v] => u.block_read += v.parse().unwrap_or(0),
+                [_, "Write", v] => u.block_write += v.parse().unwrap_or(0),
+                _ => {}
+            }
+        }
+    }
+    u.pids = num("pids.current").unwrap_or(0);
+    u
+}
+
+/// MemTotal of /proc/meminfo, in bytes.
+fn host_memory() -> u64 {
+    let info = fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    info.lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(u64::MAX, |kb| kb * 1024)
 }
 
 pub fn freeze(dirs: &[PathBuf], frozen: bool) -> Result<(), String> {

@@ -9,13 +9,14 @@ use std::time::{Duration, Instant};
 use super::exec::ExecRequest;
 use super::supervisor::Shared;
 use super::HealthSpec;
+use crate::backend::builtin::events::EventSink;
 
 /// Docker's defaults for zero durations and retries.
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_RETRIES: u32 = 3;
 
-pub fn spawn(shared: Arc<Shared>, spec: HealthSpec) {
+pub fn spawn(shared: Arc<Shared>, spec: HealthSpec, events: Option<EventSink>) {
     let command = match spec.test.first().map(String::as_str) {
         Some("CMD") => spec.test[1..].to_vec(),
         Some("CMD-SHELL") => vec!["/bin/sh".into(), "-c".into(), spec.test[1..].join(" ")],
@@ -49,13 +50,20 @@ pub fn spawn(shared: Arc<Shared>, spec: HealthSpec) {
             if shared.snapshot().pid != current_pid {
                 continue;
             }
+            let set = |health: &str| {
+                let changed = shared.snapshot().health.as_deref() != Some(health);
+                shared.update(|s| s.health = Some(health.into()));
+                if changed && let Some(sink) = &events {
+                    sink.emit(&format!("health_status: {health}"), &[]);
+                }
+            };
             if ok {
                 failures = 0;
-                shared.update(|s| s.health = Some("healthy".into()));
+                set("healthy");
             } else if !(in_start_period && st.health.as_deref() == Some("starting")) {
                 failures += 1;
                 if failures >= retries {
-                    shared.update(|s| s.health = Some("unhealthy".into()));
+                    set("unhealthy");
                 }
             }
         }

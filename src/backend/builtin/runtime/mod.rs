@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::backend::builtin::events::EventSink;
 use crate::backend::builtin::network::PortForward;
 
 mod caps;
-mod cgroups;
+pub mod cgroups;
 mod container;
 pub mod exec;
 mod health;
@@ -79,6 +80,9 @@ pub struct RuntimeSpec {
     pub healthcheck: Option<HealthSpec>,
     /// Host ports the supervisor proxies into the container.
     pub ports: Vec<PortForward>,
+    /// Where the supervisor records starts, exits and health changes.
+    #[serde(default)]
+    pub events: Option<EventSink>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -288,6 +292,11 @@ pub fn run_attached(dir: &Path, interactive: bool) -> Result<i32> {
     }
 }
 
+/// The number of a signal given as `SIGTERM`, `TERM`, `term` or `15` (for event attributes).
+pub fn signal_number(name: &str) -> Option<i32> {
+    parse_signal(name).ok().map(|s| s as i32)
+}
+
 /// Parses `SIGTERM`, `TERM`, `term` or `15`.
 fn parse_signal(name: &str) -> Result<nix::sys::signal::Signal> {
     use std::str::FromStr;
@@ -427,6 +436,34 @@ pub fn exec(dir: &Path, spec: &crate::backend::ExecSpec) -> Result<i32> {
     Ok(status.code().unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)))
 }
 
+/// Mounts the rootfs of a container that does not run, so the host can read and write
+/// its files (`cp`). True when this call mounted it: the caller then `release_rootfs`.
+pub fn mount_rootfs_offline(dir: &Path, layers: &[PathBuf]) -> Result<bool> {
+    let dir = absolute(dir)?;
+    let spec = RuntimeSpec {
+        layers: layers.to_vec(),
+        upper_dir: dir.join("upper"),
+        work_dir: dir.join("work"),
+        rootfs: dir.join("rootfs"),
+        ..Default::default()
+    };
+    if container::is_mounted(&spec.rootfs) {
+        return Ok(false);
+    }
+    container::mount_rootfs(&spec).map_err(|e| err("mounting the container's filesystem", e))?;
+    Ok(true)
+}
+
+/// Unmounts what `mount_rootfs_offline` mounted, unless the container started meanwhile
+/// (its supervisor then uses that mount and unmounts it when the container stops).
+pub fn release_rootfs(dir: &Path) {
+    if let Ok(dir) = absolute(dir)
+        && state(&dir).is_ok_and(|s| !is_active(&s.status))
+    {
+        container::unmount_all(&dir.join("rootfs"));
+    }
+}
+
 /// Only the rootfs and what is below it: the glue may keep other mounts in the container
 /// directory (a persistent network namespace) across stops.
 fn cleanup_mounts(dir: &Path, st: &ProcessState) {
@@ -505,6 +542,15 @@ fn proc_row(pid: i32) -> Option<Vec<String>> {
         cmdline.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect::<Vec<_>>().join(" ")
     };
     Some(vec![user, pid.to_string(), num(1).to_string(), "0".into(), stime, tty, time, cmd])
+}
+
+/// What the container's cgroups counted so far (for `stats`).
+pub fn usage(dir: &Path) -> Result<cgroups::Usage> {
+    let st = state(&absolute(dir)?)?;
+    if !is_active(&st.status) {
+        return Err(err("stats", format!("container is not running (status {})", st.status)));
+    }
+    Ok(cgroups::usage(&st.cgroups))
 }
 
 pub fn pause(dir: &Path) -> Result<()> {

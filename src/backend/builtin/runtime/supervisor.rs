@@ -101,7 +101,7 @@ fn supervise(dir: &Path, attach: Attach) -> i32 {
         Err(e) => return fail(&spec, &shared, format!("opening the log: {e}")),
     };
     if let Some(h) = spec.healthcheck.clone() {
-        health::spawn(shared.clone(), h);
+        health::spawn(shared.clone(), h, spec.events.clone());
     }
     if attach.attached {
         forward_signals(shared.clone());
@@ -191,6 +191,7 @@ fn run_loop(spec: &RuntimeSpec, shared: &Shared, log: &LogWriter, attach: Attach
             s.error = None;
             s.health = spec.healthcheck.as_ref().map(|_| "starting".to_string());
         });
+        emit(spec, "start", &[]);
 
         let code = wait_exit(running.pid);
         if let Ok(mut m) = TTY_MASTER.lock() {
@@ -205,6 +206,7 @@ fn run_loop(spec: &RuntimeSpec, shared: &Shared, log: &LogWriter, attach: Attach
             s.pid = None;
             s.stopped_by_user = stopped;
         });
+        emit(spec, "die", &[("exitCode", code.to_string())]);
 
         if stopped || !should_restart(&spec.restart, code, shared.snapshot().restart_count) {
             break;
@@ -224,6 +226,13 @@ fn run_loop(spec: &RuntimeSpec, shared: &Shared, log: &LogWriter, attach: Attach
     teardown(spec, shared);
     shared.update(|s| s.status = "exited".into());
     0
+}
+
+/// Records a container event, when the backend asked for events.
+pub fn emit(spec: &RuntimeSpec, action: &str, extra: &[(&str, String)]) {
+    if let Some(sink) = &spec.events {
+        sink.emit(action, extra);
+    }
 }
 
 /// Whether the policy restarts a process that exited with `code` after `count` restarts.
