@@ -198,9 +198,14 @@ fn log_flood(backend: &'static str) {
     assert_eq!(data.trim(), "precious", "volume data lost");
 }
 
-/// The host PID of the service's main process, from `hoist top`.
+/// The host PID of the service's main process, from `hoist top`; None while the engine
+/// cannot list it (Docker refuses `top` on a container waiting to restart).
 fn main_pid(p: &Project) -> Option<String> {
-    let top = p.ok(&["top"]);
+    let out = p.cmd(&["top"]).output().unwrap();
+    if !out.status.success() {
+        return None;
+    }
+    let top = String::from_utf8_lossy(&out.stdout);
     let mut header = None;
     for line in top.lines() {
         let cols: Vec<&str> = line.split_whitespace().collect();

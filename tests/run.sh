@@ -4,7 +4,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-cargo build --release --quiet || exit 1
+# One build: `cargo test` also builds the binary, with the features the dev-dependencies
+# unify; a separate `cargo build` would compile the whole dependency tree a second time.
+cargo test --release --no-run --quiet || exit 1
 hoist=$CARGO_TARGET_DIR/release/hoist
 
 status=0
