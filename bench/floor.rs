@@ -1,14 +1,14 @@
-//! The engine floor for the benchmarks: creates and starts the containers of a compose
-//! file on dockerd with bollard, all at once, with no orchestration; prints the
-//! milliseconds that took, then removes them (not timed).
+//! The engine floor for the benchmarks: the same containers `hoist --backend docker up`
+//! makes (hoist's own container specs and Docker calls: labels, init, the project
+//! network), created and started all at once on dockerd, with no orchestration (no
+//! observation, no dependency order, no health waits). Prints the milliseconds that took,
+//! then removes them (not timed). The project network is made before the clock starts.
 //! Usage: bench-floor COMPOSE_FILE PROJECT [REPLICAS]
 
 use std::time::Instant;
 
-use bollard::Docker;
-use bollard::models::ContainerCreateBody;
-use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
 use futures::future::join_all;
+use hoist::plan::spec;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -17,24 +17,40 @@ async fn main() -> anyhow::Result<()> {
     let opts = hoist::compose::LoadOptions { files: vec![file.into()], project_name: Some(project.clone()), interpolate: true, ..Default::default() };
     let p = hoist::compose::load(&opts)?;
     let replicas: u32 = args.get(3).map(|r| r.parse()).transpose()?.unwrap_or(1);
-    let docker = Docker::connect_with_local_defaults()?;
+    let backend = hoist::backend::docker::DockerBackend::connect()?;
+    let services: Vec<String> = p.services.keys().cloned().collect();
+    let networks = spec::network_specs(&p, &services);
+    for n in &networks {
+        backend.ensure_network(n).await?;
+    }
+
     let start = Instant::now();
-    let containers = p.services.iter().flat_map(|(name, svc)| (1..=replicas).map(move |n| (name, svc, n)));
-    let ids = join_all(containers.map(|(name, svc, n)| {
-        let docker = docker.clone();
-        let body = ContainerCreateBody { image: svc.image.clone(), cmd: svc.command.clone(), ..Default::default() };
-        let opts = CreateContainerOptionsBuilder::default().name(&format!("{project}-{name}-{n}")).build();
+    let containers = services.iter().flat_map(|name| (1..=replicas).map(move |n| (name, n)));
+    let ids = join_all(containers.map(|(name, n)| {
+        let (backend, spec) = (backend.clone(), spec::container_spec(&p, name, n, false, &[]));
         async move {
-            let id = docker.create_container(Some(opts), body).await?.id;
-            docker.start_container(&id, None::<bollard::query_parameters::StartContainerOptions>).await?;
+            let id = backend.create_container(&spec, None).await?;
+            backend.start_container(&id).await?;
             Ok::<_, anyhow::Error>(id)
         }
     }))
     .await;
     let elapsed = start.elapsed().as_millis();
-    let rm = RemoveContainerOptionsBuilder::default().force(true).build();
-    for id in ids.into_iter().flatten() {
-        let _ = docker.remove_container(&id, Some(rm.clone())).await;
+
+    let mut failed = None;
+    for id in ids {
+        match id {
+            Ok(id) => {
+                let _ = backend.remove_container(&id, true, true).await;
+            }
+            Err(e) => failed = Some(e),
+        }
+    }
+    for n in &networks {
+        let _ = backend.remove_network(&n.name).await;
+    }
+    if let Some(e) = failed {
+        return Err(e);
     }
     println!("{elapsed}");
     Ok(())

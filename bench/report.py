@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""report.py RESULTS.tsv OUT.md OUT.svg: the benchmark table with medians and ratios,
-and a chart of `up -d` / `down` time against stack size for each tool."""
+"""report.py RESULTS.tsv OUT.md OUT.svg [NOTES.md]: the benchmark table with medians and
+ratios, the issue's targets checked against them, a chart of `up -d` / `down` time against
+stack size for each tool, and the hand-written notes (what limits each number) appended."""
 import datetime
 import platform
 import subprocess
@@ -57,7 +58,34 @@ for s, o in keys:
     else:
         r1 = r2 = r3 = "–"
     out.append(f"| {s} | {o} | " + " | ".join(cells) + f" | {r1} | {r2} | {r3} |")
+# The targets of issue #8, checked against this run.
+def target(label, measured, ok, shown):
+    verdict = "–" if measured is None else ("met" if ok(measured) else "**not met**")
+    out.append(f"| {label} | {shown(measured) if measured is not None else '–'} | {verdict} |")
+
+
+def div(a, b):
+    return a / b if a and b else None
+
+
+out += ["", "## Targets", "", "| target | this run | |", "|---|---|---|"]
+target("built-in `up -d`, 50 services: ≥ 20× faster than docker-compose", div(get("compose", "tiers50", "up -d (cold)"), get("builtin", "tiers50", "up -d (cold)")), lambda r: r >= 20, lambda r: f"{r:.1f}×")
+target("built-in `down`, 50 services: ≥ 10× faster", div(get("compose", "tiers50", "down"), get("builtin", "tiers50", "down")), lambda r: r >= 10, lambda r: f"{r:.1f}×")
+target("built-in `down` of the seed links stack < 1 s", get("builtin", "links", "down"), lambda v: v < 1000, lambda v: f"{v:,.0f} ms")
+target("Docker backend `up -d`, 50 services: ≥ 2× faster than docker-compose", div(get("compose", "tiers50", "up -d (cold)"), get("docker", "tiers50", "up -d (cold)")), lambda r: r >= 2, lambda r: f"{r:.2f}×")
+target("Docker backend `up -d`, 50 services: within 1.2× of the engine floor", div(get("docker", "tiers50", "up -d (cold)"), get("floor", "tiers50", "up -d (cold)")), lambda r: r <= 1.2, lambda r: f"{r:.2f}×")
+target("Docker backend no-change `up -d`, 50 services ≤ 100 ms", get("docker", "tiers50", "up -d (no change)"), lambda v: v <= 100, lambda v: f"{v:,.0f} ms")
+target("built-in `ps` with 100 containers ≤ 20 ms", get("builtin", "wide100", "ps"), lambda v: v <= 20, lambda v: f"{v:,.0f} ms")
+target("`version` ≤ 5 ms", get("builtin", "-", "version"), lambda v: v <= 5, lambda v: f"{v:,.0f} ms")
+target("`config -q` of 1000 services ≤ 50 ms", get("builtin", "config1000", "config -q"), lambda v: v <= 50, lambda v: f"{v:,.0f} ms")
+for t in ("builtin", "docker"):
+    target(f"`logs` ({names[t]}) ≥ 200k lines/s", get(t, "chatty20", "logs lines/s"), lambda v: v >= 200_000, lambda v: f"{v:,.0f} lines/s")
+    target(f"`logs` ({names[t]}): no line lost (1,000,000)", get(t, "chatty20", "logs lines"), lambda v: v == 1_000_000, lambda v: f"{v:,.0f} lines")
 out += ["", "![up and down time against stack size](benchmarks.svg)", ""]
+try:
+    out += ["", open(sys.argv[4]).read()]
+except (IndexError, OSError):
+    pass
 open(sys.argv[2], "w").write("\n".join(out))
 
 # The chart: x = number of services, y = ms, one polyline per tool and operation.

@@ -15,7 +15,8 @@ command -v docker-compose >/dev/null || need+=(docker-compose)
 command -v /usr/bin/time >/dev/null || need+=(time)
 [ ${#need[@]} -eq 0 ] || { apt-get update -qq; apt-get install -y -qq "${need[@]}" >/dev/null; }
 docker info >/dev/null 2>&1 || { (dockerd >/tmp/hoist-bench-dockerd.log 2>&1 &); for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done; }
-(cd "$top" && cargo build --release --quiet && cargo build --release --quiet --example bench-floor)
+# `cargo test --no-run` builds the binary with the same features as the example (one build).
+(cd "$top" && cargo test --release --no-run --quiet && cargo build --release --quiet --example bench-floor)
 hoist=$CARGO_TARGET_DIR/release/hoist
 floor=$CARGO_TARGET_DIR/release/examples/bench-floor
 
@@ -121,5 +122,6 @@ for t in builtin docker compose; do
 done
 cd "$top"
 
-python3 "$here/report.py" "$results" "$top/docs/benchmarks.md" "$top/docs/benchmarks.svg"
+cp "$results" "$top/bench/last-results.tsv"
+python3 "$here/report.py" "$results" "$top/docs/benchmarks.md" "$top/docs/benchmarks.svg" "$here/limits.md"
 echo "wrote docs/benchmarks.md and docs/benchmarks.svg"

@@ -25,7 +25,7 @@ struct Env {
     tag: String,
     networks: Vec<String>,
     bridges: Vec<String>,
-    containers: Vec<(String, PathBuf)>,
+    containers: Vec<(String, PathBuf, Vec<String>)>,
     links: Vec<String>,
 }
 
@@ -65,7 +65,7 @@ impl Env {
     fn container(&mut self, name: &str, networks: &[&str]) -> (String, PathBuf, Vec<Endpoint>) {
         let id = format!("{}{name}", self.tag);
         let path = self.dir.path().join(format!("netns-{name}"));
-        self.containers.push((id.clone(), path.clone()));
+        self.containers.push((id.clone(), path.clone(), networks.iter().map(|n| n.to_string()).collect()));
         self.mgr.create_netns(&path).unwrap();
         let atts: Vec<NetworkAttachment> = networks
             .iter()
@@ -79,8 +79,8 @@ impl Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
-        for (id, path) in &self.containers {
-            let _ = self.rt.block_on(self.mgr.detach(id, path));
+        for (id, path, networks) in &self.containers {
+            let _ = self.rt.block_on(self.mgr.detach(id, networks));
             let _ = self.mgr.remove_netns(path);
         }
         for n in &self.networks {
@@ -269,7 +269,7 @@ fn removal_leaves_nothing_behind() {
         assert!(!nat::rules_mentioning(env.mgr.firewall(), &rec.bridge).is_empty());
     }
 
-    env.rt.block_on(env.mgr.detach(&id, &ns)).unwrap();
+    env.rt.block_on(env.mgr.detach(&id, std::slice::from_ref(&rec.name))).unwrap();
     assert!(!link_exists(&veth));
     assert!(env.mgr.network(&rec.name).unwrap().unwrap().endpoints.is_empty(), "address released");
     env.mgr.remove_netns(&ns).unwrap();
@@ -326,7 +326,7 @@ fn subnets_avoid_host_routes_and_docker() {
     assert_eq!(fixed.gateway, Ipv4Addr::new(10, 123, 45, 254));
     let id = format!("{}static", env.tag);
     let path = env.dir.path().join("netns-static");
-    env.containers.push((id.clone(), path.clone()));
+    env.containers.push((id.clone(), path.clone(), vec![fixed.name.clone()]));
     env.mgr.create_netns(&path).unwrap();
     let att = NetworkAttachment { network: fixed.name.clone(), aliases: vec![], ipv4_address: Some("10.123.45.77".into()) };
     let eps = env.rt.block_on(env.mgr.attach(&id, &path, &[att])).unwrap();
@@ -457,7 +457,7 @@ fn parallel_attaches_get_distinct_addresses() {
         let id = format!("{}p{i}", env.tag);
         let path = env.dir.path().join(format!("netns-p{i}"));
         env.mgr.create_netns(&path).unwrap();
-        env.containers.push((id.clone(), path.clone()));
+        env.containers.push((id.clone(), path.clone(), vec![rec.name.clone()]));
         jobs.push((id, path));
     }
     let att = [NetworkAttachment { network: rec.name.clone(), aliases: vec![], ipv4_address: None }];
@@ -509,7 +509,7 @@ fn outbound_traffic_is_masqueraded() {
     let (_, ns, _) = env.container("client", &[&rec.name]);
     let outside = env.dir.path().join("netns-outside");
     env.mgr.create_netns(&outside).unwrap();
-    env.containers.push((format!("{}none", env.tag), outside.clone()));
+    env.containers.push((format!("{}none", env.tag), outside.clone(), vec![]));
     let (host_end, out_end) = (format!("ho{}", env.tag), format!("hi{}", env.tag));
     env.links.push(host_end.clone());
     let n = std::process::id() % 250;

@@ -403,7 +403,7 @@ async fn converge_service(ctx: &Ctx, name: &str, opts: &UpOptions, observed: &[C
     let results = join_all(actions.iter().filter(|a| !matches!(a, Action::Remove { .. })).map(|a| async move {
         match a {
             Action::Create { number } => {
-                let spec = container_spec(&ctx.project, name, *number, false, &ctx.observe().await?);
+                let spec = container_spec(&ctx.project, name, *number, false, &current(ctx, name, observed).await?);
                 ctx.progress.event("Container", &spec.name, "Creating");
                 let id = ctx.bounded(ctx.backend.create_container(&spec, None)).await.with_context(|| format!("container {}", spec.name))?;
                 created.containers.lock().map(|mut v| v.push(id.clone())).ok();
@@ -419,7 +419,7 @@ async fn converge_service(ctx: &Ctx, name: &str, opts: &UpOptions, observed: &[C
                 }
                 let tmp = format!("{}_{}", &old.id[..old.id.len().min(12)], old.name);
                 ctx.bounded(ctx.backend.rename_container(&old.id, &tmp)).await?;
-                let spec = container_spec(&ctx.project, name, old.number, false, &ctx.observe().await?);
+                let spec = container_spec(&ctx.project, name, old.number, false, &current(ctx, name, observed).await?);
                 let id = match ctx.bounded(ctx.backend.create_container(&spec, Some(old))).await {
                     Ok(id) => id,
                     Err(e) => {
@@ -444,6 +444,17 @@ async fn converge_service(ctx: &Ctx, name: &str, opts: &UpOptions, observed: &[C
     }))
     .await;
     results.into_iter().collect()
+}
+
+/// The containers a new container of `service` is specified against: observed again
+/// when it refers to other services' containers (created since the first observation),
+/// else the first observation (listing the project's containers per create is costly).
+async fn current(ctx: &Ctx, service: &str, observed: &[ContainerSummary]) -> Result<Vec<ContainerSummary>> {
+    if super::spec::refers_to_containers(&ctx.project, service) {
+        ctx.observe().await
+    } else {
+        Ok(observed.to_vec())
+    }
 }
 
 async fn start(ctx: &Ctx, id: &str, name: &str) -> Result<()> {

@@ -211,6 +211,19 @@ pub fn service_image(project: &Project, service_name: &str) -> String {
     service.image.clone().unwrap_or_else(|| format!("{}-{}", project.name, service_name))
 }
 
+/// Whether the spec of `service_name` names other services' containers (links,
+/// volumes_from, `service:` network/ipc/pid modes): only then does building it need
+/// the containers as they are now rather than as first observed.
+pub fn refers_to_containers(project: &Project, service_name: &str) -> bool {
+    let s = &project.services[service_name];
+    let by_service = |m: &Option<String>| m.as_deref().is_some_and(|m| m.starts_with("service:"));
+    !s.links.is_empty()
+        || s.volumes_from.iter().any(|vf| matches!(vf.source, VolumesFromSource::Service(_)))
+        || by_service(&s.network_mode)
+        || by_service(&s.ipc)
+        || by_service(&s.pid)
+}
+
 /// Builds the spec of container `number` of `service_name`.
 pub fn container_spec(
     project: &Project,

@@ -29,6 +29,18 @@ pub struct BuiltinBackend {
     store: Store,
     images: ImageStore,
     net: NetworkManager,
+    hosts: HostsRefresh,
+}
+
+/// Combines the /etc/hosts refreshes that follow starts, stops and removals: a refresh
+/// reads every record of the project, and ten containers stopping at once need one
+/// refresh after the last of them, not ten. A caller's request is served by a refresh
+/// that began after it was made: its own, or one that a caller queued behind it ran.
+#[derive(Default)]
+struct HostsRefresh {
+    requested: std::sync::atomic::AtomicU64,
+    /// Per project, the last request a finished refresh covered; held while refreshing.
+    done: std::sync::Mutex<std::collections::HashMap<String, u64>>,
 }
 
 fn other(e: impl std::fmt::Display) -> BackendError {
@@ -54,7 +66,7 @@ impl BuiltinBackend {
         let _ = std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700));
         let images = ImageStore::open(&root).map_err(|e| anyhow::anyhow!("{e}"))?;
         let net = NetworkManager::open(&root).map_err(|e| anyhow::anyhow!("{e}"))?;
-        Ok(Arc::new(BuiltinBackend { store: Store { root }, images, net }))
+        Ok(Arc::new(BuiltinBackend { store: Store { root }, images, net, hosts: HostsRefresh::default() }))
     }
 
     fn summary(&self, r: &Record) -> ContainerSummary {
@@ -144,8 +156,20 @@ impl BuiltinBackend {
     /// Rewrites /etc/hosts of every container of the project: itself, every other running
     /// container on a shared network (service name, container name, aliases), and links.
     /// Network records are read once: this runs on every start and removal, for the
-    /// whole project. Stopped containers are left alone (their start refreshes them), but
-    /// `starting`, which is not running yet, gets its file.
+    /// whole project. Stopped containers are left alone (their start refreshes them); with
+    /// `starting` (not running yet), only that container's file is written.
+    fn refresh_all_hosts(&self, project: &str) {
+        use std::sync::atomic::Ordering;
+        let mine = self.hosts.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut done = self.hosts.done.lock().unwrap_or_else(|e| e.into_inner());
+        if done.get(project).is_some_and(|d| *d >= mine) {
+            return;
+        }
+        let covered = self.hosts.requested.load(Ordering::SeqCst);
+        self.refresh_hosts(project, None);
+        done.insert(project.to_string(), covered);
+    }
+
     fn refresh_hosts(&self, project: &str, starting: Option<&str>) {
         let all: Vec<Record> = self.store.records().into_iter().filter(|r| r.spec.project == project).collect();
         let status: std::collections::HashMap<&str, String> = all.iter().filter_map(|r| Some((r.id.as_str(), runtime::state(&self.store.container_dir(&r.id)).ok()?.status))).collect();
@@ -154,7 +178,13 @@ impl BuiltinBackend {
         let recorded = self.net.all_addresses().unwrap_or_default();
         let addresses = |r: &Record| ordered_addresses(r, recorded.get(&r.id).map_or(&[][..], Vec::as_slice));
         let running: Vec<(&Record, Vec<(String, String)>)> = running.into_iter().map(|o| (o, addresses(o))).collect();
-        for r in all.iter().filter(|r| starting == Some(r.id.as_str()) || has(r, &["running", "paused", "restarting"])) {
+        // A start writes the starting container's file only: the others learn of it from
+        // the refresh that follows the start.
+        let targets = all.iter().filter(|r| match starting {
+            Some(id) => r.id == id,
+            None => has(r, &["running", "paused", "restarting"]),
+        });
+        for r in targets {
             let mine = addresses(r);
             let mut entries: Vec<(String, Vec<String>)> = Vec::new();
             match mine.first() {
@@ -402,7 +432,7 @@ impl Backend for BuiltinBackend {
         let (dir, r) = self.prepare_start(id).await?;
         let name = r.name.clone();
         let started = blocking(move || runtime::start(&dir).map_err(other)).await;
-        self.refresh_hosts(&r.spec.project, None);
+        self.refresh_all_hosts(&r.spec.project);
         match started {
             Ok(_) => Ok(()),
             Err(e) if e.to_string().contains("already allocated") || e.to_string().contains("in use") => {
@@ -423,7 +453,7 @@ impl Backend for BuiltinBackend {
         }
         blocking(move || runtime::stop(&dir, t).map_err(other)).await?;
         sink.emit("stop", &[]);
-        self.refresh_hosts(&r.spec.project, None);
+        self.refresh_all_hosts(&r.spec.project);
         Ok(())
     }
 
@@ -476,7 +506,8 @@ impl Backend for BuiltinBackend {
         if r.own_netns
             && let Some(ns) = &r.netns
         {
-            let _ = self.net.detach(&r.id, ns).await;
+            let networks: Vec<String> = r.networks.iter().map(|n| n.network.clone()).collect();
+            let _ = self.net.detach(&r.id, &networks).await;
             let _ = self.net.remove_netns(ns);
         }
         if volumes {
@@ -490,7 +521,7 @@ impl Backend for BuiltinBackend {
         std::fs::rename(&dir, &doomed).map_err(io(format!("removing {}", dir.display())))?;
         std::fs::remove_dir_all(&doomed).map_err(io(format!("removing {}", doomed.display())))?;
         self.store.release_name(&r.name, &r.id);
-        self.refresh_hosts(&r.spec.project, None);
+        self.refresh_all_hosts(&r.spec.project);
         sink.emit("destroy", &[]);
         Ok(())
     }
@@ -596,7 +627,7 @@ impl Backend for BuiltinBackend {
         let net_ready = async {
             // /etc/hosts of the others is refreshed once the process runs.
             tokio::time::sleep(Duration::from_millis(300)).await;
-            self.refresh_hosts(&project, None);
+            self.refresh_all_hosts(&project);
         };
         let run = blocking(move || runtime::run_attached(&dir, interactive).map_err(other));
         let (code, _) = tokio::join!(run, net_ready);

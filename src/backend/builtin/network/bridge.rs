@@ -60,8 +60,11 @@ impl Netlink {
     pub fn links(&self) -> Result<Vec<Link>> {
         let msgs: Vec<LinkMessage> =
             self.rt.block_on(self.handle.link().get().execute().try_collect()).map_err(nl_err("listing links"))?;
-        Ok(msgs
-            .into_iter()
+        Ok(Self::to_links(msgs))
+    }
+
+    fn to_links(msgs: Vec<LinkMessage>) -> Vec<Link> {
+        msgs.into_iter()
             .map(|m| {
                 let mut link = Link { index: m.header.index, name: String::new(), alias: None, controller: None };
                 for a in m.attributes {
@@ -74,11 +77,18 @@ impl Netlink {
                 }
                 link
             })
-            .collect())
+            .collect()
     }
 
+    /// One link by name, asked of the kernel by name (not a dump of every link: hosts
+    /// with hundreds of veths would make each lookup, and so each container, slower).
     pub fn link(&self, name: &str) -> Result<Option<Link>> {
-        Ok(self.links()?.into_iter().find(|l| l.name == name))
+        let asked = self.rt.block_on(self.handle.link().get().match_name(name.to_string()).execute().try_collect::<Vec<LinkMessage>>());
+        match asked {
+            Ok(msgs) => Ok(Self::to_links(msgs).into_iter().find(|l| l.name == name)),
+            Err(e) if errno(&e) == libc::ENODEV => Ok(None),
+            Err(e) => Err(nl_err(format!("looking up link {name}"))(e)),
+        }
     }
 
     fn index(&self, name: &str) -> Result<u32> {

@@ -234,16 +234,18 @@ impl NetworkManager {
         off_thread(move || {
             let made = me.attach(&id, &path, &nets);
             if made.is_err() {
-                let _ = me.detach(&id);
+                let names: Vec<String> = nets.iter().map(|n| n.network.clone()).collect();
+                let _ = me.detach(&id, &names);
             }
             made
         })
         .await
     }
-    /// Removes the container's veths and releases its addresses.
-    pub async fn detach(&self, container_id: &str, _netns_path: &Path) -> Result<()> {
-        let (me, id) = (self.inner.clone(), container_id.to_string());
-        off_thread(move || me.detach(&id)).await
+    /// Removes the container's veths on `networks` (and any other its records list) and
+    /// releases its addresses.
+    pub async fn detach(&self, container_id: &str, networks: &[String]) -> Result<()> {
+        let (me, id, nets) = (self.inner.clone(), container_id.to_string(), networks.to_vec());
+        off_thread(move || me.detach(&id, &nets)).await
     }
     /// Removes anything a crashed run left behind for containers not in `live_ids`, and
     /// bridges of this state root whose network record is gone.
@@ -345,6 +347,9 @@ impl Inner {
     // Link aliases: `hoist:bridge:<network>:<root>` and `hoist:veth:<id>:<network>:<root>`.
     fn alias_bridge(&self, network: &str) -> String {
         format!("hoist:bridge:{network}:{}", self.state_root)
+    }
+    fn veth_host(&self, id: &str, network: &str) -> String {
+        format!("hv-{}", short_hash(&[&self.state_root, id, network], 10))
     }
     fn alias_veth(&self, id: &str, network: &str) -> String {
         format!("hoist:veth:{id}:{network}:{}", self.state_root)
@@ -531,7 +536,7 @@ impl Inner {
                 let _host = lock_file(Path::new(HOST_LOCK))?;
                 self.realize(rec)?;
             }
-            let veth_host = format!("hv-{}", short_hash(&[&self.state_root, id, &rec.name], 10));
+            let veth_host = self.veth_host(id, &rec.name);
             let peer = format!("hp-{}", short_hash(&[&self.state_root, id, &rec.name], 10));
             let ip = self.allocate(id, &rec.name, att.ipv4_address.as_deref(), &veth_host)?;
             let ns = File::open(netns_path).map_err(|e| NetError::io(format!("opening {}", netns_path.display()), e))?;
@@ -585,25 +590,25 @@ impl Inner {
         Ok(ip)
     }
 
-    fn detach(&self, id: &str) -> Result<()> {
-        let _root = self.root_lock()?;
-        let mut veths = Vec::new();
-        for mut rec in self.records()? {
-            if let Some(e) = rec.endpoints.remove(id) {
-                veths.push(e.veth_host);
-                self.write_record(&rec)?;
-            }
-        }
-        // Links whose record entry never got written (crash mid-attach) carry our alias.
-        let prefix = format!("hoist:veth:{id}:");
-        let root = self.state_root.clone();
-        netns::run_in(None, move || {
-            let nl = Netlink::open()?;
-            for l in nl.links()? {
-                if l.alias.as_deref().is_some_and(|a| a.starts_with(&prefix) && a.ends_with(&format!(":{root}"))) {
-                    veths.push(l.name);
+    fn detach(&self, id: &str, networks: &[String]) -> Result<()> {
+        // Veth names follow from the container and the network, so links whose record
+        // entry never got written (a crash mid-attach) are found without listing all links.
+        let mut veths: Vec<String> = networks.iter().map(|n| self.veth_host(id, n)).collect();
+        {
+            // Only the records need the lock: deleting links is slow (the kernel waits for
+            // an RCU grace period per device) and must not serialize other containers' work.
+            let _root = self.root_lock()?;
+            for mut rec in self.records()? {
+                if let Some(e) = rec.endpoints.remove(id) {
+                    veths.push(e.veth_host);
+                    self.write_record(&rec)?;
                 }
             }
+        }
+        veths.sort();
+        veths.dedup();
+        netns::run_in(None, move || {
+            let nl = Netlink::open()?;
             for v in &veths {
                 nl.delete(v)?;
             }
