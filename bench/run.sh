@@ -38,14 +38,18 @@ declare -A TOOL=(
 tools=(builtin docker compose)
 results=$work/results.tsv; : >"$results"
 
+# docker-compose 1.29 deadlocks on stacks of more than 64 services: services and their
+# containers take slots of one global limit (64 by default), nested. Raise it.
+export COMPOSE_PARALLEL_LIMIT=1000
+
 # now_ms: wall clock in milliseconds
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 # median of numbers on stdin
 median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 # record TOOL STACK OP VALUE UNIT
 record() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$results"; }
-# time_cmd CMD...: runs in the current dir, prints elapsed ms
-time_cmd() { local s; s=$(now_ms); "$@" >/dev/null 2>&1 || true; echo $(( $(now_ms) - s )); }
+# time_cmd CMD...: runs in the current dir, prints elapsed ms (a hang is cut at 10 minutes).
+time_cmd() { local s; s=$(now_ms); timeout 600 "$@" >/dev/null 2>&1 || true; echo $(( $(now_ms) - s )); }
 
 # run_stack STACK [REPLICAS]: REPLICAS > 1 brings every service up with `--scale`.
 run_stack() {
