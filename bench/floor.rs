@@ -1,7 +1,8 @@
 //! The engine floor for the benchmarks: the same containers `hoist --backend docker up`
 //! makes (hoist's own container specs and Docker calls: labels, init, the project
 //! network), created and started all at once on dockerd, with no orchestration (no
-//! observation, no dependency order, no health waits). Prints the milliseconds that took,
+//! observation, no dependency order, no health waits; only containers that the engine
+//! needs to exist first, link targets, go in a first wave). Prints the milliseconds that took,
 //! then removes them (not timed). The project network is made before the clock starts.
 //! Usage: bench-floor COMPOSE_FILE PROJECT [REPLICAS]
 
@@ -24,17 +25,25 @@ async fn main() -> anyhow::Result<()> {
         backend.ensure_network(n).await?;
     }
 
+    // The only order kept is the engine's own: a container that links to (or shares the
+    // namespaces or volumes of) another is created and started after the others.
+    let (plain, referring): (Vec<String>, Vec<String>) = services.iter().cloned().partition(|s| !spec::refers_to_containers(&p, s));
     let start = Instant::now();
-    let containers = services.iter().flat_map(|name| (1..=replicas).map(move |n| (name, n)));
-    let ids = join_all(containers.map(|(name, n)| {
-        let (backend, spec) = (backend.clone(), spec::container_spec(&p, name, n, false, &[]));
-        async move {
-            let id = backend.create_container(&spec, None).await?;
-            backend.start_container(&id).await?;
-            Ok::<_, anyhow::Error>(id)
-        }
-    }))
-    .await;
+    let mut ids = Vec::new();
+    for wave in [plain, referring] {
+        let containers = wave.iter().flat_map(|name| (1..=replicas).map(move |n| (name, n)));
+        ids.extend(
+            join_all(containers.map(|(name, n)| {
+                let (backend, spec) = (backend.clone(), spec::container_spec(&p, name, n, false, &[]));
+                async move {
+                    let id = backend.create_container(&spec, None).await?;
+                    backend.start_container(&id).await?;
+                    Ok::<_, anyhow::Error>(id)
+                }
+            }))
+            .await,
+        );
+    }
     let elapsed = start.elapsed().as_millis();
 
     let mut failed = None;

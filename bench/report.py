@@ -42,9 +42,9 @@ def version(cmd):
 out = ["# Benchmarks", "",
        f"Measured {datetime.date.today()} by `bench/run.sh` on {platform.node()} ({platform.machine()}, "
        f"{subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores), "
-       f"{version(['docker', 'version', '--format', 'Docker {{.Server.Version}}'])}, {version(['docker-compose', 'version', '--short'])}.",
+       f"{version(['docker', 'version', '--format', 'Docker {{.Server.Version}}'])}, docker-compose {version(['docker-compose', 'version', '--short'])}.",
        "Medians of several repetitions; the ratio columns say how many times faster hoist is than docker-compose "
-       "(and how close the Docker backend is to the bare engine: floor / hoist docker).", "",
+       "(the last column: hoist --backend docker's time over the engine floor's, 1.00 = no orchestration cost).", "",
        "| stack | operation | " + " | ".join(names[t] for t in tools) + " | compose / built-in | compose / hoist docker | hoist docker / floor |",
        "|---|---|" + "---|" * (len(tools) + 3)]
 for s, o in keys:

@@ -21,6 +21,8 @@ hoist=$CARGO_TARGET_DIR/release/hoist
 floor=$CARGO_TARGET_DIR/release/examples/bench-floor
 
 work=$(mktemp -d /tmp/hoist-bench.XXXXXX)
+# BENCH_RESUME=RESULTS.tsv continues an interrupted run: what it recorded is kept.
+resume=${BENCH_RESUME:-}
 rootfs=$work/rootfs; mkdir -p $rootfs/bin $rootfs/etc $rootfs/tmp
 cp /usr/bin/busybox $rootfs/bin/
 for c in $(/usr/bin/busybox --list); do [ "$c" = busybox ] || ln -sf busybox $rootfs/bin/$c; done
@@ -37,23 +39,43 @@ declare -A TOOL=(
 )
 tools=(builtin docker compose)
 results=$work/results.tsv; : >"$results"
+[ -z "$resume" ] || cp "$resume" "$results"
+# recorded TOOL STACK OP: whether the results already hold that line (a resumed run).
+recorded() { grep -q "^$1	$2	$3	" "$results"; }
 
 # docker-compose 1.29 deadlocks on stacks of more than 64 services: services and their
 # containers take slots of one global limit (64 by default), nested. Raise it.
 export COMPOSE_PARALLEL_LIMIT=1000
 
-# now_ms: wall clock in milliseconds
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+# now_us: wall clock in microseconds, without forking (bash's EPOCHREALTIME): a `date`
+# per reading added milliseconds to every measurement.
+now_us() { local t=${EPOCHREALTIME/./}; echo $(( 10#$t )); }
+now_ms() { echo $(( $(now_us) / 1000 )); }
 # median of numbers on stdin
 median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 # record TOOL STACK OP VALUE UNIT
 record() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$results"; }
 # time_cmd CMD...: runs in the current dir, prints elapsed ms (a hang is cut at 10 minutes).
-time_cmd() { local s; s=$(now_ms); timeout 600 "$@" >/dev/null 2>&1 || true; echo $(( $(now_ms) - s )); }
+time_cmd() {
+  local s=${EPOCHREALTIME/./} e
+  timeout 600 "$@" >/dev/null 2>&1 || true
+  e=${EPOCHREALTIME/./}
+  echo $(( (10#$e - 10#$s) / 1000 ))
+}
+# time_quick CMD...: the same without the `timeout` wrapper (its fork and exec would be
+# most of a few-millisecond command), for commands that cannot hang.
+time_quick() {
+  local s=${EPOCHREALTIME/./} e
+  "$@" >/dev/null 2>&1 || true
+  e=${EPOCHREALTIME/./}
+  echo $(( (10#$e - 10#$s) / 1000 ))
+}
 
 # run_stack STACK [REPLICAS]: REPLICAS > 1 brings every service up with `--scale`.
 run_stack() {
   local stack=$1 replicas=${2:-1} dir=$work/stack-$1 scale=()
+  recorded floor "$stack" "up -d (cold)" && return 0
+  sed -i "/^[a-z]*	$stack	/d" "$results"   # a stack cut short is measured again
   python3 "$here/gen.py" "$stack" "$dir"
   [ "$replicas" = 1 ] || scale=(--scale "s0=$replicas")
   cd "$dir"
@@ -87,11 +109,11 @@ run_stack scale20 20
 
 # Parsing a 1000-service file; version; peak RSS of `up` of the 10-service stack.
 python3 "$here/gen.py" config1000 "$work/config1000"
-for t in builtin compose; do
+recorded compose - version || for t in builtin compose; do
   v=(); p=()
   for _ in $(seq "$reps"); do
-    p+=("$(cd "$work/config1000" && time_cmd ${TOOL[$t]} config -q)")
-    v+=("$(time_cmd ${TOOL[$t]} version)")
+    p+=("$(cd "$work/config1000" && time_quick ${TOOL[$t]} config -q)")
+    v+=("$(time_quick ${TOOL[$t]} version)")
   done
   record "$t" config1000 "config -q" "$(printf '%s\n' "${p[@]}" | median)" ms
   record "$t" - "version" "$(printf '%s\n' "${v[@]}" | median)" ms
@@ -100,7 +122,7 @@ done
 # Peak RSS of `up -d` and `down` of the 50-service stack.
 python3 "$here/gen.py" tiers50 "$work/rss50"
 cd "$work/rss50"
-for t in builtin docker compose; do
+recorded compose tiers50 "peak RSS of down" || for t in builtin docker compose; do
   c="${TOOL[$t]} -p benchrss$t"
   for op in "up -d" "down -t 1"; do
     rss=$( { /usr/bin/time -v $c $op >/dev/null; } 2>&1 | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}')
@@ -113,7 +135,7 @@ cd "$top"
 # Logs throughput: 20 containers printing 50k lines each.
 python3 "$here/gen.py" chatty20 "$work/chatty20"
 cd "$work/chatty20"
-for t in builtin docker compose; do
+recorded compose chatty20 "peak RSS of ps" || for t in builtin docker compose; do
   c="${TOOL[$t]} -p benchchatty$t"
   $c up -d >/dev/null 2>&1
   for _ in $(seq 100); do [ "$($c logs --no-color 2>/dev/null | wc -l)" -ge 1000000 ] && break; sleep 0.5; done

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::io::{BufWriter, Write};
 
 use console::Style;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 
 use crate::backend::{ContainerSummary, LogLine, LogStreamBox};
 
@@ -89,13 +89,22 @@ impl LogPrinter {
     pub async fn print(&mut self, mut stream: LogStreamBox) -> anyhow::Result<()> {
         let stdout = std::io::stdout();
         let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
-        while let Some(item) = stream.next().await {
-            let line = item?;
-            writeln!(out, "{}", self.format(&line))?;
-            // Flush when nothing else is immediately ready, so `logs -f` stays live.
-            if stream.size_hint().0 == 0 {
-                out.flush()?;
-            }
+        loop {
+            // Flush only when no line comes for a moment, so `logs -f` stays live (within
+            // a few milliseconds) and a backlog goes out in big writes (a flush per line
+            // cost a syscall and a thread wake-up per line).
+            let next = match stream.next().now_or_never() {
+                Some(next) => next,
+                None => match tokio::time::timeout(std::time::Duration::from_millis(5), stream.next()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        out.flush()?;
+                        stream.next().await
+                    }
+                },
+            };
+            let Some(item) = next else { break };
+            writeln!(out, "{}", self.format(&item?))?;
         }
         out.flush()?;
         Ok(())
