@@ -434,6 +434,22 @@ async fn logs_tail_and_follow() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn stop_kills_at_once_what_cannot_get_sigterm() {
+    let p = Project::new("stopfast").await;
+    // sh as PID 1 without a trap: the kernel discards SIGTERM; no 10 s wait for nothing.
+    let deaf = p.run(&p.spec("deaf", "sleep 300; echo never")).await;
+    let t = Instant::now();
+    p.b.stop_container(&deaf, None).await.unwrap();
+    assert!(t.elapsed() < Duration::from_secs(5), "took {:?}", t.elapsed());
+    assert_eq!(p.b.inspect_container(&deaf).await.unwrap().exit_code, Some(137));
+    // With a trap the shell gets SIGTERM and exits its own way.
+    let polite = p.run(&p.spec("polite", "trap 'exit 3' TERM; while :; do sleep 1; done")).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    p.b.stop_container(&polite, None).await.unwrap();
+    assert_eq!(p.b.inspect_container(&polite).await.unwrap().exit_code, Some(3));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn exec_wait_and_lifecycle() {
     let p = Project::new("life").await;
     let id = p.run(&p.spec("box", "sleep 300")).await;

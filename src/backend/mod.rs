@@ -4,6 +4,7 @@
 pub mod archive;
 pub mod builtin;
 pub mod docker;
+pub mod signals;
 pub mod swarm;
 #[cfg(test)]
 pub mod fake;

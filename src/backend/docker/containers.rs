@@ -118,12 +118,30 @@ impl DockerBackend {
     }
 
     pub(super) async fn stop(&self, id: &str, timeout: Option<Duration>) -> Result<()> {
-        let opts = StopContainerOptions { t: timeout.map(|d| d.as_secs() as i32), ..Default::default() };
+        let mut t = timeout.map(|d| d.as_secs() as i32);
+        if t != Some(0) && self.stop_signal_is_discarded(id).await {
+            // The engine would wait the grace period out for nothing (see signals.rs).
+            t = Some(0);
+        }
+        let opts = StopContainerOptions { t, ..Default::default() };
         match self.client().stop_container(id, Some(opts)).await {
             // 304: already stopped.
             Err(e) if status_of(&e) != Some(304) => Err(container_err(id, "stopping", e)),
             _ => Ok(()),
         }
+    }
+
+    /// With the engine on this host: whether the container's PID 1 would discard its stop
+    /// signal (a shell as PID 1 without a trap).
+    async fn stop_signal_is_discarded(&self, id: &str) -> bool {
+        let Ok(c) = self.inspect_raw(id).await else { return false };
+        let (Some(full_id), Some(pid)) = (c.id.as_deref(), c.state.as_ref().and_then(|s| s.pid)) else { return false };
+        if !crate::backend::signals::is_process_of_container(pid, full_id) {
+            return false;
+        }
+        let signal = c.config.and_then(|c| c.stop_signal).unwrap_or_else(|| "SIGTERM".into());
+        crate::backend::builtin::runtime::signal_number(&signal)
+            .is_some_and(|signo| crate::backend::signals::discarded_by_namespace_init(pid as i32, signo))
     }
 
     pub(super) async fn kill(&self, id: &str, signal: &str) -> Result<()> {

@@ -311,22 +311,6 @@ fn parse_signal(name: &str) -> Result<nix::sys::signal::Signal> {
     sig.ok_or_else(|| err("signal", format!("invalid signal: {name}")))
 }
 
-/// Whether `signal`, just sent to `pid`, was discarded by the kernel: `pid` is the init
-/// of its PID namespace (`sh` or `sleep` as PID 1, without `init: true`) and has no
-/// handler for it, and such an init only receives the signals it handles
-/// or blocks (pid_namespaces(7)). Docker waits out the whole grace period then; nothing can happen
-/// in it that SIGKILL now would prevent. Checked after sending, so a handler installed
-/// in between makes us wait as usual.
-fn discarded_by_namespace_init(pid: i32, signal: nix::sys::signal::Signal) -> bool {
-    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { return false };
-    let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).map(str::trim);
-    let pids: Vec<&str> = field("NSpid:").map(|v| v.split_whitespace().collect()).unwrap_or_default();
-    let namespace_init = pids.len() > 1 && pids.last() == Some(&"1");
-    // A blocked signal stays pending (hoist's init takes them from a signalfd).
-    let unheard = |name: &str| field(name).and_then(|v| u64::from_str_radix(v, 16).ok()).is_some_and(|m| m & (1u64 << (signal as i32 - 1)) == 0);
-    namespace_init && unheard("SigCgt:") && unheard("SigBlk:")
-}
-
 fn wait_until_exited(dir: &Path, timeout: Duration) -> Result<Option<ProcessState>> {
     let deadline = Instant::now() + timeout;
     loop {
@@ -362,7 +346,8 @@ pub fn stop(dir: &Path, timeout: Duration) -> Result<()> {
     let signal = parse_signal(if spec.stop_signal.is_empty() { "SIGTERM" } else { &spec.stop_signal })?;
     send(st.pid, signal);
     // A signal the kernel discarded cannot end the container: no point waiting it out.
-    let discarded = st.pid.is_some_and(|pid| discarded_by_namespace_init(pid, signal));
+    // Checked after sending, so a handler installed in between makes us wait as usual.
+    let discarded = st.pid.is_some_and(|pid| crate::backend::signals::discarded_by_namespace_init(pid, signal as i32));
     if !discarded && wait_until_exited(&dir, timeout)?.is_some() {
         return Ok(());
     }
