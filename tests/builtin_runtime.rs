@@ -161,6 +161,17 @@ fn shell_as_pid1_that_cannot_get_sigterm_is_killed_at_once() {
 }
 
 #[test]
+fn init_waiting_for_signals_is_not_taken_for_deaf() {
+    // hoist's init sits in sigwait, where /proc shows its signals unblocked: it still gets
+    // SIGTERM, so the command's slow shutdown must have its grace period.
+    let c = container(&sh("trap 'sleep 1; exit 3' TERM; while :; do sleep 1; done"), |s| s.init = true);
+    runtime::start(&c.dir).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    runtime::stop(&c.dir, Duration::from_secs(10)).unwrap();
+    assert_eq!(runtime::state(&c.dir).unwrap().exit_code, Some(3));
+}
+
+#[test]
 fn shell_as_pid1_with_a_trap_gets_sigterm() {
     let c = container(&sh("trap 'exit 3' TERM; while :; do sleep 1; done"), |_| {});
     runtime::start(&c.dir).unwrap();

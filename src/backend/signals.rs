@@ -1,5 +1,18 @@
-//! Whether a signal can reach a container's first process, read from /proc: shared by
-//! the built-in runtime and, when the engine runs on this host, the Docker backend.
+//! Signals of containers: names, and whether one can reach a container's first process
+//! (read from /proc). Shared by the built-in runtime and, when the engine runs on this
+//! host, the Docker backend.
+
+/// Parses `SIGTERM`, `TERM`, `term` or `15`.
+pub fn parse(name: &str) -> Option<nix::sys::signal::Signal> {
+    use std::str::FromStr;
+    let name = name.trim();
+    if let Ok(n) = name.parse::<i32>() {
+        return nix::sys::signal::Signal::try_from(n).ok();
+    }
+    let upper = name.to_ascii_uppercase();
+    let full = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    nix::sys::signal::Signal::from_str(&full).ok()
+}
 
 /// Whether `signo` sent to `pid` is (or would be) discarded by the kernel: `pid` is the
 /// init of its PID namespace (`sh` or `sleep` as PID 1, without `init: true`) with no
@@ -10,7 +23,18 @@ pub fn discarded_by_namespace_init(pid: i32, signo: i32) -> bool {
     if !(1..=64).contains(&signo) {
         return false;
     }
+    // An init that waits for signals with sigwait (hoist's init, tini, dumb-init) blocks
+    // them, but while it waits /proc shows them unblocked (the kernel keeps the real mask
+    // aside), and it gets them. So decide only for a process that sits in one blocking
+    // system call other than rt_sigtimedwait, the same one before and after reading its
+    // masks (a shell in wait4, `sleep` in a nanosleep); a running one is not judged.
+    let syscall = || std::fs::read_to_string(format!("/proc/{pid}/syscall")).ok();
+    let before = syscall();
     let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { return false };
+    let settled = before.as_deref().and_then(|b| b.split_whitespace().next()).and_then(|n| n.parse::<i64>().ok()).is_some_and(|n| n != libc::SYS_rt_sigtimedwait);
+    if !settled || syscall() != before {
+        return false;
+    }
     let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).map(str::trim);
     let pids: Vec<&str> = field("NSpid:").map(|v| v.split_whitespace().collect()).unwrap_or_default();
     let namespace_init = pids.len() > 1 && pids.last() == Some(&"1");

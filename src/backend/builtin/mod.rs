@@ -30,46 +30,6 @@ pub struct BuiltinBackend {
     images: ImageStore,
     net: NetworkManager,
     hosts: HostsRefresh,
-    records: RecordCache,
-}
-
-/// Parsed container records by directory, kept while the file is the same (inode, size,
-/// mtime; records are replaced by rename): /etc/hosts refreshes read every record of
-/// the project, many times over an `up` or `down`.
-#[derive(Default)]
-struct RecordCache(std::sync::Mutex<std::collections::HashMap<PathBuf, (u64, u64, std::time::SystemTime, Arc<Record>)>>);
-
-impl RecordCache {
-    fn project(&self, store: &Store, project: &str) -> Vec<Arc<Record>> {
-        use std::os::unix::fs::MetadataExt;
-        let Ok(entries) = std::fs::read_dir(store.root.join("containers")) else { return vec![] };
-        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let mut seen = std::collections::HashSet::new();
-        let mut out = Vec::new();
-        for e in entries.flatten() {
-            if e.file_name().to_string_lossy().starts_with('.') {
-                continue;
-            }
-            let path = e.path().join("config.json");
-            let Ok(meta) = std::fs::metadata(&path) else { continue };
-            let key = (meta.ino(), meta.len(), meta.modified().unwrap_or(std::time::UNIX_EPOCH));
-            let record = match cache.get(&path) {
-                Some((ino, len, mtime, r)) if (*ino, *len, *mtime) == key => r.clone(),
-                _ => {
-                    let Some(r) = std::fs::read(&path).ok().and_then(|b| serde_json::from_slice::<Record>(&b).ok()) else { continue };
-                    let r = Arc::new(r);
-                    cache.insert(path.clone(), (key.0, key.1, key.2, r.clone()));
-                    r
-                }
-            };
-            seen.insert(path);
-            if record.spec.project == project {
-                out.push(record);
-            }
-        }
-        cache.retain(|p, _| seen.contains(p));
-        out
-    }
 }
 
 /// Combines the /etc/hosts refreshes that follow starts, stops and removals: a refresh
@@ -106,7 +66,7 @@ impl BuiltinBackend {
         let _ = std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700));
         let images = ImageStore::open(&root).map_err(|e| anyhow::anyhow!("{e}"))?;
         let net = NetworkManager::open(&root).map_err(|e| anyhow::anyhow!("{e}"))?;
-        Ok(Arc::new(BuiltinBackend { store: Store { root }, images, net, hosts: HostsRefresh::default(), records: RecordCache::default() }))
+        Ok(Arc::new(BuiltinBackend { store: Store::new(root), images, net, hosts: HostsRefresh::default() }))
     }
 
     fn summary(&self, r: &Record) -> ContainerSummary {
@@ -193,11 +153,8 @@ impl BuiltinBackend {
         ordered_addresses(r, &self.net.container_addresses(&r.id).unwrap_or_default())
     }
 
-    /// Rewrites /etc/hosts of every container of the project: itself, every other running
-    /// container on a shared network (service name, container name, aliases), and links.
-    /// Network records are read once: this runs on every start and removal, for the
-    /// whole project. Stopped containers are left alone (their start refreshes them); with
-    /// `starting` (not running yet), only that container's file is written.
+    /// `refresh_hosts` of the whole project after a start, stop or removal, combined with
+    /// the concurrent ones (see `HostsRefresh`).
     fn refresh_all_hosts(&self, project: &str) {
         use std::sync::atomic::Ordering;
         let mine = self.hosts.requested.fetch_add(1, Ordering::SeqCst) + 1;
@@ -210,8 +167,13 @@ impl BuiltinBackend {
         done.insert(project.to_string(), covered);
     }
 
+    /// Rewrites /etc/hosts of every container of the project: itself, every other running
+    /// container on a shared network (service name, container name, aliases), and links.
+    /// Network records are read once: this runs on every start and removal, for the
+    /// whole project. Stopped containers are left alone (their start refreshes them); with
+    /// `starting` (not running yet), only that container's file is written.
     fn refresh_hosts(&self, project: &str, starting: Option<&str>) {
-        let all: Vec<Arc<Record>> = self.records.project(&self.store, project);
+        let all: Vec<Arc<Record>> = self.store.records().into_iter().filter(|r| r.spec.project == project).collect();
         let status: std::collections::HashMap<&str, String> = all.iter().filter_map(|r| Some((r.id.as_str(), runtime::state(&self.store.container_dir(&r.id)).ok()?.status))).collect();
         let has = |r: &Record, states: &[&str]| status.get(r.id.as_str()).is_some_and(|s| states.contains(&s.as_str()));
         let running: Vec<&Record> = all.iter().map(|r| r.as_ref()).filter(|r| has(r, &["running"])).collect();

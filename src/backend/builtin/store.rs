@@ -2,9 +2,12 @@
 //! the runtime's files), one per volume, and a name index that makes names unique across
 //! concurrent hoist processes (created with O_EXCL).
 
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -49,9 +52,23 @@ pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> BackendE
 
 pub struct Store {
     pub root: PathBuf,
+    records: RecordCache,
 }
 
+/// Parsed container records by path, kept while the file is the same (inode, size,
+/// mtime; records are only ever replaced by rename): /etc/hosts refreshes and listings
+/// read every record, many times over an `up` or `down`.
+#[derive(Default)]
+struct RecordCache(Mutex<HashMap<PathBuf, (FileStamp, Arc<Record>)>>);
+
+/// Inode, size and modification time of a file.
+type FileStamp = (u64, u64, SystemTime);
+
 impl Store {
+    pub fn new(root: PathBuf) -> Self {
+        Store { root, records: RecordCache::default() }
+    }
+
     pub fn container_dir(&self, id: &str) -> PathBuf {
         self.root.join("containers").join(id)
     }
@@ -66,14 +83,31 @@ impl Store {
         write_atomic(&dir.join("config.json"), &serde_json::to_vec_pretty(r).map_err(|e| BackendError::Engine(e.to_string()))?)
     }
 
-    pub fn records(&self) -> Vec<Record> {
+    /// Every container's record (parsed again only when its file changed).
+    pub fn records(&self) -> Vec<Arc<Record>> {
+        use std::os::unix::fs::MetadataExt;
         let Ok(entries) = fs::read_dir(self.root.join("containers")) else { return vec![] };
-        entries
-            .flatten()
-            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-            .filter_map(|e| fs::read(e.path().join("config.json")).ok())
-            .filter_map(|b| serde_json::from_slice(&b).ok())
-            .collect()
+        let mut cache = self.records.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        for e in entries.flatten().filter(|e| !e.file_name().to_string_lossy().starts_with('.')) {
+            let path = e.path().join("config.json");
+            let Ok(meta) = fs::metadata(&path) else { continue };
+            let key = (meta.ino(), meta.len(), meta.modified().unwrap_or(std::time::UNIX_EPOCH));
+            let record = match cache.get(&path) {
+                Some((k, r)) if *k == key => r.clone(),
+                _ => {
+                    let Some(r) = fs::read(&path).ok().and_then(|b| serde_json::from_slice::<Record>(&b).ok()) else { continue };
+                    let r = Arc::new(r);
+                    cache.insert(path.clone(), (key, r.clone()));
+                    r
+                }
+            };
+            seen.insert(path);
+            out.push(record);
+        }
+        cache.retain(|p, _| seen.contains(p));
+        out
     }
 
     /// A container by id, id prefix or name.
@@ -89,7 +123,7 @@ impl Store {
         {
             return Ok(r);
         }
-        let matches: Vec<Record> = self.records().into_iter().filter(|r| key.len() >= 4 && r.id.starts_with(key)).collect();
+        let matches: Vec<Record> = self.records().into_iter().filter(|r| key.len() >= 4 && r.id.starts_with(key)).map(Arc::unwrap_or_clone).collect();
         match matches.len() {
             1 => Ok(matches.into_iter().next().expect("one match")),
             _ => Err(BackendError::ContainerNotFound(key.to_string())),

@@ -140,8 +140,8 @@ impl DockerBackend {
             return false;
         }
         let signal = c.config.and_then(|c| c.stop_signal).unwrap_or_else(|| "SIGTERM".into());
-        crate::backend::builtin::runtime::signal_number(&signal)
-            .is_some_and(|signo| crate::backend::signals::discarded_by_namespace_init(pid as i32, signo))
+        crate::backend::signals::parse(&signal)
+            .is_some_and(|sig| crate::backend::signals::discarded_by_namespace_init(pid as i32, sig as i32))
     }
 
     pub(super) async fn kill(&self, id: &str, signal: &str) -> Result<()> {

@@ -348,8 +348,10 @@ impl Inner {
     fn alias_bridge(&self, network: &str) -> String {
         format!("hoist:bridge:{network}:{}", self.state_root)
     }
-    fn veth_host(&self, id: &str, network: &str) -> String {
-        format!("hv-{}", short_hash(&[&self.state_root, id, network], 10))
+    /// The host end and the peer of the container's veth pair on `network`.
+    fn veth_names(&self, id: &str, network: &str) -> (String, String) {
+        let hash = short_hash(&[&self.state_root, id, network], 10);
+        (format!("hv-{hash}"), format!("hp-{hash}"))
     }
     fn alias_veth(&self, id: &str, network: &str) -> String {
         format!("hoist:veth:{id}:{network}:{}", self.state_root)
@@ -536,8 +538,7 @@ impl Inner {
                 let _host = lock_file(Path::new(HOST_LOCK))?;
                 self.realize(rec)?;
             }
-            let veth_host = self.veth_host(id, &rec.name);
-            let peer = format!("hp-{}", short_hash(&[&self.state_root, id, &rec.name], 10));
+            let (veth_host, peer) = self.veth_names(id, &rec.name);
             let ip = self.allocate(id, &rec.name, att.ipv4_address.as_deref(), &veth_host)?;
             let ns = File::open(netns_path).map_err(|e| NetError::io(format!("opening {}", netns_path.display()), e))?;
             let (h, p, alias, br) = (veth_host.clone(), peer.clone(), self.alias_veth(id, &rec.name), rec.bridge.clone());
@@ -593,7 +594,7 @@ impl Inner {
     fn detach(&self, id: &str, networks: &[String]) -> Result<()> {
         // Veth names follow from the container and the network, so links whose record
         // entry never got written (a crash mid-attach) are found without listing all links.
-        let mut veths: Vec<String> = networks.iter().map(|n| self.veth_host(id, n)).collect();
+        let mut veths: Vec<String> = networks.iter().map(|n| self.veth_names(id, n).0).collect();
         {
             // Only the records need the lock: deleting links is slow (the kernel waits for
             // an RCU grace period per device) and must not serialize other containers' work.

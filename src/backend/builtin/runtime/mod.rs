@@ -297,18 +297,8 @@ pub fn signal_number(name: &str) -> Option<i32> {
     parse_signal(name).ok().map(|s| s as i32)
 }
 
-/// Parses `SIGTERM`, `TERM`, `term` or `15`.
 fn parse_signal(name: &str) -> Result<nix::sys::signal::Signal> {
-    use std::str::FromStr;
-    let name = name.trim();
-    let sig = if let Ok(n) = name.parse::<i32>() {
-        nix::sys::signal::Signal::try_from(n).ok()
-    } else {
-        let upper = name.to_ascii_uppercase();
-        let full = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
-        nix::sys::signal::Signal::from_str(&full).ok()
-    };
-    sig.ok_or_else(|| err("signal", format!("invalid signal: {name}")))
+    crate::backend::signals::parse(name).ok_or_else(|| err("signal", format!("invalid signal: {}", name.trim())))
 }
 
 fn wait_until_exited(dir: &Path, timeout: Duration) -> Result<Option<ProcessState>> {
