@@ -476,3 +476,39 @@ fn nothing_of_the_supervisor_leaks_into_the_container() {
     let c = container(&sh("readlink /proc/1/fd/1 >/dev/null 2>&1 && echo readable || echo hidden"), |s| s.init = true);
     assert_eq!(run(&c).1, vec!["hidden"]);
 }
+
+/// The supervisors (`hoist __supervise DIR`) alive for this container directory.
+fn supervisors(dir: &Path) -> usize {
+    let dir = dir.as_os_str().as_encoded_bytes().to_vec();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .filter(|c| c.split(|b| *b == 0).any(|a| a == b"__supervise") && c.split(|b| *b == 0).any(|a| a == dir.as_slice()))
+        .count()
+}
+
+#[test]
+fn one_supervisor_when_starts_race() {
+    // A supervisor left starting by a `hoist up` killed after spawning it, while the next
+    // `up` starts the container again, and several starts at once: one container runs.
+    let c = container(&sh("echo once; exec sleep 60"), |_| {});
+    let left = std::process::Command::new(env!("CARGO_BIN_EXE_hoist")).arg("__supervise").arg(&c.dir).spawn().unwrap();
+    let starts: Vec<_> = (0..4).map(|_| {
+        let dir = c.dir.clone();
+        std::thread::spawn(move || runtime::start(&dir).map(|st| st.pid))
+    }).collect();
+    let pids: Vec<_> = starts.into_iter().map(|t| t.join().unwrap().unwrap()).collect();
+    assert!(pids.iter().all(|p| p.is_some() && *p == pids[0]), "starts saw different processes: {pids:?}");
+    wait_for("the other supervisors to leave", Duration::from_secs(5), || supervisors(&c.dir) == 1);
+    wait_for("the output", Duration::from_secs(5), || !output(&c).0.is_empty());
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(output(&c).0, vec!["once"]);
+    let st = runtime::state(&c.dir).unwrap();
+    assert_eq!(st.pid, pids[0], "{st:?} {}", std::fs::read_to_string(c.dir.join("supervisor.log")).unwrap_or_default());
+    runtime::stop(&c.dir, Duration::from_secs(10)).unwrap();
+    // The left one may be the one that won (it is our child: collect it).
+    let mut left = left;
+    let _ = left.wait();
+    wait_for("the supervisor to end", Duration::from_secs(10), || supervisors(&c.dir) == 0);
+}

@@ -498,11 +498,14 @@ impl Backend for BuiltinBackend {
             sink.emit("kill", &[("signal", "9".into())]);
         }
         let d = dir.clone();
-        blocking(move || {
+        // Held until the directory is gone: no supervisor can start the container meanwhile.
+        let _claim = blocking(move || {
             if running {
                 runtime::stop(&d, Duration::from_secs(0)).map_err(other)?;
             }
-            runtime::cleanup(&d).map_err(other)
+            let claim = runtime::claim_for_removal(&d, force).map_err(other)?;
+            runtime::cleanup(&d).map_err(other)?;
+            Ok(claim)
         })
         .await?;
         if r.own_netns

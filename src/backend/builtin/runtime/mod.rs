@@ -194,9 +194,42 @@ fn absolute(dir: &Path) -> Result<PathBuf> {
     dir.canonicalize().map_err(|e| err(format!("container directory {}", dir.display()), e))
 }
 
+/// The helper inherits `file` (its fd number is the same as ours): no O_CLOEXEC in the child.
+fn keep_across_exec(cmd: &mut std::process::Command, file: &std::fs::File) {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl is async-signal-safe; it changes the flags of the child's copy only.
+    unsafe {
+        cmd.pre_exec(move || match libc::fcntl(fd, libc::F_SETFD, 0) {
+            -1 => Err(std::io::Error::last_os_error()),
+            _ => Ok(()),
+        });
+    }
+}
+
+/// Takes the container's claim for a new supervisor: waits while one holds it (starting
+/// or ending). `Err(state)`: the container runs already.
+fn claim_for_start(dir: &Path) -> Result<std::result::Result<std::fs::File, ProcessState>> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(claim) = state::claim(dir)? {
+            return Ok(Ok(claim));
+        }
+        let st = state(dir)?;
+        if is_active(&st.status) {
+            return Ok(Err(st));
+        }
+        if Instant::now() > deadline {
+            return Err(err("starting the container", "another supervisor holds it and does not start it"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Runs a helper fully detached: its own session, reparented to init (double fork) so
 /// the caller neither waits for it nor collects a zombie.
-fn spawn_detached(args: &[&std::ffi::OsStr], stderr: std::process::Stdio) -> Result<()> {
+fn spawn_detached(args: &[&std::ffi::OsStr], stderr: std::process::Stdio, inherit: Option<&std::fs::File>) -> Result<()> {
     use std::os::unix::process::CommandExt;
     let mut cmd = std::process::Command::new(helper_exe());
     cmd.args(args).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(stderr);
@@ -210,6 +243,9 @@ fn spawn_detached(args: &[&std::ffi::OsStr], stderr: std::process::Stdio) -> Res
             }
             _ => libc::_exit(0),
         });
+    }
+    if let Some(file) = inherit {
+        keep_across_exec(&mut cmd, file);
     }
     let mut child = cmd.spawn().map_err(|e| err(format!("starting {}", helper_exe().display()), e))?;
     let _ = child.wait();
@@ -225,6 +261,12 @@ pub fn start(dir: &Path) -> Result<ProcessState> {
     if is_active(&current.status) {
         return Ok(current);
     }
+    // At most one supervisor per container, even when a killed `hoist up` left one
+    // starting: the claim is taken here and handed over to the supervisor (inherited fd).
+    let claim = match claim_for_start(&dir)? {
+        Ok(claim) => claim,
+        Err(running) => return Ok(running),
+    };
     state::set_marker(&dir, STOPPED_MARKER, false)?;
     state::set_marker(&dir, PAUSED_MARKER, false)?;
     state::write_state(&dir, &ProcessState { status: "created".into(), ..Default::default() })?;
@@ -233,7 +275,9 @@ pub fn start(dir: &Path) -> Result<ProcessState> {
         .append(true)
         .open(dir.join(state::SUPERVISOR_LOG))
         .map_err(|e| err("opening the supervisor log", e))?;
-    spawn_detached(&["__supervise".as_ref(), dir.as_os_str()], log.into())?;
+    let claim_arg = format!("--claim-fd={}", std::os::fd::AsRawFd::as_raw_fd(&claim));
+    spawn_detached(&["__supervise".as_ref(), dir.as_os_str(), claim_arg.as_ref()], log.into(), Some(&claim))?;
+    drop(claim);
 
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -268,20 +312,24 @@ pub fn start(dir: &Path) -> Result<ProcessState> {
 pub fn run_attached(dir: &Path, interactive: bool) -> Result<i32> {
     let dir = absolute(dir)?;
     let spec = state::read_spec(&dir)?;
-    if is_active(&state(&dir)?.status) {
-        return Err(err("run", "the container is already running"));
-    }
+    let claim = match claim_for_start(&dir)? {
+        Ok(claim) => claim,
+        Err(_) => return Err(err("run", "the container is already running")),
+    };
     state::set_marker(&dir, STOPPED_MARKER, false)?;
     state::set_marker(&dir, PAUSED_MARKER, false)?;
     state::write_state(&dir, &ProcessState { status: "created".into(), ..Default::default() })?;
     let mode = if interactive { "--attach-stdin" } else { "--attach" };
-    let status = std::process::Command::new(helper_exe())
-        .arg("__supervise")
+    let mut cmd = std::process::Command::new(helper_exe());
+    cmd.arg("__supervise")
         .arg(&dir)
         .arg(mode)
-        .stdin(if interactive { std::process::Stdio::inherit() } else { std::process::Stdio::null() })
-        .status()
-        .map_err(|e| err(format!("starting {}", helper_exe().display()), e))?;
+        .arg(format!("--claim-fd={}", std::os::fd::AsRawFd::as_raw_fd(&claim)))
+        .stdin(if interactive { std::process::Stdio::inherit() } else { std::process::Stdio::null() });
+    keep_across_exec(&mut cmd, &claim);
+    let child = cmd.spawn().map_err(|e| err(format!("starting {}", helper_exe().display()), e));
+    drop(claim);
+    let status = child?.wait().map_err(|e| err(format!("waiting for {}", helper_exe().display()), e))?;
     let st = state(&dir)?;
     if let Some(e) = st.error {
         return Err(err(format!("starting container {}", spec.name), e));
@@ -417,7 +465,7 @@ pub fn exec(dir: &Path, spec: &crate::backend::ExecSpec) -> Result<i32> {
     let req = exec::ExecRequest::from(spec);
     let json = serde_json::to_string(&req).map_err(|e| err("exec", e))?;
     if spec.detach {
-        spawn_detached(&["__exec".as_ref(), dir.as_os_str(), json.as_ref()], std::process::Stdio::null())?;
+        spawn_detached(&["__exec".as_ref(), dir.as_os_str(), json.as_ref()], std::process::Stdio::null(), None)?;
         return Ok(0);
     }
     let status = std::process::Command::new(helper_exe())
@@ -464,6 +512,30 @@ fn cleanup_mounts(dir: &Path, st: &ProcessState) {
         container::unmount_all(&spec.rootfs);
     }
     cgroups::remove(&st.cgroups);
+}
+
+/// Takes the container's claim so that no supervisor can start it while its directory is
+/// removed: waits for a supervisor that is starting or ending; one that brought the
+/// container up meanwhile is stopped when `force`. Keep the handle until the directory
+/// is gone.
+pub fn claim_for_removal(dir: &Path, force: bool) -> Result<std::fs::File> {
+    let dir = absolute(dir)?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(claim) = state::claim(&dir)? {
+            return Ok(claim);
+        }
+        if is_active(&state(&dir)?.status) {
+            if !force {
+                return Err(err("removing the container", "it is running (stop it first, or force)"));
+            }
+            stop(&dir, Duration::ZERO)?;
+        }
+        if Instant::now() > deadline {
+            return Err(err("removing the container", "its supervisor does not end"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Unmounts the rootfs and anything left mounted below it, and removes the cgroups
@@ -567,10 +639,23 @@ pub fn unpause(dir: &Path) -> Result<()> {
 /// called by main before anything else (no tokio, single-threaded). Returns the exit code.
 pub fn hidden_main(args: &[String]) -> i32 {
     match args {
-        [cmd, dir] if cmd == "__supervise" => supervisor::main(Path::new(dir), supervisor::Attach::default()),
-        [cmd, dir, mode] if cmd == "__supervise" && mode.starts_with("--attach") => {
-            let attach = supervisor::Attach { attached: true, stdin: mode == "--attach-stdin" };
-            supervisor::main(Path::new(dir), attach)
+        [cmd, dir, options @ ..] if cmd == "__supervise" => {
+            let mut attach = supervisor::Attach::default();
+            let mut claim = None;
+            for option in options {
+                match option.as_str() {
+                    "--attach" => attach.attached = true,
+                    "--attach-stdin" => attach = supervisor::Attach { attached: true, stdin: true },
+                    o => match o.strip_prefix("--claim-fd=").and_then(|n| n.parse().ok()) {
+                        Some(fd) => claim = Some(fd),
+                        None => {
+                            eprintln!("hoist: unknown supervisor option {o}");
+                            return 2;
+                        }
+                    },
+                }
+            }
+            supervisor::main(Path::new(dir), attach, claim)
         }
         [cmd, dir, json] if cmd == "__exec" => exec::helper_main(Path::new(dir), json),
         _ => {

@@ -42,7 +42,10 @@ pub fn read_state(dir: &Path) -> Result<Option<ProcessState>> {
 /// Temp file + rename so readers never see a half-written state.
 pub fn write_state(dir: &Path, state: &ProcessState) -> Result<()> {
     let path = dir.join(STATE_FILE);
-    let tmp = dir.join(format!(".{STATE_FILE}.{}", std::process::id()));
+    // Unique per writer: threads of one process may write the same state at once.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{STATE_FILE}.{}.{seq}", std::process::id()));
     let json = serde_json::to_vec_pretty(state).map_err(|e| err("encoding state", e))?;
     let write = || -> std::io::Result<()> {
         let mut f = fs::File::create(&tmp)?;
@@ -86,4 +89,45 @@ pub fn supervisor_alive(pid: i32, dir: &Path) -> bool {
 /// The state letter of a /proc/<pid>/stat line (after the parenthesised command).
 pub fn stat_state(stat: &str) -> Option<char> {
     stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next())
+}
+
+/// Held by a container's supervisor for its whole life (and by `remove` while it deletes
+/// the directory): at most one supervisor per container, even when a killed `hoist up`
+/// left one starting and the next `up` starts the container again.
+pub const CLAIM_FILE: &str = "supervisor.lock";
+
+fn ofd_lock(file: &fs::File, cmd: libc::c_int) -> std::io::Result<libc::flock> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a zeroed flock is valid; F_WRLCK over the whole file (start 0, len 0).
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = libc::F_WRLCK as libc::c_short;
+    lock.l_whence = libc::SEEK_SET as libc::c_short;
+    // SAFETY: fcntl on an fd we own with a valid flock struct.
+    if unsafe { libc::fcntl(file.as_raw_fd(), cmd, &mut lock) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(lock)
+}
+
+/// Takes the container's claim: Some(handle) to keep while it must hold, None when
+/// another process holds it. An open file description lock: it ends when the handle is
+/// dropped or the process dies, and is not inherited across exec (O_CLOEXEC).
+pub fn claim(dir: &Path) -> Result<Option<fs::File>> {
+    use std::os::unix::fs::MetadataExt;
+    let path = dir.join(CLAIM_FILE);
+    let file = fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|e| err(format!("opening {}", path.display()), e))?;
+    match ofd_lock(&file, libc::F_OFD_SETLK) {
+        Ok(_) => {}
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EACCES)) => return Ok(None),
+        Err(e) => return Err(err(format!("locking {}", path.display()), e)),
+    }
+    // The directory may have been removed (or replaced) while we waited.
+    let same = match (file.metadata(), fs::metadata(&path)) {
+        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+        _ => false,
+    };
+    if !same {
+        return Err(err("claiming the container", format!("{} was removed", dir.display())));
+    }
+    Ok(Some(file))
 }

@@ -45,14 +45,16 @@ pub struct Attach {
     pub stdin: bool,
 }
 
-pub fn main(dir: &Path, attach: Attach) -> i32 {
+/// `claim`: the fd of the container's claim, taken by `start` and inherited; without it
+/// the supervisor takes the claim itself.
+pub fn main(dir: &Path, attach: Attach, claim: Option<RawFd>) -> i32 {
     // Attached: signals for the caller's foreground group go to the container instead;
     // blocked before any thread exists so that only the forwarding thread takes them.
     if attach.attached {
         let _ = nix::sys::signal::pthread_sigmask(nix::sys::signal::SigmaskHow::SIG_BLOCK, Some(&forwarded_signals()), None);
     }
     QUIET.store(attach.attached, std::sync::atomic::Ordering::Relaxed);
-    let code = supervise(dir, attach);
+    let code = supervise(dir, attach, claim);
     // Leave the caller's terminal as we found it.
     drop(RAW_MODE.lock().map(|mut r| r.take()));
     code
@@ -72,7 +74,35 @@ fn forwarded_signals() -> nix::sys::signal::SigSet {
     set
 }
 
-fn supervise(dir: &Path, attach: Attach) -> i32 {
+/// Takes the container's claim. None: another supervisor runs this container (`start`
+/// spawns one only when the claim is free, so two meet only when a killed `hoist` left one
+/// starting), or its directory is gone; this one then leaves without touching anything.
+fn claim(dir: &Path) -> Option<File> {
+    match state::claim(dir) {
+        Ok(claim) => claim,
+        Err(e) => {
+            eprintln!("hoist supervisor: {e}");
+            None
+        }
+    }
+}
+
+fn supervise(dir: &Path, attach: Attach, claim_fd: Option<RawFd>) -> i32 {
+    // Kept to the end of the process: released when it exits.
+    let _claim = match claim_fd {
+        Some(fd) => {
+            // SAFETY: `start` passed this fd to us for the claim; nothing else owns it.
+            let file = unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+            // Not inherited by the helpers we exec (healthchecks).
+            // SAFETY: fcntl on the fd we own.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+            file
+        }
+        None => match claim(dir) {
+            Some(file) => file,
+            None => return 0,
+        },
+    };
     let spec = match state::read_spec(dir) {
         Ok(s) => s,
         Err(e) => {
