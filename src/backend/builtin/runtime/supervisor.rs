@@ -88,8 +88,9 @@ fn claim(dir: &Path) -> Option<File> {
 }
 
 fn supervise(dir: &Path, attach: Attach, claim_fd: Option<RawFd>) -> i32 {
-    // Kept to the end of the process: released when it exits.
-    let _claim = match claim_fd {
+    // Held until the process is gone: the kernel releases it as the process exits (after
+    // its memory, so a `remove` waiting for it never sees this supervisor alive).
+    let claim = match claim_fd {
         Some(fd) => {
             // SAFETY: `start` passed this fd to us for the claim; nothing else owns it.
             let file = unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
@@ -103,6 +104,7 @@ fn supervise(dir: &Path, attach: Attach, claim_fd: Option<RawFd>) -> i32 {
             None => return 0,
         },
     };
+    std::mem::forget(claim);
     let spec = match state::read_spec(dir) {
         Ok(s) => s,
         Err(e) => {
