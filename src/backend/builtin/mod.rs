@@ -30,7 +30,12 @@ pub struct BuiltinBackend {
     images: ImageStore,
     net: NetworkManager,
     hosts: HostsRefresh,
+    /// Whether `collect_garbage` ran in this process.
+    collected: std::sync::atomic::AtomicBool,
 }
+
+/// In a container directory while its create runs: the creating process's pid.
+const CREATING_MARKER: &str = "creating.pid";
 
 /// Combines the /etc/hosts refreshes that follow starts, stops and removals: a refresh
 /// reads every record of the project, and ten containers stopping at once need one
@@ -48,6 +53,16 @@ fn other(e: impl std::fmt::Display) -> BackendError {
 }
 
 /// Runs blocking runtime work off the async threads.
+/// Runs blocking work (files, namespaces, mounts) from async code without stalling the
+/// runtime's workers: on a multi-threaded runtime the worker hands its other tasks over
+/// first; elsewhere it just runs.
+fn off_workers<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f).await.map_err(other)?
 }
@@ -62,11 +77,14 @@ impl BuiltinBackend {
         for d in ["containers", "volumes", "netns", "names", "events"] {
             std::fs::create_dir_all(root.join(d)).map_err(|e| anyhow::anyhow!("creating {}: {e}", root.join(d).display()))?;
         }
+        // Canonical once: container directories are named by this path everywhere
+        // (supervisors' command lines included).
+        let root = root.canonicalize().map_err(|e| anyhow::anyhow!("{}: {e}", root.display()))?;
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700));
         let images = ImageStore::open(&root).map_err(|e| anyhow::anyhow!("{e}"))?;
         let net = NetworkManager::open(&root).map_err(|e| anyhow::anyhow!("{e}"))?;
-        Ok(Arc::new(BuiltinBackend { store: Store::new(root), images, net, hosts: HostsRefresh::default() }))
+        Ok(Arc::new(BuiltinBackend { store: Store::new(root), images, net, hosts: HostsRefresh::default(), collected: Default::default() }))
     }
 
     fn summary(&self, r: &Record) -> ContainerSummary {
@@ -156,6 +174,12 @@ impl BuiltinBackend {
     /// `refresh_hosts` of the whole project after a start, stop or removal, combined with
     /// the concurrent ones (see `HostsRefresh`).
     fn refresh_all_hosts(&self, project: &str) {
+        // File I/O for the whole project, and a mutex other refreshes wait on: off the
+        // async workers, which would otherwise all stall here (two workers, many starts).
+        off_workers(|| self.refresh_all_hosts_now(project))
+    }
+
+    fn refresh_all_hosts_now(&self, project: &str) {
         use std::sync::atomic::Ordering;
         let mine = self.hosts.requested.fetch_add(1, Ordering::SeqCst) + 1;
         let mut done = self.hosts.done.lock().unwrap_or_else(|e| e.into_inner());
@@ -174,7 +198,7 @@ impl BuiltinBackend {
     /// `starting` (not running yet), only that container's file is written.
     fn refresh_hosts(&self, project: &str, starting: Option<&str>) {
         let all: Vec<Arc<Record>> = self.store.records().into_iter().filter(|r| r.spec.project == project).collect();
-        let status: std::collections::HashMap<&str, String> = all.iter().filter_map(|r| Some((r.id.as_str(), runtime::state(&self.store.container_dir(&r.id)).ok()?.status))).collect();
+        let status: std::collections::HashMap<&str, String> = all.iter().filter_map(|r| Some((r.id.as_str(), runtime::recorded_status(&self.store.container_dir(&r.id))?))).collect();
         let has = |r: &Record, states: &[&str]| status.get(r.id.as_str()).is_some_and(|s| states.contains(&s.as_str()));
         let running: Vec<&Record> = all.iter().map(|r| r.as_ref()).filter(|r| has(r, &["running"])).collect();
         let recorded = self.net.all_addresses().unwrap_or_default();
@@ -268,7 +292,7 @@ impl BuiltinBackend {
         let mut spec = runtime_spec(&r, &dir, env, ip.as_deref(), ns(&r.spec.pid)?, ns(&r.spec.ipc)?);
         spec.events = Some(self.event_sink(&r));
         // The process may read /etc/hosts at once: it must hold its links before it starts.
-        self.refresh_hosts(&r.spec.project, Some(&r.id));
+        off_workers(|| self.refresh_hosts(&r.spec.project, Some(&r.id)));
         store::write_atomic(&dir.join("runtime.json"), &serde_json::to_vec_pretty(&spec).map_err(other)?)?;
         Ok((dir, r))
     }
@@ -409,6 +433,9 @@ impl Backend for BuiltinBackend {
     }
 
     async fn create_container(&self, spec: &ContainerSpec, replace: Option<&ContainerSummary>) -> Result<String> {
+        if !self.collected.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            off_workers(|| self.collect_garbage());
+        }
         let image = self
             .images
             .resolve(&spec.image)
@@ -416,7 +443,8 @@ impl Backend for BuiltinBackend {
             .ok_or_else(|| BackendError::ImageNotFound(spec.image.clone()))?;
         let id = random_id();
         self.store.claim_name(&spec.name, &id)?;
-        let result = self.create_inner(&id, spec, replace, image).await;
+        // Namespaces, mounts and files: blocking work, off the async workers.
+        let result = off_workers(|| self.create_inner(&id, spec, replace, image));
         match result {
             Ok(record) => {
                 self.event_sink(&record).emit("create", &[]);
@@ -511,8 +539,8 @@ impl Backend for BuiltinBackend {
         if r.own_netns
             && let Some(ns) = &r.netns
         {
-            let networks: Vec<String> = r.networks.iter().map(|n| n.network.clone()).collect();
-            let _ = self.net.detach(&r.id, &networks).await;
+            // The veths go with the namespace (see `release`).
+            let _ = self.net.release(&r.id).await;
             let _ = self.net.remove_netns(ns);
         }
         if volumes {
@@ -652,6 +680,7 @@ impl Backend for BuiltinBackend {
         if let Some(user) = self.store.records().iter().find(|r| r.networks.iter().any(|n| n.network == name)) {
             return Err(BackendError::Engine(format!("network {name} is in use by container {}", user.name)));
         }
+        off_workers(|| self.collect_garbage());
         self.net.remove_network(name).await.map_err(other)
     }
 
@@ -804,9 +833,11 @@ impl BuiltinBackend {
         .await
     }
 
-    async fn create_inner(&self, id: &str, spec: &ContainerSpec, replace: Option<&ContainerSummary>, image: image::Image) -> Result<Record> {
+    fn create_inner(&self, id: &str, spec: &ContainerSpec, replace: Option<&ContainerSummary>, image: image::Image) -> Result<Record> {
         let dir = self.store.container_dir(id);
         std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
+        // Until the record exists: whose create this is, for `collect_garbage`.
+        std::fs::write(dir.join(CREATING_MARKER), std::process::id().to_string()).map_err(io("writing the create marker"))?;
         let old = replace.and_then(|o| self.store.find(&o.id).ok());
         let mut mounts: Vec<RuntimeMount> = Vec::new();
         let mut anonymous: Vec<(String, String)> = Vec::new();
@@ -909,7 +940,41 @@ impl BuiltinBackend {
             hostname,
         };
         self.store.save(&record)?;
+        let _ = std::fs::remove_file(dir.join(CREATING_MARKER));
         Ok(record)
+    }
+
+    /// Removes what a `hoist` killed in the middle of a create left: a container directory
+    /// with no record whose creator is gone, and its network namespace (a mount). Runs
+    /// before this process's first create and when `down` removes a network. Volumes are
+    /// never touched.
+    fn collect_garbage(&self) {
+        let Ok(entries) = std::fs::read_dir(self.store.root.join("containers")) else { return };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let dir = e.path();
+            if let Some(id) = name.strip_prefix(".removing-") {
+                // A removal that was cut short after the container was taken apart.
+                if !self.store.container_dir(id).exists() {
+                    let _ = std::fs::remove_dir_all(&dir);
+                }
+                continue;
+            }
+            if name.starts_with('.') || dir.join("config.json").exists() {
+                continue;
+            }
+            let creator = std::fs::read_to_string(dir.join(CREATING_MARKER)).ok().and_then(|p| p.trim().parse::<i32>().ok());
+            let alive = |pid: i32| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+            let young = e.metadata().ok().and_then(|m| m.modified().ok()).and_then(|t| t.elapsed().ok()).is_none_or(|age| age < Duration::from_secs(60));
+            match creator {
+                Some(pid) if alive(pid) => continue,
+                // Made a moment ago, its marker not written yet.
+                None if young => continue,
+                _ => {}
+            }
+            let _ = self.net.remove_netns(&self.store.root.join("netns").join(&name));
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
 }
 

@@ -168,47 +168,30 @@ impl Netlink {
 
     /// Makes a veth pair: `host` joins `bridge` and goes up, `peer` moves into the namespace
     /// open as `netns` (still named `peer`, down).
-    pub fn create_veth(&self, host: &str, peer: &str, alias: &str, bridge: &str, netns: &std::fs::File) -> Result<()> {
+    /// Creates the container's veth pair in one request: the host end `host` on `bridge`,
+    /// up, and its peer made directly inside the container's namespace as `ifname` with
+    /// `mac` (down: the kernel refuses to bring it up from here). Creating the peer in place (rather than moving it there afterwards)
+    /// spares the RCU grace period a namespace move waits for under the kernel's RTNL
+    /// lock, which serialized every container start.
+    pub fn create_veth(&self, host: &str, ifname: &str, mac: [u8; 6], alias: &str, bridge: &str, netns: &std::fs::File) -> Result<()> {
+        use rtnetlink::packet_route::link::{InfoData, InfoVeth};
         // A leftover pair with our name (crash between create and record) is replaced.
         self.delete(host)?;
-        let msg = LinkVeth::new(host, peer).build();
+        let bridge_index = self.index(bridge)?;
+        let peer = LinkUnspec::new_with_name(ifname).address(mac.to_vec()).setns_by_fd(netns.as_raw_fd()).build();
+        let msg = LinkVeth::new(host, ifname).set_info_data(InfoData::Veth(InfoVeth::Peer(peer))).controller(bridge_index).up().build();
         self.rt.block_on(self.handle.link().add(msg).execute()).map_err(nl_err(format!("creating veth {host}")))?;
-        let made = (|| {
-            let bridge_index = self.index(bridge)?;
-            let host_index = self.index(host)?;
-            let peer_index = self.index(peer)?;
-            self.set_alias(host_index, alias, host)?;
-            let msg = LinkUnspec::new_with_index(host_index).controller(bridge_index).up().build();
-            self.rt
-                .block_on(self.handle.link().set(msg).execute())
-                .map_err(nl_err(format!("attaching {host} to {bridge}")))?;
-            let msg = LinkUnspec::new_with_index(peer_index).setns_by_fd(netns.as_raw_fd()).build();
-            self.rt
-                .block_on(self.handle.link().set(msg).execute())
-                .map_err(nl_err(format!("moving {peer} into the container namespace")))
-        })();
+        let made = self.index(host).and_then(|i| self.set_alias(i, alias, host));
         if made.is_err() {
             let _ = self.delete(host);
         }
         made
     }
 
-    /// Inside a container namespace: renames `peer` to `ifname`, sets its MAC and address,
+    /// Inside a container namespace: gives `ifname` (made by `create_veth`) its address,
     /// brings it and `lo` up, and routes the default via `gateway` when given.
-    pub fn configure_endpoint(
-        &self,
-        peer: &str,
-        ifname: &str,
-        mac: [u8; 6],
-        ip: Ipv4Addr,
-        prefix_len: u8,
-        gateway: Option<Ipv4Addr>,
-    ) -> Result<()> {
-        let index = self.index(peer)?;
-        let msg = LinkUnspec::new_with_index(index).name(ifname).address(mac.to_vec()).build();
-        self.rt
-            .block_on(self.handle.link().set(msg).execute())
-            .map_err(nl_err(format!("renaming {peer} to {ifname}")))?;
+    pub fn configure_endpoint(&self, ifname: &str, ip: Ipv4Addr, prefix_len: u8, gateway: Option<Ipv4Addr>) -> Result<()> {
+        let index = self.index(ifname)?;
         self.add_address(index, ip, prefix_len, ifname)?;
         self.set_up(index, ifname)?;
         let lo = self.index("lo")?;

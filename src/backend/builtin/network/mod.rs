@@ -247,6 +247,14 @@ impl NetworkManager {
         let (me, id, nets) = (self.inner.clone(), container_id.to_string(), networks.to_vec());
         off_thread(move || me.detach(&id, &nets)).await
     }
+    /// Releases the container's addresses without deleting its veths: for a container
+    /// whose namespace is removed next. The kernel then deletes the pairs with the
+    /// namespace, in one batch for all namespaces that die together, instead of one
+    /// request per container each waiting for an RCU grace period under the RTNL lock.
+    pub async fn release(&self, container_id: &str) -> Result<()> {
+        let (me, id) = (self.inner.clone(), container_id.to_string());
+        off_thread(move || me.release(&id).map(|_| ())).await
+    }
     /// Removes anything a crashed run left behind for containers not in `live_ids`, and
     /// bridges of this state root whose network record is gone.
     pub async fn cleanup_stale(&self, live_ids: &[String]) -> Result<()> {
@@ -348,7 +356,8 @@ impl Inner {
     fn alias_bridge(&self, network: &str) -> String {
         format!("hoist:bridge:{network}:{}", self.state_root)
     }
-    /// The host end and the peer of the container's veth pair on `network`.
+    /// The host end of the container's veth pair on `network` (and the name its peer had
+    /// before peers were made in the container's namespace directly).
     fn veth_names(&self, id: &str, network: &str) -> (String, String) {
         let hash = short_hash(&[&self.state_root, id, network], 10);
         (format!("hv-{hash}"), format!("hp-{hash}"))
@@ -538,15 +547,15 @@ impl Inner {
                 let _host = lock_file(Path::new(HOST_LOCK))?;
                 self.realize(rec)?;
             }
-            let (veth_host, peer) = self.veth_names(id, &rec.name);
+            let veth_host = self.veth_names(id, &rec.name).0;
             let ip = self.allocate(id, &rec.name, att.ipv4_address.as_deref(), &veth_host)?;
             let ns = File::open(netns_path).map_err(|e| NetError::io(format!("opening {}", netns_path.display()), e))?;
-            let (h, p, alias, br) = (veth_host.clone(), peer.clone(), self.alias_veth(id, &rec.name), rec.bridge.clone());
-            netns::run_in(None, move || Netlink::open()?.create_veth(&h, &p, &alias, &br, &ns))?;
             let mac = mac_for(ip);
             let gateway = (default_route == Some(i)).then_some(rec.gateway);
             let (ifname, len) = (format!("eth{i}"), rec.subnet.prefix_len);
-            netns::run_in(Some(netns_path), move || Netlink::open()?.configure_endpoint(&peer, &ifname, mac, ip, len, gateway))?;
+            let (h, name, alias, br) = (veth_host.clone(), ifname.clone(), self.alias_veth(id, &rec.name), rec.bridge.clone());
+            netns::run_in(None, move || Netlink::open()?.create_veth(&h, &name, mac, &alias, &br, &ns))?;
+            netns::run_in(Some(netns_path), move || Netlink::open()?.configure_endpoint(&ifname, ip, len, gateway))?;
             endpoints.push(Endpoint {
                 network: rec.name.clone(),
                 ip,
@@ -591,21 +600,26 @@ impl Inner {
         Ok(ip)
     }
 
+    /// Drops the container's endpoints from the network records; returns their veths.
+    fn release(&self, id: &str) -> Result<Vec<String>> {
+        // Only the records need the lock: deleting links is slow (the kernel waits for an
+        // RCU grace period per device) and must not serialize other containers' work.
+        let _root = self.root_lock()?;
+        let mut veths = Vec::new();
+        for mut rec in self.records()? {
+            if let Some(e) = rec.endpoints.remove(id) {
+                veths.push(e.veth_host);
+                self.write_record(&rec)?;
+            }
+        }
+        Ok(veths)
+    }
+
     fn detach(&self, id: &str, networks: &[String]) -> Result<()> {
         // Veth names follow from the container and the network, so links whose record
         // entry never got written (a crash mid-attach) are found without listing all links.
         let mut veths: Vec<String> = networks.iter().map(|n| self.veth_names(id, n).0).collect();
-        {
-            // Only the records need the lock: deleting links is slow (the kernel waits for
-            // an RCU grace period per device) and must not serialize other containers' work.
-            let _root = self.root_lock()?;
-            for mut rec in self.records()? {
-                if let Some(e) = rec.endpoints.remove(id) {
-                    veths.push(e.veth_host);
-                    self.write_record(&rec)?;
-                }
-            }
-        }
+        veths.extend(self.release(id)?);
         veths.sort();
         veths.dedup();
         netns::run_in(None, move || {

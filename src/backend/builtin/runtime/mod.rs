@@ -190,8 +190,21 @@ fn helper_exe() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/proc/self/exe"))
 }
 
+/// The directory as the supervisor's command line names it. An absolute path is taken as
+/// given (the store's root is canonical): resolving it on every call cost five readlinks,
+/// and `state` runs for every container of a project on each /etc/hosts refresh.
 fn absolute(dir: &Path) -> Result<PathBuf> {
+    if dir.is_absolute() {
+        return Ok(dir.to_path_buf());
+    }
     dir.canonicalize().map_err(|e| err(format!("container directory {}", dir.display()), e))
+}
+
+/// The status as the supervisor last recorded it, without checking that it still lives
+/// (cheap: for listings that tolerate a stale answer, such as /etc/hosts refreshes).
+pub fn recorded_status(dir: &Path) -> Option<String> {
+    let st = state::read_state(dir).ok()??;
+    Some(if st.status == "running" && state::has_marker(dir, PAUSED_MARKER) { "paused".into() } else { st.status })
 }
 
 /// The helper inherits `file` (its fd number is the same as ours): no O_CLOEXEC in the child.
@@ -229,7 +242,7 @@ fn claim_for_start(dir: &Path) -> Result<std::result::Result<std::fs::File, Proc
 
 /// Runs a helper fully detached: its own session, reparented to init (double fork) so
 /// the caller neither waits for it nor collects a zombie.
-fn spawn_detached(args: &[&std::ffi::OsStr], stderr: std::process::Stdio, inherit: Option<&std::fs::File>) -> Result<()> {
+fn spawn_detached(args: &[&std::ffi::OsStr], stderr: std::process::Stdio) -> Result<()> {
     use std::os::unix::process::CommandExt;
     let mut cmd = std::process::Command::new(helper_exe());
     cmd.args(args).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(stderr);
@@ -243,9 +256,6 @@ fn spawn_detached(args: &[&std::ffi::OsStr], stderr: std::process::Stdio, inheri
             }
             _ => libc::_exit(0),
         });
-    }
-    if let Some(file) = inherit {
-        keep_across_exec(&mut cmd, file);
     }
     let mut child = cmd.spawn().map_err(|e| err(format!("starting {}", helper_exe().display()), e))?;
     let _ = child.wait();
@@ -275,9 +285,20 @@ pub fn start(dir: &Path) -> Result<ProcessState> {
         .append(true)
         .open(dir.join(state::SUPERVISOR_LOG))
         .map_err(|e| err("opening the supervisor log", e))?;
-    let claim_arg = format!("--claim-fd={}", std::os::fd::AsRawFd::as_raw_fd(&claim));
-    spawn_detached(&["__supervise".as_ref(), dir.as_os_str(), claim_arg.as_ref()], log.into(), Some(&claim))?;
-    drop(claim);
+    // The supervisor gets the claim as stdin and the write end of a pipe as stdout, and
+    // detaches itself: no pre_exec, so this spawn is a posix_spawn (vfork), not a fork of
+    // this whole process. It closes the pipe once the start is recorded.
+    let (ready, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| err("pipe", e))?;
+    let mut cmd = std::process::Command::new(helper_exe());
+    cmd.arg("__supervise").arg(&dir).arg("--daemon").stdin(std::fs::File::from(claim)).stdout(std::fs::File::from(ready_w)).stderr(log);
+    let spawned = cmd.spawn();
+    drop(cmd);
+    let mut child = spawned.map_err(|e| err(format!("starting {}", helper_exe().display()), e))?;
+    let _ = child.wait();
+    let mut poll = [libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(&ready), events: libc::POLLIN, revents: 0 }];
+    // SAFETY: poll on one valid fd; hang-up (all writers gone) or timeout ends it.
+    unsafe { libc::poll(poll.as_mut_ptr(), 1, 120_000) };
+    drop(ready);
 
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -351,6 +372,8 @@ fn parse_signal(name: &str) -> Result<nix::sys::signal::Signal> {
 
 fn wait_until_exited(dir: &Path, timeout: Duration) -> Result<Option<ProcessState>> {
     let deadline = Instant::now() + timeout;
+    // Most processes end within milliseconds of the signal: look often at first.
+    let mut pause = Duration::from_millis(1);
     loop {
         let st = state(dir)?;
         if !is_active(&st.status) {
@@ -359,7 +382,8 @@ fn wait_until_exited(dir: &Path, timeout: Duration) -> Result<Option<ProcessStat
         if Instant::now() >= deadline {
             return Ok(None);
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
     }
 }
 
@@ -465,7 +489,7 @@ pub fn exec(dir: &Path, spec: &crate::backend::ExecSpec) -> Result<i32> {
     let req = exec::ExecRequest::from(spec);
     let json = serde_json::to_string(&req).map_err(|e| err("exec", e))?;
     if spec.detach {
-        spawn_detached(&["__exec".as_ref(), dir.as_os_str(), json.as_ref()], std::process::Stdio::null(), None)?;
+        spawn_detached(&["__exec".as_ref(), dir.as_os_str(), json.as_ref()], std::process::Stdio::null())?;
         return Ok(0);
     }
     let status = std::process::Command::new(helper_exe())
@@ -641,13 +665,14 @@ pub fn hidden_main(args: &[String]) -> i32 {
     match args {
         [cmd, dir, options @ ..] if cmd == "__supervise" => {
             let mut attach = supervisor::Attach::default();
-            let mut claim = None;
+            let mut launch = supervisor::Launch::Own;
             for option in options {
                 match option.as_str() {
                     "--attach" => attach.attached = true,
                     "--attach-stdin" => attach = supervisor::Attach { attached: true, stdin: true },
+                    "--daemon" => launch = supervisor::Launch::Daemon,
                     o => match o.strip_prefix("--claim-fd=").and_then(|n| n.parse().ok()) {
-                        Some(fd) => claim = Some(fd),
+                        Some(fd) => launch = supervisor::Launch::Claim(fd),
                         None => {
                             eprintln!("hoist: unknown supervisor option {o}");
                             return 2;
@@ -655,7 +680,7 @@ pub fn hidden_main(args: &[String]) -> i32 {
                     },
                 }
             }
-            supervisor::main(Path::new(dir), attach, claim)
+            supervisor::main(Path::new(dir), attach, launch)
         }
         [cmd, dir, json] if cmd == "__exec" => exec::helper_main(Path::new(dir), json),
         _ => {

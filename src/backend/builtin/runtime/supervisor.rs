@@ -21,9 +21,17 @@ use super::{NamespaceMode, ProcessState, RestartPolicy, RuntimeSpec, cgroups, co
 pub struct Shared {
     pub dir: PathBuf,
     pub state: Mutex<ProcessState>,
+    /// The write end of `start`'s pipe: closed once the first start is recorded (running,
+    /// or failed), which wakes `start` up without polling.
+    ready: Mutex<Option<File>>,
 }
 
 impl Shared {
+    /// Tells `start` that the state it waits for is recorded.
+    fn ready(&self) {
+        drop(self.ready.lock().unwrap_or_else(|e| e.into_inner()).take());
+    }
+
     pub fn update(&self, f: impl FnOnce(&mut ProcessState)) {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut st);
@@ -45,16 +53,75 @@ pub struct Attach {
     pub stdin: bool,
 }
 
-/// `claim`: the fd of the container's claim, taken by `start` and inherited; without it
-/// the supervisor takes the claim itself.
-pub fn main(dir: &Path, attach: Attach, claim: Option<RawFd>) -> i32 {
+/// How the supervisor was launched, and where its claim on the container comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum Launch {
+    /// By `start`: stdin is the claim, stdout the ready pipe; the supervisor detaches
+    /// itself (fork, setsid), so `start` can spawn it cheaply (posix_spawn, no pre_exec).
+    Daemon,
+    /// With the claim's fd inherited (`--claim-fd=N`, attached runs).
+    Claim(RawFd),
+    /// Takes the claim itself.
+    Own,
+}
+
+/// Moves an inherited stdio fd to a fresh close-on-exec fd and puts /dev/null in its
+/// place; None if the fd is not open.
+fn take_stdio(fd: RawFd) -> Option<File> {
+    // SAFETY: fcntl/open/dup2/close on fds of this single-threaded process.
+    unsafe {
+        let moved = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3);
+        if moved < 0 {
+            return None;
+        }
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
+        if null >= 0 {
+            libc::dup2(null, fd);
+            libc::close(null);
+        }
+        Some(<File as std::os::fd::FromRawFd>::from_raw_fd(moved))
+    }
+}
+
+pub fn main(dir: &Path, attach: Attach, launch: Launch) -> i32 {
+    let (claim, ready) = match launch {
+        Launch::Daemon => {
+            // Detached from the caller: reparented to init, in a session of its own. No
+            // thread exists yet, so forking here is safe.
+            // SAFETY: single-threaded; the parent only exits.
+            match unsafe { fork() } {
+                Ok(ForkResult::Parent { .. }) => unsafe { libc::_exit(0) },
+                Ok(ForkResult::Child) => {}
+                Err(e) => {
+                    eprintln!("hoist supervisor: fork: {e}");
+                    return 1;
+                }
+            }
+            let _ = nix::unistd::setsid();
+            let claim = take_stdio(0);
+            let ready = take_stdio(1);
+            match claim {
+                Some(c) => (Some(c.into()), ready),
+                None => return 1,
+            }
+        }
+        // SAFETY: `start` passed this fd to us for the claim; nothing else owns it.
+        Launch::Claim(fd) => (Some(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }), None),
+        Launch::Own => (None, None),
+    };
+    main_claimed(dir, attach, claim, ready)
+}
+
+/// `claim`: the container's claim, taken by `start` and inherited; without it the
+/// supervisor takes the claim itself.
+fn main_claimed(dir: &Path, attach: Attach, claim: Option<std::os::fd::OwnedFd>, ready: Option<File>) -> i32 {
     // Attached: signals for the caller's foreground group go to the container instead;
     // blocked before any thread exists so that only the forwarding thread takes them.
     if attach.attached {
         let _ = nix::sys::signal::pthread_sigmask(nix::sys::signal::SigmaskHow::SIG_BLOCK, Some(&forwarded_signals()), None);
     }
     QUIET.store(attach.attached, std::sync::atomic::Ordering::Relaxed);
-    let code = supervise(dir, attach, claim);
+    let code = supervise(dir, attach, claim, ready);
     // Leave the caller's terminal as we found it.
     drop(RAW_MODE.lock().map(|mut r| r.take()));
     code
@@ -87,20 +154,18 @@ fn claim(dir: &Path) -> Option<File> {
     }
 }
 
-fn supervise(dir: &Path, attach: Attach, claim_fd: Option<RawFd>) -> i32 {
+fn supervise(dir: &Path, attach: Attach, claim: Option<std::os::fd::OwnedFd>, ready: Option<File>) -> i32 {
     // Held until the process is gone: the kernel releases it as the process exits (after
     // its memory, so a `remove` waiting for it never sees this supervisor alive).
-    let claim = match claim_fd {
+    let claim: std::os::fd::OwnedFd = match claim {
         Some(fd) => {
-            // SAFETY: `start` passed this fd to us for the claim; nothing else owns it.
-            let file = unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
             // Not inherited by the helpers we exec (healthchecks).
             // SAFETY: fcntl on the fd we own.
-            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-            file
+            unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
+            fd
         }
-        None => match claim(dir) {
-            Some(file) => file,
+        None => match self::claim(dir) {
+            Some(file) => file.into(),
             None => return 0,
         },
     };
@@ -116,6 +181,7 @@ fn supervise(dir: &Path, attach: Attach, claim_fd: Option<RawFd>) -> i32 {
     let shared = Arc::new(Shared {
         dir: dir.to_path_buf(),
         state: Mutex::new(ProcessState { status: "created".into(), supervisor_pid: Some(std::process::id() as i32), ..Default::default() }),
+        ready: Mutex::new(ready),
     });
     shared.update(|_| {});
     // Never keep the caller's directory busy (it may be unmounted later).
@@ -165,6 +231,7 @@ fn fail(spec: &RuntimeSpec, shared: &Shared, msg: String) -> i32 {
         s.finished_at = Some(chrono::Utc::now());
         s.error = Some(msg);
     });
+    shared.ready();
     1
 }
 
@@ -223,6 +290,7 @@ fn run_loop(spec: &RuntimeSpec, shared: &Shared, log: &LogWriter, attach: Attach
             s.error = None;
             s.health = spec.healthcheck.as_ref().map(|_| "starting".to_string());
         });
+        shared.ready();
         emit(spec, "start", &[]);
 
         let code = wait_exit(running.pid);
