@@ -290,7 +290,7 @@ pub fn start(dir: &Path) -> Result<ProcessState> {
     // this whole process. It closes the pipe once the start is recorded.
     let (ready, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| err("pipe", e))?;
     let mut cmd = std::process::Command::new(helper_exe());
-    cmd.arg("__supervise").arg(&dir).arg("--daemon").stdin(std::fs::File::from(claim)).stdout(std::fs::File::from(ready_w)).stderr(log);
+    cmd.arg("__supervise").arg(&dir).arg("--daemon").stdin(claim).stdout(std::fs::File::from(ready_w)).stderr(log);
     let spawned = cmd.spawn();
     drop(cmd);
     let mut child = spawned.map_err(|e| err(format!("starting {}", helper_exe().display()), e))?;
