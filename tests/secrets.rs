@@ -4,13 +4,13 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 #[macro_use]
 mod common;
 
-use common::{ensure_busybox, HOIST};
+use common::ensure_busybox;
+use common::stack::Stack;
 
 const COMPOSE: &str = r#"services:
   app:
@@ -33,65 +33,16 @@ configs:
     content: k=v
 "#;
 
-struct Stack {
-    dir: tempfile::TempDir,
-    project: String,
-    backend: &'static str,
-}
-
-impl Stack {
-    fn new(backend: &'static str, name: &str, compose: &str) -> Stack {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("docker-compose.yml"), compose).unwrap();
-        let s = Stack { dir, project: format!("itsec{name}{backend}"), backend };
-        s.hoist(&["down", "-t", "1"], "");
-        s
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn hoist(&self, args: &[&str], secret: &str) -> Output {
-        Command::new(HOIST)
-            .args(["--backend", self.backend, "-p", &self.project])
-            .args(args)
-            .current_dir(self.path())
-            .env_remove("DOCKER_HOST")
-            .env("HOIST_IT_SECRET", secret)
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str], secret: &str) -> String {
-        let out = self.hoist(args, secret);
-        assert!(out.status.success(), "hoist {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.hoist(args, "");
-        assert!(!out.status.success(), "hoist {args:?} should have failed: {}", String::from_utf8_lossy(&out.stdout));
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    }
-
-    /// Waits until the service's output has `text` and "done"; returns it.
-    fn wait_log(&self, text: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let out = self.ok(&["logs", "--no-color", "app"], "");
-            if out.contains(text) && out.contains("done") {
-                return out;
-            }
-            assert!(start.elapsed() < Duration::from_secs(20), "no {text:?} in the output:\n{out}");
-            std::thread::sleep(Duration::from_millis(200));
+/// Waits until the app's output has `text` and "done"; returns it.
+fn wait_done(s: &Stack, text: &str) -> String {
+    let start = Instant::now();
+    loop {
+        let out = s.logs("app");
+        if out.contains(text) && out.contains("done") {
+            return out;
         }
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        let _ = self.hoist(&["down", "-t", "1"], "");
+        assert!(start.elapsed() < Duration::from_secs(20), "no {text:?} in the output:\n{out}");
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
@@ -101,10 +52,11 @@ fn mode(p: &Path) -> u32 {
 
 fn secrets_and_configs_reach_the_container(b: &'static str) {
     ensure_busybox(b);
-    let s = Stack::new(b, "mount", COMPOSE);
+    let s = Stack::new(b, "secmount", COMPOSE);
     std::fs::write(s.path().join("token.txt"), "from-file").unwrap();
-    s.ok(&["up", "-d"], "from-env");
-    let out = s.wait_log("file=from-file env=from-env conf=k=v");
+    s.set_env("HOIST_IT_SECRET", "from-env");
+    s.ok(&["up", "-d"]);
+    let out = wait_done(&s, "file=from-file env=from-env conf=k=v");
     assert!(out.contains("S-READONLY") && out.contains("C-READONLY"), "a secret or config was writable:\n{out}");
 
     let runtime = Path::new("/run/hoist").join(&s.project);
@@ -115,14 +67,16 @@ fn secrets_and_configs_reach_the_container(b: &'static str) {
     assert_eq!(mode(&runtime.join("configs/app/conf")), 0o444);
 
     // A changed value recreates the container; the same one does not.
-    let id = s.ok(&["ps", "-q"], "");
-    s.ok(&["up", "-d"], "from-env");
-    assert_eq!(s.ok(&["ps", "-q"], ""), id, "an unchanged secret recreated the container");
-    s.ok(&["up", "-d"], "changed");
-    assert_ne!(s.ok(&["ps", "-q"], ""), id, "a changed secret kept the container");
-    s.wait_log("env=changed");
+    let id = s.ok(&["ps", "-q"]);
+    s.set_env("HOIST_IT_SECRET", "from-env");
+    s.ok(&["up", "-d"]);
+    assert_eq!(s.ok(&["ps", "-q"]), id, "an unchanged secret recreated the container");
+    s.set_env("HOIST_IT_SECRET", "changed");
+    s.ok(&["up", "-d"]);
+    assert_ne!(s.ok(&["ps", "-q"]), id, "a changed secret kept the container");
+    wait_done(&s, "env=changed");
 
-    s.ok(&["down", "-t", "1"], "");
+    s.ok(&["down", "-t", "1"]);
     assert!(!runtime.join("secrets").exists(), "down left the written secrets");
 }
 
@@ -130,7 +84,7 @@ on_both_backends!(secrets_and_configs_reach_the_container);
 
 #[test]
 fn undefined_secret_is_a_validation_error_with_its_line() {
-    let s = Stack::new("builtin", "undef", "services:\n  app:\n    image: busybox:latest\n    secrets:\n      - nope\n");
+    let s = Stack::new("builtin", "secundef", "services:\n  app:\n    image: busybox:latest\n    secrets:\n      - nope\n");
     let err = s.fails(&["config"]);
     assert!(err.contains("undefined secret \"nope\""), "{err}");
     assert!(err.contains("docker-compose.yml:4"), "no file:line in {err}");
@@ -140,8 +94,8 @@ fn undefined_secret_is_a_validation_error_with_its_line() {
 fn external_secret_is_refused_before_anything_is_created() {
     ensure_busybox("builtin");
     let compose = "services:\n  app:\n    image: busybox:latest\n    secrets: [token]\nsecrets:\n  token:\n    external: true\n";
-    let s = Stack::new("builtin", "ext", compose);
+    let s = Stack::new("builtin", "secext", compose);
     let err = s.fails(&["up", "-d"]);
     assert!(err.contains("service \"app\"") && err.contains("secret \"token\"") && err.contains("external"), "{err}");
-    assert_eq!(s.ok(&["ps", "-a", "-q"], ""), "", "a container was created");
+    assert_eq!(s.ok(&["ps", "-a", "-q"]), "", "a container was created");
 }

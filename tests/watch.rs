@@ -3,90 +3,24 @@
 //! Changes are awaited with a generous deadline; nothing asserts how fast they land.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[macro_use]
 mod common;
 
-use common::{ensure_busybox, HOIST};
+use common::stack::Stack;
+use common::HOIST;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
-/// A project folder with a compose file, torn down (`down -v`) when dropped.
-struct Stack {
-    dir: tempfile::TempDir,
-    project: String,
-    backend: &'static str,
-}
-
-impl Stack {
-    fn new(backend: &'static str, name: &str, compose: &str) -> Stack {
-        ensure_busybox(backend);
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("compose.yaml"), compose).unwrap();
-        let s = Stack { dir, project: format!("itw{name}{backend}"), backend };
-        s.hoist(&["down", "-v", "-t", "1"]);
-        s
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn write(&self, rel: &str, content: &str) {
-        let p = self.path().join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, content).unwrap();
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(HOIST);
-        c.args(["--backend", self.backend, "-p", &self.project]).args(args).current_dir(self.path()).env_remove("DOCKER_HOST");
-        c
-    }
-
-    fn hoist(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.hoist(args);
-        assert!(out.status.success(), "hoist {args:?} failed: {}\n{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.hoist(args);
-        assert!(!out.status.success(), "hoist {args:?} should have failed: {}", String::from_utf8_lossy(&out.stdout));
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    }
-
-    /// `cat` of a file in the service's first container (None when it is not there).
-    fn cat(&self, service: &str, path: &str) -> Option<String> {
-        let out = self.hoist(&["exec", "-T", service, "cat", path]);
-        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-
-    fn id(&self, service: &str) -> String {
-        self.ok(&["ps", "-q", service]).trim().to_string()
-    }
-
-    /// Polls `f` until it holds, failing with `what` and the watch output after DEADLINE.
-    fn eventually(&self, what: &str, w: &WatchProc, f: impl Fn() -> bool) {
-        let start = Instant::now();
-        while !f() {
-            assert!(start.elapsed() < DEADLINE, "{what}: not within {DEADLINE:?}; watch said:\n{}", w.output());
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        let _ = self.hoist(&["down", "-v", "-t", "1"]);
+/// Polls `f` until it holds, failing with `what` and the watch output after DEADLINE.
+fn eventually(what: &str, w: &WatchProc, f: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < DEADLINE, "{what}: not within {DEADLINE:?}; watch said:\n{}", w.output());
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -148,7 +82,7 @@ impl Drop for WatchProc {
 fn watch_sync(b: &'static str) {
     let s = Stack::new(
         b,
-        "sync",
+        "wsync",
         "services:\n  app:\n    image: busybox:latest\n    init: true\n    command: sleep 3600\n    develop:\n      watch:\n        - path: ./src\n          action: sync\n          target: /app\n          initial_sync: true\n          ignore: ['*.tmp']\n",
     );
     s.write("src/before.txt", "was there\n");
@@ -157,19 +91,19 @@ fn watch_sync(b: &'static str) {
 
     s.write("src/a.txt", "one\n");
     s.write("src/sub/deep.txt", "deep\n");
-    s.eventually("a new file is synced", &w, || s.cat("app", "/app/a.txt").as_deref() == Some("one\n"));
-    s.eventually("a new folder is synced", &w, || s.cat("app", "/app/sub/deep.txt").as_deref() == Some("deep\n"));
+    eventually("a new file is synced", &w, || s.cat("app", "/app/a.txt").as_deref() == Some("one\n"));
+    eventually("a new folder is synced", &w, || s.cat("app", "/app/sub/deep.txt").as_deref() == Some("deep\n"));
     s.write("src/a.txt", "two\n");
-    s.eventually("a changed file is synced", &w, || s.cat("app", "/app/a.txt").as_deref() == Some("two\n"));
+    eventually("a changed file is synced", &w, || s.cat("app", "/app/a.txt").as_deref() == Some("two\n"));
 
     // Written before the marker: once the marker is in, the ignored file would be too.
     s.write("src/skip.tmp", "no\n");
     s.write("src/marker.txt", "m\n");
-    s.eventually("the marker is synced", &w, || s.cat("app", "/app/marker.txt").is_some());
+    eventually("the marker is synced", &w, || s.cat("app", "/app/marker.txt").is_some());
     assert_eq!(s.cat("app", "/app/skip.tmp"), None, "an ignored file was synced");
 
     std::fs::remove_file(s.path().join("src/a.txt")).unwrap();
-    s.eventually("a deleted file disappears", &w, || s.cat("app", "/app/a.txt").is_none());
+    eventually("a deleted file disappears", &w, || s.cat("app", "/app/a.txt").is_none());
     assert!(w.output().contains("app: synced"), "{}", w.output());
     w.interrupt();
 }
@@ -180,7 +114,7 @@ fn watch_rebuild_restart(b: &'static str) {
     let image = format!("hoist-itw-rebuild-{b}:latest");
     let s = Stack::new(
         b,
-        "rebuild",
+        "wrebuild",
         &format!(
             "services:\n  web:\n    build: ./web\n    image: {image}\n    init: true\n    develop:\n      watch:\n        - path: ./web/msg\n          action: rebuild\n  worker:\n    image: busybox:latest\n    init: true\n    command: sh -c 'echo start >> /starts; exec sleep 3600'\n    develop:\n      watch:\n        - path: ./conf\n          action: restart\n  bystander:\n    image: busybox:latest\n    init: true\n    command: sleep 3600\n"
         ),
@@ -193,12 +127,12 @@ fn watch_rebuild_restart(b: &'static str) {
     let w = WatchProc::start(&s, &["watch", "--no-up"]);
 
     s.write("web/msg", "v2\n");
-    s.eventually("web is rebuilt and recreated", &w, || s.cat("web", "/msg").as_deref() == Some("v2\n"));
+    eventually("web is rebuilt and recreated", &w, || s.cat("web", "/msg").as_deref() == Some("v2\n"));
     assert_ne!(s.id("web"), web);
     assert_eq!((s.id("worker"), s.id("bystander")), (worker.clone(), bystander.clone()), "a rebuild touched another service");
 
     s.write("conf/app.conf", "a=2\n");
-    s.eventually("worker is restarted", &w, || s.cat("worker", "/starts").is_some_and(|t| t.lines().count() == 2));
+    eventually("worker is restarted", &w, || s.cat("worker", "/starts").is_some_and(|t| t.lines().count() == 2));
     assert_eq!((s.id("worker"), s.id("bystander")), (worker, bystander));
     w.wait_for("worker: restarted");
     assert!(w.output().contains("web: rebuilt"), "{}", w.output());
@@ -210,7 +144,7 @@ fn watch_rebuild_restart(b: &'static str) {
 /// `hoist cp` both ways: files and folders, into every container or one (`--index`),
 /// into a volume, out to a new or an existing host folder.
 fn cp_both_directions(b: &'static str) {
-    let s = Stack::new(b, "cp", "services:\n  app:\n    image: busybox:latest\n    init: true\n    command: sleep 3600\n    scale: 2\n    volumes: [data:/vol]\nvolumes:\n  data: {}\n");
+    let s = Stack::new(b, "wcp", "services:\n  app:\n    image: busybox:latest\n    init: true\n    command: sleep 3600\n    scale: 2\n    volumes: [data:/vol]\nvolumes:\n  data: {}\n");
     s.ok(&["up", "-d"]);
     s.write("host/f.txt", "file\n");
     s.write("host/tree/a.txt", "a\n");

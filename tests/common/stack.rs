@@ -11,6 +11,8 @@ pub struct Stack {
     pub dir: tempfile::TempDir,
     pub project: String,
     pub backend: &'static str,
+    /// Extra environment for every `hoist` run (`set_env`).
+    env: std::cell::RefCell<Vec<(String, String)>>,
 }
 
 impl Stack {
@@ -18,7 +20,7 @@ impl Stack {
         ensure_busybox(backend);
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("docker-compose.yml"), compose).unwrap();
-        let s = Stack { dir, project: format!("it{}{}", name.replace(['-', '_'], ""), backend), backend };
+        let s = Stack { dir, project: format!("it{}{}", name.replace(['-', '_'], ""), backend), backend, env: Default::default() };
         s.hoist(&["down", "-v", "-t", "1"]);
         s
     }
@@ -27,10 +29,25 @@ impl Stack {
         self.dir.path()
     }
 
+    /// Writes a file of the project folder (its folders made as needed).
+    pub fn write(&self, rel: &str, content: &str) {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+
+    /// Sets a variable in the environment of the next `hoist` runs.
+    pub fn set_env(&self, key: &str, value: &str) {
+        let mut env = self.env.borrow_mut();
+        env.retain(|(k, _)| k != key);
+        env.push((key.to_string(), value.to_string()));
+    }
+
     /// The command line of `hoist ARGS` on this project, to run or spawn.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(HOIST);
         c.args(["--backend", self.backend, "-p", &self.project]).args(args).current_dir(self.path()).env_remove("DOCKER_HOST");
+        c.envs(self.env.borrow().iter().map(|(k, v)| (k, v)));
         c
     }
 
@@ -67,6 +84,17 @@ impl Stack {
             assert!(start.elapsed() < Duration::from_secs(30), "no {text:?} in the output of {service}:\n{out}");
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// `cat` of a file in the service's first container (None when it is not there).
+    pub fn cat(&self, service: &str, path: &str) -> Option<String> {
+        let out = self.hoist(&["exec", "-T", service, "cat", path]);
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The id of the service's first container.
+    pub fn id(&self, service: &str) -> String {
+        self.ok(&["ps", "-q", service]).lines().next().unwrap_or_default().trim().to_string()
     }
 
     pub fn ps_q(&self, args: &[&str]) -> Vec<String> {

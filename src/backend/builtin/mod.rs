@@ -34,8 +34,6 @@ pub struct BuiltinBackend {
     collected: std::sync::atomic::AtomicBool,
 }
 
-/// In a container directory while its create runs: the creating process's pid.
-const CREATING_MARKER: &str = "creating.pid";
 
 /// Combines the /etc/hosts refreshes that follow starts, stops and removals: a refresh
 /// reads every record of the project, and ten containers stopping at once need one
@@ -289,7 +287,8 @@ impl BuiltinBackend {
                 _ => NamespaceMode::Private,
             })
         };
-        let mut spec = runtime_spec(&r, &dir, env, ip.as_deref(), ns(&r.spec.pid)?, ns(&r.spec.ipc)?);
+        let base = runtime::base_layer(&self.store.root).map_err(other)?;
+        let mut spec = runtime_spec(&r, &dir, env, ip.as_deref(), ns(&r.spec.pid)?, ns(&r.spec.ipc)?, Some(base));
         spec.events = Some(self.event_sink(&r));
         // The process may read /etc/hosts at once: it must hold its links before it starts.
         off_workers(|| self.refresh_hosts(&r.spec.project, Some(&r.id)));
@@ -343,7 +342,7 @@ fn restart(policy: &Option<String>) -> RestartPolicy {
     }
 }
 
-fn runtime_spec(r: &Record, dir: &Path, env: Vec<String>, ip: Option<&str>, pid_ns: NamespaceMode, ipc_ns: NamespaceMode) -> RuntimeSpec {
+fn runtime_spec(r: &Record, dir: &Path, env: Vec<String>, ip: Option<&str>, pid_ns: NamespaceMode, ipc_ns: NamespaceMode, base_layer: Option<PathBuf>) -> RuntimeSpec {
     let s = &r.spec.service;
     let dur = |v: &Option<String>, d: u64| v.as_deref().and_then(parse_duration).unwrap_or(Duration::from_secs(d));
     // The service's healthcheck, else the image's (a service `disable: true` turns both off).
@@ -376,6 +375,7 @@ fn runtime_spec(r: &Record, dir: &Path, env: Vec<String>, ip: Option<&str>, pid_
         id: r.id.clone(),
         name: r.name.clone(),
         layers: r.layers.clone(),
+        base_layer,
         upper_dir: dir.join("upper"),
         work_dir: dir.join("work"),
         rootfs: dir.join("rootfs"),
@@ -836,8 +836,9 @@ impl BuiltinBackend {
     fn create_inner(&self, id: &str, spec: &ContainerSpec, replace: Option<&ContainerSummary>, image: image::Image) -> Result<Record> {
         let dir = self.store.container_dir(id);
         std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
-        // Until the record exists: whose create this is, for `collect_garbage`.
-        std::fs::write(dir.join(CREATING_MARKER), std::process::id().to_string()).map_err(io("writing the create marker"))?;
+        // Held until the record exists: `collect_garbage` leaves a directory alone while
+        // its creator holds it (the kernel drops it if the creator is killed).
+        let _creating = runtime::claim(&dir).map_err(other)?.ok_or_else(|| BackendError::Engine(format!("container directory {} is in use", dir.display())))?;
         let old = replace.and_then(|o| self.store.find(&o.id).ok());
         let mut mounts: Vec<RuntimeMount> = Vec::new();
         let mut anonymous: Vec<(String, String)> = Vec::new();
@@ -940,7 +941,6 @@ impl BuiltinBackend {
             hostname,
         };
         self.store.save(&record)?;
-        let _ = std::fs::remove_file(dir.join(CREATING_MARKER));
         Ok(record)
     }
 
@@ -953,9 +953,11 @@ impl BuiltinBackend {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             let dir = e.path();
-            if let Some(id) = name.strip_prefix(".removing-") {
-                // A removal that was cut short after the container was taken apart.
-                if !self.store.container_dir(id).exists() {
+            let young = e.metadata().ok().and_then(|m| m.modified().ok()).and_then(|t| t.elapsed().ok()).is_none_or(|age| age < Duration::from_secs(60));
+            if name.starts_with(".removing-") {
+                // A removal cut short after the container was taken apart (not one that
+                // another process is finishing right now).
+                if !young {
                     let _ = std::fs::remove_dir_all(&dir);
                 }
                 continue;
@@ -963,15 +965,12 @@ impl BuiltinBackend {
             if name.starts_with('.') || dir.join("config.json").exists() {
                 continue;
             }
-            let creator = std::fs::read_to_string(dir.join(CREATING_MARKER)).ok().and_then(|p| p.trim().parse::<i32>().ok());
-            let alive = |pid: i32| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
-            let young = e.metadata().ok().and_then(|m| m.modified().ok()).and_then(|t| t.elapsed().ok()).is_none_or(|age| age < Duration::from_secs(60));
-            match creator {
-                Some(pid) if alive(pid) => continue,
-                // Made a moment ago, its marker not written yet.
-                None if young => continue,
-                _ => {}
+            // No claim file yet: made a moment ago (or its creator died right then); a
+            // claim someone holds: its create is still running.
+            if young && !runtime::has_claim_file(&dir) {
+                continue;
             }
+            let Ok(Some(_claim)) = runtime::claim(&dir) else { continue };
             let _ = self.net.remove_netns(&self.store.root.join("netns").join(&name));
             let _ = std::fs::remove_dir_all(&dir);
         }

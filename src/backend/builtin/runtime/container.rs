@@ -76,6 +76,8 @@ pub fn mount_rootfs(spec: &RuntimeSpec) -> Res<()> {
         std::fs::create_dir_all(d).map_err(|e| format!("creating {}: {e}", d.display()))?;
     }
     let mut lowers: Vec<PathBuf> = spec.layers.iter().rev().cloned().collect();
+    // Lowest of all: the image's own files win over the empty mount points.
+    lowers.extend(spec.base_layer.clone());
     if lowers.is_empty() {
         // overlayfs needs a lower layer: an empty one stands for `FROM scratch`.
         let empty = spec.work_dir.with_file_name("lower-empty");

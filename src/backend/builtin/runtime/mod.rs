@@ -41,6 +41,11 @@ pub struct RuntimeSpec {
     pub name: String,
     /// Image layer directories, lowest first.
     pub layers: Vec<PathBuf>,
+    /// A read-only layer under the image's holding the mount points every container
+    /// needs (`/proc`, `/sys`, `/dev`, `/etc/hosts`...; see `base_layer`), so they are not
+    /// made again in each container's upper directory (Docker's "init layer", shared).
+    #[serde(default)]
+    pub base_layer: Option<PathBuf>,
     /// Per-container overlay upper and work dirs (kept across restarts), and the mount point.
     pub upper_dir: PathBuf,
     pub work_dir: PathBuf,
@@ -370,20 +375,64 @@ fn parse_signal(name: &str) -> Result<nix::sys::signal::Signal> {
     crate::backend::signals::parse(name).ok_or_else(|| err("signal", format!("invalid signal: {}", name.trim())))
 }
 
+/// Wakes up when a file of a container directory is replaced or written (the supervisor
+/// renames each new `state.json` into place): inotify, so a stop returns the moment the
+/// exit is recorded instead of at the next poll.
+struct DirWatch(std::os::fd::OwnedFd);
+
+impl DirWatch {
+    /// None where inotify is unavailable (e.g. the per-user instance limit is reached).
+    fn new(dir: &Path) -> Option<DirWatch> {
+        use std::os::fd::FromRawFd;
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+        // SAFETY: plain syscalls; the fd is owned from here on.
+        unsafe {
+            let fd = libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK);
+            if fd < 0 {
+                return None;
+            }
+            let watch = DirWatch(std::os::fd::OwnedFd::from_raw_fd(fd));
+            (libc::inotify_add_watch(fd, path.as_ptr(), libc::IN_MOVED_TO | libc::IN_CLOSE_WRITE) >= 0).then_some(watch)
+        }
+    }
+
+    /// Sleeps until an event or `timeout`, then drains the events.
+    fn wait(&self, timeout: Duration) {
+        use std::os::fd::AsRawFd;
+        let fd = self.0.as_raw_fd();
+        let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        let mut buf = [0u8; 4096];
+        // SAFETY: poll and read on our own fd into a local buffer.
+        unsafe {
+            libc::poll(&mut p, 1, timeout.as_millis().min(i32::MAX as u128) as i32);
+            while libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) > 0 {}
+        }
+    }
+}
+
 fn wait_until_exited(dir: &Path, timeout: Duration) -> Result<Option<ProcessState>> {
     let deadline = Instant::now() + timeout;
-    // Most processes end within milliseconds of the signal: look often at first.
+    // Set up before the first look, so that no change falls between the two.
+    let watch = DirWatch::new(dir);
+    // Without inotify: look often at first (most processes end within milliseconds).
     let mut pause = Duration::from_millis(1);
     loop {
         let st = state(dir)?;
         if !is_active(&st.status) {
             return Ok(Some(st));
         }
-        if Instant::now() >= deadline {
+        let now = Instant::now();
+        if now >= deadline {
             return Ok(None);
         }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(20));
+        match &watch {
+            Some(w) => w.wait((deadline - now).min(Duration::from_millis(50))),
+            None => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
+        }
     }
 }
 
@@ -408,10 +457,25 @@ pub fn stop(dir: &Path, timeout: Duration) -> Result<()> {
     let signal = parse_signal(if spec.stop_signal.is_empty() { "SIGTERM" } else { &spec.stop_signal })?;
     send(st.pid, signal);
     // A signal the kernel discarded cannot end the container: no point waiting it out.
-    // Checked after sending, so a handler installed in between makes us wait as usual.
-    let discarded = st.pid.is_some_and(|pid| crate::backend::signals::discarded_by_namespace_init(pid, signal as i32));
-    if !discarded && wait_until_exited(&dir, timeout)?.is_some() {
-        return Ok(());
+    // Checked after sending, so a handler installed in between makes us wait as usual;
+    // and again every 10 ms for the first second, because the check can only be sure of
+    // a process sitting in a blocking call, and one stopped right after it started may
+    // not be there yet (a shell about to wait for its child).
+    let discarded = || st.pid.is_some_and(|pid| crate::backend::signals::discarded_by_namespace_init(pid, signal as i32));
+    let deadline = Instant::now() + timeout;
+    let recheck_until = Instant::now() + Duration::from_secs(1);
+    loop {
+        if discarded() {
+            break;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        let slice = if now < recheck_until { Duration::from_millis(10) } else { deadline - now };
+        if wait_until_exited(&dir, slice.min(deadline - now))?.is_some() {
+            return Ok(());
+        }
     }
     let st = state(&dir)?;
     send(st.pid, nix::sys::signal::Signal::SIGKILL);
@@ -536,6 +600,43 @@ fn cleanup_mounts(dir: &Path, st: &ProcessState) {
         container::unmount_all(&spec.rootfs);
     }
     cgroups::remove(&st.cgroups);
+}
+
+/// The shared base layer under `root` (made once, never changed afterwards: overlay
+/// mounts use it as a lower layer). Its name carries a version for that reason.
+pub fn base_layer(root: &Path) -> Result<PathBuf> {
+    let dir = root.join("base-layer-v1");
+    if dir.exists() {
+        return Ok(dir);
+    }
+    let tmp = root.join(format!(".base-layer-v1.{}", std::process::id()));
+    let make = || -> std::io::Result<()> {
+        let _ = std::fs::remove_dir_all(&tmp);
+        for d in ["proc", "sys", "dev", "etc"] {
+            std::fs::create_dir_all(tmp.join(d))?;
+        }
+        for f in ["etc/hosts", "etc/hostname", "etc/resolv.conf"] {
+            std::fs::write(tmp.join(f), b"")?;
+        }
+        Ok(())
+    };
+    make().map_err(|e| err(format!("making {}", tmp.display()), e))?;
+    if std::fs::rename(&tmp, &dir).is_err() {
+        // Made meanwhile by another process.
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    Ok(dir)
+}
+
+/// Takes the container's claim (None: another process holds it): what `create` holds until
+/// the container's record exists, and what no supervisor can start without.
+pub fn claim(dir: &Path) -> Result<Option<std::fs::File>> {
+    state::claim(dir)
+}
+
+/// Whether the directory has a claim file at all (a create has got that far).
+pub fn has_claim_file(dir: &Path) -> bool {
+    dir.join(state::CLAIM_FILE).exists()
 }
 
 /// Takes the container's claim so that no supervisor can start it while its directory is
