@@ -24,7 +24,13 @@ pub fn ensure_busybox(backend: &'static str) {
 pub fn busybox_tar() -> PathBuf {
     static TAR: OnceLock<PathBuf> = OnceLock::new();
     TAR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("hoist-it-rootfs-{}", std::process::id()));
+        // One copy for every test binary and run, built aside and renamed into place.
+        let shared = std::env::temp_dir().join("hoist-it-rootfs");
+        if shared.join("busybox.tar").exists() {
+            return shared.join("busybox.tar");
+        }
+        let dir = std::env::temp_dir().join(format!("hoist-it-rootfs.{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
         let root = dir.join("rootfs");
         for d in ["bin", "etc", "tmp", "root"] {
             std::fs::create_dir_all(root.join(d)).unwrap();
@@ -41,7 +47,15 @@ pub fn busybox_tar() -> PathBuf {
         let tar = dir.join("busybox.tar");
         let st = Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".").status().unwrap();
         assert!(st.success());
-        tar
+        match std::fs::rename(&dir, &shared) {
+            Ok(()) => shared.join("busybox.tar"),
+            // Another test binary got there first.
+            Err(_) if shared.join("busybox.tar").exists() => {
+                let _ = std::fs::remove_dir_all(&dir);
+                shared.join("busybox.tar")
+            }
+            Err(_) => tar,
+        }
     })
     .clone()
 }
