@@ -116,7 +116,6 @@ fn iptables_save() -> Result<std::collections::BTreeMap<String, Vec<String>>> {
 /// and one commit, where a command per rule cost ~20 ms each (iptables-nft reads the
 /// whole ruleset every time).
 fn iptables_restore(lines: &std::collections::BTreeMap<&str, Vec<String>>) -> Result<()> {
-    use std::io::Write;
     let mut script = String::new();
     for (table, lines) in lines.iter().filter(|(_, l)| !l.is_empty()) {
         script += &format!("*{table}\n");
@@ -129,18 +128,27 @@ fn iptables_restore(lines: &std::collections::BTreeMap<&str, Vec<String>>) -> Re
     if script.is_empty() {
         return Ok(());
     }
-    let mut child = Command::new("iptables-restore")
-        .args(["-w", "--noflush"])
+    run_with_input("iptables-restore", &["-w", "--noflush"], &script).map_err(|e| match e {
+        NetError::Failed { message, .. } => NetError::failed(format!("iptables-restore of\n{script}"), message),
+        e => e,
+    })
+}
+
+/// Runs `tool ARGS` with `input` on its stdin; its stderr is the error.
+fn run_with_input(tool: &str, args: &[&str], input: &str) -> Result<()> {
+    use std::io::Write;
+    let mut child = Command::new(tool)
+        .args(args)
         .stdin(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .map_err(|e| NetError::io("running iptables-restore", e))?;
-    child.stdin.take().map(|mut i| i.write_all(script.as_bytes()));
-    let out = child.wait_with_output().map_err(|e| NetError::io("running iptables-restore", e))?;
+        .map_err(|e| NetError::io(format!("running {tool}"), e))?;
+    child.stdin.take().map(|mut i| i.write_all(input.as_bytes()));
+    let out = child.wait_with_output().map_err(|e| NetError::io(format!("running {tool}"), e))?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(NetError::failed(format!("iptables-restore of\n{script}"), String::from_utf8_lossy(&out.stderr).trim().to_string()))
+        Err(NetError::failed(format!("{tool} {}", args.join(" ")), String::from_utf8_lossy(&out.stderr).trim().to_string()))
     }
 }
 
@@ -167,20 +175,7 @@ fn nft_setup() -> Result<()> {
 }
 
 fn nft_script(script: &str) -> Result<()> {
-    use std::io::Write;
-    let mut child = Command::new("nft")
-        .args(["-f", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| NetError::io("running nft", e))?;
-    child.stdin.take().map(|mut i| i.write_all(script.as_bytes()));
-    let out = child.wait_with_output().map_err(|e| NetError::io("running nft", e))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(NetError::failed("nft -f -", String::from_utf8_lossy(&out.stderr).trim().to_string()))
-    }
+    run_with_input("nft", &["-f", "-"], script)
 }
 
 /// Installs the forwarding (and, unless internal, masquerade) rules of one bridge. Idempotent.
