@@ -24,13 +24,19 @@ pub fn ensure_busybox(backend: &'static str) {
 pub fn busybox_tar() -> PathBuf {
     static TAR: OnceLock<PathBuf> = OnceLock::new();
     TAR.get_or_init(|| {
-        // One copy for every test binary and run, built aside and renamed into place.
-        let shared = std::env::temp_dir().join("hoist-it-rootfs");
-        if shared.join("busybox.tar").exists() {
-            return shared.join("busybox.tar");
+        // One copy per test binary: the image tests need a layer no other binary has
+        // (a pull must really download it). Copies left by binaries that have ended are
+        // removed here, so runs do not pile them up in /tmp.
+        let tmp = std::env::temp_dir();
+        for e in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix("hoist-it-rootfs-").and_then(|p| p.parse::<u32>().ok())
+                && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
         }
-        let dir = std::env::temp_dir().join(format!("hoist-it-rootfs.{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = tmp.join(format!("hoist-it-rootfs-{}", std::process::id()));
         let root = dir.join("rootfs");
         for d in ["bin", "etc", "tmp", "root"] {
             std::fs::create_dir_all(root.join(d)).unwrap();
@@ -47,15 +53,7 @@ pub fn busybox_tar() -> PathBuf {
         let tar = dir.join("busybox.tar");
         let st = Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".").status().unwrap();
         assert!(st.success());
-        match std::fs::rename(&dir, &shared) {
-            Ok(()) => shared.join("busybox.tar"),
-            // Another test binary got there first.
-            Err(_) if shared.join("busybox.tar").exists() => {
-                let _ = std::fs::remove_dir_all(&dir);
-                shared.join("busybox.tar")
-            }
-            Err(_) => tar,
-        }
+        tar
     })
     .clone()
 }
