@@ -50,7 +50,6 @@ fn other(e: impl std::fmt::Display) -> BackendError {
     BackendError::Engine(e.to_string())
 }
 
-/// Runs blocking runtime work off the async threads.
 /// Runs blocking work (files, namespaces, mounts) from async code without stalling the
 /// runtime's workers: on a multi-threaded runtime the worker hands its other tasks over
 /// first; elsewhere it just runs.
@@ -61,6 +60,7 @@ fn off_workers<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
+/// Runs blocking runtime work off the async threads.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f).await.map_err(other)?
 }

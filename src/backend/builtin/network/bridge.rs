@@ -166,13 +166,12 @@ impl Netlink {
         }
     }
 
-    /// Makes a veth pair: `host` joins `bridge` and goes up, `peer` moves into the namespace
-    /// open as `netns` (still named `peer`, down).
     /// Creates the container's veth pair in one request: the host end `host` on `bridge`,
     /// up, and its peer made directly inside the container's namespace as `ifname` with
-    /// `mac` (down: the kernel refuses to bring it up from here). Creating the peer in place (rather than moving it there afterwards)
-    /// spares the RCU grace period a namespace move waits for under the kernel's RTNL
-    /// lock, which serialized every container start.
+    /// `mac` (down: the kernel refuses to bring it up from here). Creating the peer in
+    /// place, rather than moving it there afterwards, spares the RCU grace period a
+    /// namespace move waits for under the kernel's RTNL lock, which serialized every
+    /// container start.
     pub fn create_veth(&self, host: &str, ifname: &str, mac: [u8; 6], alias: &str, bridge: &str, netns: &std::fs::File) -> Result<()> {
         use rtnetlink::packet_route::link::{InfoData, InfoVeth};
         // A leftover pair with our name (crash between create and record) is replaced.

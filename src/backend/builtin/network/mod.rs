@@ -356,11 +356,9 @@ impl Inner {
     fn alias_bridge(&self, network: &str) -> String {
         format!("hoist:bridge:{network}:{}", self.state_root)
     }
-    /// The host end of the container's veth pair on `network` (and the name its peer had
-    /// before peers were made in the container's namespace directly).
-    fn veth_names(&self, id: &str, network: &str) -> (String, String) {
-        let hash = short_hash(&[&self.state_root, id, network], 10);
-        (format!("hv-{hash}"), format!("hp-{hash}"))
+    /// The host end of the container's veth pair on `network`.
+    fn veth_host(&self, id: &str, network: &str) -> String {
+        format!("hv-{}", short_hash(&[&self.state_root, id, network], 10))
     }
     fn alias_veth(&self, id: &str, network: &str) -> String {
         format!("hoist:veth:{id}:{network}:{}", self.state_root)
@@ -547,7 +545,7 @@ impl Inner {
                 let _host = lock_file(Path::new(HOST_LOCK))?;
                 self.realize(rec)?;
             }
-            let veth_host = self.veth_names(id, &rec.name).0;
+            let veth_host = self.veth_host(id, &rec.name);
             let ip = self.allocate(id, &rec.name, att.ipv4_address.as_deref(), &veth_host)?;
             let ns = File::open(netns_path).map_err(|e| NetError::io(format!("opening {}", netns_path.display()), e))?;
             let mac = mac_for(ip);
@@ -618,7 +616,7 @@ impl Inner {
     fn detach(&self, id: &str, networks: &[String]) -> Result<()> {
         // Veth names follow from the container and the network, so links whose record
         // entry never got written (a crash mid-attach) are found without listing all links.
-        let mut veths: Vec<String> = networks.iter().map(|n| self.veth_names(id, n).0).collect();
+        let mut veths: Vec<String> = networks.iter().map(|n| self.veth_host(id, n)).collect();
         veths.extend(self.release(id)?);
         veths.sort();
         veths.dedup();

@@ -97,7 +97,7 @@ fn iptables_rules(bridge: &str, subnet: &Subnet, internal: bool) -> Vec<(&'stati
     rules
 }
 
-/// The ruleset of the `filter` and `nat` tables as `iptables-save` prints it, by table.
+/// The ruleset as `iptables-save` prints it, by table (`filter`, `nat`, ...).
 fn iptables_save() -> Result<std::collections::BTreeMap<String, Vec<String>>> {
     let text = run("iptables-save", &[])?;
     let mut tables = std::collections::BTreeMap::new();

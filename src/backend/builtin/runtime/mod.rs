@@ -375,9 +375,9 @@ fn parse_signal(name: &str) -> Result<nix::sys::signal::Signal> {
     crate::backend::signals::parse(name).ok_or_else(|| err("signal", format!("invalid signal: {}", name.trim())))
 }
 
-/// Wakes up when a file of a container directory is replaced or written (the supervisor
-/// renames each new `state.json` into place): inotify, so a stop returns the moment the
-/// exit is recorded instead of at the next poll.
+/// Wakes up when a file of a container directory is written or replaced (the supervisor
+/// rewrites `state.json` at each change): inotify, so a stop returns the moment the exit
+/// is recorded instead of at the next poll.
 struct DirWatch(std::os::fd::OwnedFd);
 
 impl DirWatch {

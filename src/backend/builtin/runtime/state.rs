@@ -29,17 +29,19 @@ pub fn read_spec(dir: &Path) -> Result<RuntimeSpec> {
     serde_json::from_str(&text).map_err(|e| err(format!("parsing {}", path.display()), e))
 }
 
-/// Takes an open-file-description lock on the whole file (`F_RDLCK` or `F_WRLCK`),
-/// waiting for a holder of the other kind; released when `file` is closed.
-fn lock_whole(file: &fs::File, kind: libc::c_int) -> std::io::Result<()> {
+/// Takes an open-file-description lock of `kind` (`F_RDLCK` or `F_WRLCK`) on the whole
+/// file, released when the file is closed. `wait`: until a holder of a conflicting lock
+/// lets go; otherwise an error (EAGAIN or EACCES) when one holds it.
+fn ofd_lock(file: &fs::File, kind: libc::c_int, wait: bool) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     // SAFETY: a zeroed flock is valid; the whole file (start 0, len 0).
     let mut lock: libc::flock = unsafe { std::mem::zeroed() };
     lock.l_type = kind as libc::c_short;
     lock.l_whence = libc::SEEK_SET as libc::c_short;
+    let cmd = if wait { libc::F_OFD_SETLKW } else { libc::F_OFD_SETLK };
     loop {
         // SAFETY: fcntl on an fd we own with a valid flock struct.
-        if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLKW, &mut lock) } == 0 {
+        if unsafe { libc::fcntl(file.as_raw_fd(), cmd, &mut lock) } == 0 {
             return Ok(());
         }
         let e = std::io::Error::last_os_error();
@@ -59,7 +61,7 @@ pub fn read_state(dir: &Path) -> Result<Option<ProcessState>> {
         Err(e) => return Err(err(format!("reading {}", path.display()), e)),
     };
     let mut text = String::new();
-    lock_whole(&file, libc::F_RDLCK)
+    ofd_lock(&file, libc::F_RDLCK, true)
         .and_then(|_| file.read_to_string(&mut text))
         .map_err(|e| err(format!("reading {}", path.display()), e))?;
     if text.trim().is_empty() {
@@ -79,7 +81,7 @@ pub fn write_state(dir: &Path, state: &ProcessState) -> Result<()> {
     let json = serde_json::to_vec_pretty(state).map_err(|e| err("encoding state", e))?;
     let write = || -> std::io::Result<()> {
         let mut f = fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
-        lock_whole(&f, libc::F_WRLCK)?;
+        ofd_lock(&f, libc::F_WRLCK, true)?;
         f.set_len(0)?;
         f.write_all(&json)
     };
@@ -126,19 +128,6 @@ pub fn stat_state(stat: &str) -> Option<char> {
 /// left one starting and the next `up` starts the container again.
 pub const CLAIM_FILE: &str = "supervisor.lock";
 
-fn ofd_lock(file: &fs::File, cmd: libc::c_int) -> std::io::Result<libc::flock> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: a zeroed flock is valid; F_WRLCK over the whole file (start 0, len 0).
-    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
-    lock.l_type = libc::F_WRLCK as libc::c_short;
-    lock.l_whence = libc::SEEK_SET as libc::c_short;
-    // SAFETY: fcntl on an fd we own with a valid flock struct.
-    if unsafe { libc::fcntl(file.as_raw_fd(), cmd, &mut lock) } < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(lock)
-}
-
 /// Takes the container's claim: Some(handle) to keep while it must hold, None when
 /// another process holds it. An open file description lock: it ends when the handle is
 /// dropped or the process dies, and is not inherited across exec (O_CLOEXEC).
@@ -146,7 +135,7 @@ pub fn claim(dir: &Path) -> Result<Option<fs::File>> {
     use std::os::unix::fs::MetadataExt;
     let path = dir.join(CLAIM_FILE);
     let file = fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|e| err(format!("opening {}", path.display()), e))?;
-    match ofd_lock(&file, libc::F_OFD_SETLK) {
+    match ofd_lock(&file, libc::F_WRLCK, false) {
         Ok(_) => {}
         Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EACCES)) => return Ok(None),
         Err(e) => return Err(err(format!("locking {}", path.display()), e)),
