@@ -12,8 +12,8 @@ hoist exec -T db2 sh -c 'echo x > /dbdata/table' 2>&1 || echo "(refused, as aske
 say "backup with a one-off container"
 hoist run --rm backup
 tar tf backup/backup.tar
-say "the named volume outlives the containers"
-hoist down -t 1
+say "the named volume outlives the containers (rm -v takes their anonymous volumes along)"
+hoist rm -s -f -v
 hoist up -d notes
 sleep 1
 hoist exec -T notes cat /notes/started
