@@ -22,7 +22,9 @@ fn runner() -> TestRunner {
 fn seeds() -> Vec<String> {
     let top = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files: Vec<PathBuf> = Vec::new();
-    for dir in [top.join("tests/bad-input"), top.join("examples"), top.join("../shared/reference/compose-v2-fixtures")] {
+    // The shared fixtures add seeds where they are (`$HOIST_SHARED`, else ../shared).
+    let shared = std::env::var_os("HOIST_SHARED").map(PathBuf::from).unwrap_or_else(|| top.join("../shared"));
+    for dir in [top.join("tests/bad-input"), top.join("examples"), shared.join("reference/compose-v2-fixtures")] {
         collect(&dir, &mut files);
     }
     files.sort();
