@@ -12,7 +12,11 @@ pub fn render_hosts(entries: &[(String, Vec<String>)]) -> String {
          ff02::2\tip6-allrouters\n",
     );
     for (ip, names) in entries {
-        let names: Vec<&str> = names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()).collect();
+        // Each name once per line (a service name that is also an alias or a link name
+        // would otherwise repeat: `redis p-redis-1 redis p-redis-1`).
+        let mut names: Vec<&str> = names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()).collect();
+        let mut seen = std::collections::HashSet::new();
+        names.retain(|n| seen.insert(*n));
         if ip.trim().is_empty() || names.is_empty() {
             continue;
         }
@@ -31,12 +35,14 @@ mod tests {
             ("10.89.0.2".into(), vec!["abc123".into(), "web".into()]),
             ("10.89.0.3".into(), vec!["ex".into(), "example_1".into()]),
             ("10.89.0.4".into(), vec![]),
+            ("10.89.0.5".into(), vec!["redis".into(), "p-redis-1".into(), "redis".into(), "p-redis-1".into()]),
         ]);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "127.0.0.1\tlocalhost");
         assert_eq!(lines[1], "::1\tlocalhost ip6-localhost ip6-loopback");
         assert_eq!(lines[6], "10.89.0.2\tabc123 web");
         assert_eq!(lines[7], "10.89.0.3\tex example_1");
-        assert_eq!(lines.len(), 8);
+        assert_eq!(lines[8], "10.89.0.5\tredis p-redis-1");
+        assert_eq!(lines.len(), 9);
     }
 }
