@@ -490,16 +490,18 @@ pub trait Backend: Send + Sync {
     /// The resource counters of a running container, read now.
     async fn stats(&self, id: &str) -> Result<StatsSample>;
 
-    // Files (cp, watch)
+    // Files (cp, watch): archives cross as streams, so their size never sits in memory.
     /// A tar archive of `path` in the container, as Docker's archive API gives it: one top
     /// entry named after the path's last component (a directory with all below it). A
-    /// symlink at `path` is archived as the link.
-    async fn copy_from_container(&self, id: &str, path: &str) -> Result<Vec<u8>> {
+    /// symlink at `path` is archived as the link, or followed with `follow_link` (`cp -L`).
+    /// A missing path is an error here, before the stream.
+    async fn copy_from_container(&self, id: &str, path: &str, _follow_link: bool) -> Result<archive::TarStream> {
         Err(BackendError::Engine(format!("{}: copying {path} out of {id} is not supported", self.name())))
     }
     /// Unpacks a tar archive into the directory `dest` of the container (which must exist);
-    /// missing parent directories of entries are created.
-    async fn copy_to_container(&self, id: &str, dest: &str, _archive: Vec<u8>) -> Result<()> {
+    /// missing parent directories of entries are created. Entries keep their owner with
+    /// `copy_uid_gid` (`cp -a`), else they belong to root.
+    async fn copy_to_container(&self, id: &str, dest: &str, _archive: archive::TarStream, _copy_uid_gid: bool) -> Result<()> {
         Err(BackendError::Engine(format!("{}: copying into {dest} of {id} is not supported", self.name())))
     }
     /// What is at `path` in the container (symlinks followed): `Some(true)` a directory,

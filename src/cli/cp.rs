@@ -18,6 +18,12 @@ pub struct Args {
     /// Include containers created by the run command.
     #[arg(long)]
     all: bool,
+    /// Archive mode: files copied into a container keep their owner (uid/gid).
+    #[arg(short = 'a', long)]
+    archive: bool,
+    /// Follow a symlink at the end of SRC (copy what it points to, under SRC's name).
+    #[arg(short = 'L', long)]
+    follow_link: bool,
     /// SERVICE:SRC_PATH or a host path.
     #[arg(value_name = "SRC")]
     src: String,
@@ -60,12 +66,12 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
         (Side::Service(service, path), Side::Host(dest)) => {
             let ctx = app.ctx().await?;
             let c = targets(&ctx, &service, a.index, a.all).await?.remove(0);
-            from_container(&ctx, &c, &path, &dest).await?;
+            from_container(&ctx, &c, &path, &dest, a.follow_link).await?;
         }
         (Side::Host(src), Side::Service(service, path)) => {
             let ctx = app.ctx().await?;
             for c in targets(&ctx, &service, a.index, a.all).await? {
-                to_container(&ctx, &c, &src, &path).await.with_context(|| format!("copying {src} to {}:{path}", c.name))?;
+                to_container(&ctx, &c, &src, &path, &a).await.with_context(|| format!("copying {src} to {}:{path}", c.name))?;
             }
         }
         (Side::Service(..), Side::Service(..)) => bail!("copying between containers is not supported: copy to the host first"),
@@ -91,22 +97,24 @@ async fn targets(ctx: &Ctx, service: &str, index: Option<u32>, all: bool) -> Res
     Ok(list)
 }
 
-async fn from_container(ctx: &Ctx, c: &ContainerSummary, path: &str, dest: &str) -> Result<()> {
+/// The container's archive is unpacked as it arrives: memory stays bounded whatever its size.
+async fn from_container(ctx: &Ctx, c: &ContainerSummary, path: &str, dest: &str, follow_link: bool) -> Result<()> {
     let (path, contents) = contents_of(path);
     let host = PathBuf::from(dest);
     if dest.ends_with('/') && !host.is_dir() {
         bail!("destination directory {dest} does not exist");
     }
-    let tar = ctx.backend.copy_from_container(&c.id, path).await?;
+    let tar = archive::reader(ctx.backend.copy_from_container(&c.id, path, follow_link).await?);
     let target = if host.is_dir() && !contents { host.join(base_name(path)) } else { host };
-    tokio::task::spawn_blocking(move || archive::unpack_as(&tar, &target).with_context(|| format!("writing {}", target.display()))).await??;
+    tokio::task::spawn_blocking(move || archive::unpack_as(tar, &target).with_context(|| format!("writing {}", target.display()))).await??;
     ctx.progress.event("Container", &format!("{} copy {}:{path} to {dest}", c.name, c.service), "Copied");
     Ok(())
 }
 
-async fn to_container(ctx: &Ctx, c: &ContainerSummary, src: &str, path: &str) -> Result<()> {
+async fn to_container(ctx: &Ctx, c: &ContainerSummary, src: &str, path: &str, a: &Args) -> Result<()> {
     let (src, contents) = contents_of(src);
-    let meta = std::fs::symlink_metadata(src).with_context(|| format!("{src}: no such file or directory"))?;
+    let meta = if a.follow_link { std::fs::metadata(src) } else { std::fs::symlink_metadata(src) };
+    let meta = meta.with_context(|| format!("{src}: no such file or directory"))?;
     let (dir, name) = match ctx.backend.is_dir_in_container(&c.id, path).await? {
         Some(true) => (path.to_string(), if contents { ".".into() } else { base_name(src) }),
         Some(false) if meta.is_dir() => bail!("cannot copy a directory over the file {path}"),
@@ -116,9 +124,9 @@ async fn to_container(ctx: &Ctx, c: &ContainerSummary, src: &str, path: &str) ->
             (parent, base_name(path))
         }
     };
-    let items = [(PathBuf::from(src), name)];
-    let packed = tokio::task::spawn_blocking(move || archive::pack(&items, &|_| false)).await??;
-    ctx.backend.copy_to_container(&c.id, &dir, packed.tar).await?;
+    let (items, follow) = (vec![(PathBuf::from(src), name)], a.follow_link);
+    let tar = archive::produce(move |w| archive::pack(w, &items, &|_| false, follow).map(|_| ()));
+    ctx.backend.copy_to_container(&c.id, &dir, tar, a.archive).await?;
     ctx.progress.event("Container", &format!("{} copy {src} to {}:{path}", c.name, c.service), "Copied");
     Ok(())
 }

@@ -211,20 +211,21 @@ async fn sync(ctx: &Ctx, s: &ServiceRules, plan: &Plan, containers: &[ContainerS
     }
     let rules: Vec<&rules::Rule> = plan.sync.iter().map(|(i, _)| &s.rules[*i]).collect();
     let skip = |p: &Path| !rules.iter().any(|r| r.covers(p, p.is_dir()));
-    let packed = tokio::task::block_in_place(|| archive::pack(&items, &skip))?;
+    let mut tar = Vec::new();
+    let files = tokio::task::block_in_place(|| archive::pack(&mut tar, &items, &skip, false))?;
     if containers.is_empty() {
         bail!("no running container to sync to");
     }
     for c in containers {
         if !items.is_empty() {
-            ctx.backend.copy_to_container(&c.id, "/", packed.tar.clone()).await.with_context(|| format!("copying into {}", c.name))?;
+            ctx.backend.copy_to_container(&c.id, "/", archive::once(tar.clone()), false).await.with_context(|| format!("copying into {}", c.name))?;
         }
         if !removed.is_empty() {
             ctx.backend.remove_from_container(&c.id, &removed).await.with_context(|| format!("removing from {}", c.name))?;
         }
     }
     let plural = |n: usize| if n == 1 { "" } else { "s" };
-    let mut text = format!("synced {} file{}", packed.files, plural(packed.files));
+    let mut text = format!("synced {files} file{}", plural(files));
     if !removed.is_empty() {
         text.push_str(&format!(", removed {}", removed.len()));
     }

@@ -790,45 +790,45 @@ impl Backend for BuiltinBackend {
     }
 
     // Files (cp, watch)
-    async fn copy_from_container(&self, id: &str, path: &str) -> Result<Vec<u8>> {
+    async fn copy_from_container(&self, id: &str, path: &str, follow_link: bool) -> Result<archive::TarStream> {
         let path = path.to_string();
-        self.with_files(id, move |fs| fs.archive(&path)).await
+        let ((files, parts), name) = self.with_files(id, move |files| files.fs.source(&path, follow_link).map(|parts| (files, parts))).await?;
+        // The rootfs stays mounted (`files`) until the archive is written.
+        Ok(archive::produce(move |w| files.fs.archive(&parts, w).map_err(|e| std::io::Error::other(format!("container {name}: {e}")))))
     }
 
-    async fn copy_to_container(&self, id: &str, dest: &str, archive: Vec<u8>) -> Result<()> {
-        let dest = dest.to_string();
-        self.with_files(id, move |fs| fs.extract(&dest, &archive)).await
+    async fn copy_to_container(&self, id: &str, dest: &str, tar: archive::TarStream, copy_uid_gid: bool) -> Result<()> {
+        let (dest, tar) = (dest.to_string(), archive::reader(tar));
+        self.with_files(id, move |files| files.fs.extract(&dest, tar, copy_uid_gid)).await.map(|(r, _)| r)
     }
 
     async fn is_dir_in_container(&self, id: &str, path: &str) -> Result<Option<bool>> {
         let path = path.to_string();
-        self.with_files(id, move |fs| fs.is_dir(&path)).await
+        self.with_files(id, move |files| files.fs.is_dir(&path)).await.map(|(r, _)| r)
     }
 
     async fn remove_from_container(&self, id: &str, paths: &[String]) -> Result<()> {
         let paths = paths.to_vec();
-        self.with_files(id, move |fs| paths.iter().try_for_each(|p| fs.remove(p))).await
+        self.with_files(id, move |files| paths.iter().try_for_each(|p| files.fs.remove(p))).await.map(|(r, _)| r)
     }
 }
 
 impl BuiltinBackend {
     /// Runs `f` on the container's files, seen from the host (a stopped container's
-    /// rootfs is mounted for the time it takes).
+    /// rootfs is mounted while they live); returns its result and the container's name.
     async fn with_files<T: Send + 'static>(
         &self,
         id: &str,
-        f: impl FnOnce(&files::ContainerFs) -> std::result::Result<T, files::FsError> + Send + 'static,
-    ) -> Result<T> {
+        f: impl FnOnce(files::ContainerFiles) -> std::result::Result<T, files::FsError> + Send + 'static,
+    ) -> Result<(T, String)> {
         let r = self.store.find(id)?;
         let dir = self.store.container_dir(&r.id);
         blocking(move || {
-            let mounted_here = runtime::mount_rootfs_offline(&dir, &r.layers).map_err(other)?;
-            let fs = files::ContainerFs::new(dir.join("rootfs"), &r.mounts, r.spec.service.read_only);
-            let out = f(&fs);
-            if mounted_here {
-                runtime::release_rootfs(&dir);
+            let files = files::ContainerFiles::open(&dir, &r.layers, &r.mounts, r.spec.service.read_only).map_err(other)?;
+            match f(files) {
+                Ok(out) => Ok((out, r.name)),
+                Err(e) => Err(BackendError::Engine(format!("container {}: {e}", r.name))),
             }
-            out.map_err(|e| BackendError::Engine(format!("container {}: {e}", r.name)))
         })
         .await
     }

@@ -5,24 +5,41 @@ use bollard::Docker;
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::query_parameters::{ContainerArchiveInfoOptions, DownloadFromContainerOptions, UploadToContainerOptions};
+use bytes::Bytes;
 use futures::StreamExt;
 
 use super::{container_err, engine_err};
+use crate::backend::archive::TarStream;
 use crate::backend::{BackendError, Result};
 
-pub async fn copy_from(docker: &Docker, id: &str, path: &str) -> Result<Vec<u8>> {
-    let opts = DownloadFromContainerOptions { path: path.to_string() };
+/// The engine's archive of `path` as it arrives. The first chunk is awaited here, so a
+/// missing path fails before the stream is handed on.
+pub async fn copy_from(docker: &Docker, id: &str, path: &str, follow_link: bool) -> Result<TarStream> {
+    let path = match follow_link {
+        // As `docker cp -L`: the engine's stat names the link's target, in the container.
+        true => link_target(docker, id, path).await?.unwrap_or_else(|| path.to_string()),
+        false => path.to_string(),
+    };
+    let opts = DownloadFromContainerOptions { path: path.clone() };
     let mut stream = docker.download_from_container(id, Some(opts));
-    let mut out = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        out.extend_from_slice(&chunk.map_err(|e| not_found(id, path, e))?);
-    }
-    Ok(out)
+    let first = match stream.next().await {
+        Some(chunk) => chunk.map_err(|e| not_found(id, &path, e))?,
+        None => Bytes::new(),
+    };
+    let rest = stream.map(|chunk| chunk.map_err(std::io::Error::other));
+    Ok(Box::pin(futures::stream::once(async move { Ok(first) }).chain(rest)))
 }
 
-pub async fn copy_to(docker: &Docker, id: &str, dest: &str, archive: Vec<u8>) -> Result<()> {
-    let opts = UploadToContainerOptions { path: dest.to_string(), ..Default::default() };
-    docker.upload_to_container(id, Some(opts), bollard::body_full(archive.into())).await.map_err(|e| not_found(id, dest, e))
+pub async fn copy_to(docker: &Docker, id: &str, dest: &str, archive: TarStream, copy_uid_gid: bool) -> Result<()> {
+    let opts = UploadToContainerOptions { path: dest.to_string(), copy_uidgid: copy_uid_gid.then(|| "1".to_string()), ..Default::default() };
+    docker.upload_to_container(id, Some(opts), bollard::body_try_stream(archive)).await.map_err(|e| not_found(id, dest, e))
+}
+
+/// Where the symlink at `path` points (absolute, in the container); `None` if no symlink.
+async fn link_target(docker: &Docker, id: &str, path: &str) -> Result<Option<String>> {
+    let opts = ContainerArchiveInfoOptions { path: path.to_string() };
+    let stat = docker.get_container_archive_info(id, Some(opts)).await.map_err(|e| not_found(id, path, e))?;
+    Ok((stat.file_mode & MODE_SYMLINK != 0 && !stat.link_target.is_empty()).then_some(stat.link_target))
 }
 
 /// Go's `os.ModeDir` and `os.ModeSymlink` in the engine's path stat.

@@ -217,12 +217,12 @@ impl Backend for DockerBackend {
     }
 
     // Files (cp, watch)
-    async fn copy_from_container(&self, id: &str, path: &str) -> Result<Vec<u8>> {
-        files::copy_from(&self.docker, id, path).await
+    async fn copy_from_container(&self, id: &str, path: &str, follow_link: bool) -> Result<crate::backend::archive::TarStream> {
+        files::copy_from(&self.docker, id, path, follow_link).await
     }
 
-    async fn copy_to_container(&self, id: &str, dest: &str, archive: Vec<u8>) -> Result<()> {
-        files::copy_to(&self.docker, id, dest, archive).await
+    async fn copy_to_container(&self, id: &str, dest: &str, archive: crate::backend::archive::TarStream, copy_uid_gid: bool) -> Result<()> {
+        files::copy_to(&self.docker, id, dest, archive, copy_uid_gid).await
     }
 
     async fn is_dir_in_container(&self, id: &str, path: &str) -> Result<Option<bool>> {
