@@ -337,3 +337,38 @@ fn image_healthcheck_applies_to_the_service() {
         std::thread::sleep(Duration::from_millis(300));
     }
 }
+
+/// A build killed during a RUN step leaves its scratch directory (the RUN container and
+/// its overlay, staged files); the next build stops that container and removes it all.
+#[test]
+fn scratch_of_a_killed_build_is_reclaimed() {
+    let compose = "services:\n  app:\n    image: @IMAGE@\n    network_mode: none\n    build: .\n";
+    let p = Project::new("kill", &[("Dockerfile", "FROM @BASE@\nRUN echo run-started && sleep 600\n"), ("compose.yml", compose)]);
+    let scratch_root = Path::new(&std::env::var("HOIST_ROOT").unwrap_or_else(|_| "/var/lib/hoist".into())).join("images/tmp/build");
+    let log = p.path().join("build.log");
+    let mut child = Command::new(HOIST)
+        .args(["--backend", "builtin", "--progress", "plain", "-f"])
+        .arg(p.path().join("compose.yml"))
+        .args(["-p", &p.name, "build"])
+        .current_dir(p.path())
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(p.path().join("build.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&log).unwrap_or_default().contains("run-started") {
+        assert!(Instant::now() < deadline, "the RUN step never started:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mine = format!("{}-", child.id());
+    let scratch = std::fs::read_dir(&scratch_root).unwrap().flatten().map(|e| e.path()).find(|d| d.file_name().unwrap().to_string_lossy().starts_with(&mine));
+    let scratch = scratch.expect("the build's scratch directory is named after its pid");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(scratch.exists(), "a killed build cannot clean up after itself");
+
+    let next = Project::new("next", &[("Dockerfile", "FROM @BASE@\nCMD [\"true\"]\n"), ("compose.yml", compose)]);
+    ok(next.hoist(&["build"]));
+    assert!(!scratch.exists(), "the next build reclaims what the killed one left (its RUN container stopped, mounts undone)");
+}

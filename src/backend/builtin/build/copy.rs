@@ -1,28 +1,51 @@
-//! COPY, ADD and WORKDIR: files staged into a fresh directory laid out like the image
-//! (destination against WORKDIR, Docker's trailing-`/` rules, `--chown`/`--chmod`,
-//! local tar archives unpacked by ADD), then committed as one layer.
+//! COPY, ADD and WORKDIR: sources resolved inside their tree (the context, a stage, an
+//! image) and written through a writable overlay of the stage, so symlinks resolve inside
+//! the image as in Docker and nothing reaches the host; Docker's destination rules
+//! (against WORKDIR, trailing `/`), `--chown`/`--chmod`, local tars unpacked by ADD.
 
-use std::fs;
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::io::{self, Read};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use super::archive;
 use super::cache;
-use super::context::{self, Entry, Ignore, Ownership};
+use super::context::{self, Entry, Ignore, Ownership, Source};
 use super::dockerfile::{Instruction, Kind};
+use super::scratch::{Draft, View};
 use super::stage::{Builder, StageState};
-use super::steps::{self, Staging, View};
+use super::tree::{self, Tree};
 use super::vars;
 
 /// Where COPY/ADD read from: the context, or a read-only view of a stage or image.
 struct SourceRoot {
-    root: PathBuf,
+    files: Files,
     /// What identifies the source for the cache (`context`, a stage's chain, an image id).
     id: String,
+    /// Where sources are looked for, as errors say it.
+    place: String,
     ignore: Ignore,
     from_image: bool,
-    _view: Option<View>,
+}
+
+enum Files {
+    Context(Tree),
+    View(View),
+}
+
+impl SourceRoot {
+    fn tree(&self) -> &Tree {
+        match &self.files {
+            Files::Context(t) => t,
+            Files::View(v) => &v.tree,
+        }
+    }
+}
+
+/// Every path is visible (no .dockerignore applies).
+fn all(_: &Path, _: bool) -> bool {
+    true
 }
 
 impl Builder {
@@ -48,19 +71,21 @@ impl Builder {
                 _ => format!("COPY {url}: COPY cannot fetch URLs (source can't be a URL for COPY)"),
             });
         }
-        let layers = self.layer_dirs(st);
-        let chown = flag("chown")?.filter(|c| !c.is_empty()).map(|c| resolve_owner(&c, &layers)).transpose()?;
+        let draft = Draft::open(&self.scratch, &self.layer_dirs(st))?;
+        let image = draft.tree();
+        let chown = flag("chown")?.filter(|c| !c.is_empty()).map(|c| resolve_owner(&c, image)).transpose()?;
         let chmod = flag("chmod")?.map(|m| u32::from_str_radix(&m, 8).map_err(|_| format!("invalid --chmod={m}: must be octal"))).transpose()?;
         let source = self.source_root(from.as_deref())?;
-        let mut sources: Vec<(String, Vec<Entry>)> = Vec::new();
+        let mut sources: Vec<(Source, Vec<Entry>)> = Vec::new();
         let mut h = Sha256::new();
         h.update(source.id.as_bytes());
         for s in srcs {
-            for rel in context::resolve_sources(&source.root, s, &source.ignore)? {
-                let entries = context::entries(&source.root, &rel, &source.ignore).map_err(|e| format!("reading {rel}: {e}"))?;
-                h.update(format!("\0{rel}\0").as_bytes());
-                context::hash_entries(&mut h, &entries).map_err(|e| format!("reading {rel}: {e}"))?;
-                sources.push((rel, entries));
+            for found in context::resolve_sources(source.tree(), s, &source.ignore, &source.place)? {
+                let reading = |e: io::Error| format!("reading {}: {e}", found.name.display());
+                let entries = context::entries(source.tree(), &found.rel, &source.ignore).map_err(reading)?;
+                h.update(format!("\0{}\0{}\0", found.name.display(), found.rel.display()).as_bytes());
+                context::hash_entries(&mut h, source.tree(), &entries).map_err(reading)?;
+                sources.push((found, entries));
             }
         }
         let dest_abs = context::in_workdir(st.config.working_dir.as_deref(), dest);
@@ -69,7 +94,8 @@ impl Builder {
         if sources.len() > 1 && !says_dir {
             return Err(format!("when using {name} with more than one source file, the destination must be a directory and end with a /"));
         }
-        let dest_is_dir = says_dir || context::lookup(&layers, &dest_rel).is_some_and(|m| m.is_dir());
+        let existing = image.canonical(&dest_rel, &all).map_err(|e| format!("{dest}: {e}"))?;
+        let dest_is_dir = says_dir || existing.1 && image.lstat(&existing.0).is_ok_and(|m| m.is_dir());
         // Files from the context belong to root unless --chown; from an image they keep their owner.
         let own = Ownership { chown: chown.or((!source.from_image).then_some((0, 0))), chmod };
         let key_text = serde_json::json!([words, chown, chmod, dest_abs]).to_string();
@@ -78,13 +104,15 @@ impl Builder {
             st.add_layer(hit.layer.map(|l| (l, hit.size)), key);
             return Ok(());
         }
-        let staging = Staging::new(&self.images)?;
-        let target = Target { stage: &staging.0, layers: &layers, dest: &dest_rel, dest_is_dir, own, unpack: inst.kind == Kind::Add };
-        for (rel, entries) in &sources {
-            target.place(rel, entries).map_err(|e| format!("{name} {rel}: {e}"))?;
+        let target = Target { image, dest: &dest_rel, dest_is_dir, own, unpack: inst.kind == Kind::Add };
+        for (found, entries) in &sources {
+            let warnings = target.place(source.tree(), found, entries).map_err(|e| format!("{name} {}: {e}", found.name.display()))?;
+            for w in warnings {
+                self.say(format!("[warning] {w}"));
+            }
         }
         drop(source);
-        let layer = if steps::is_empty_dir(&staging.0) { None } else { Some(steps::commit_dir(&self.images, &staging.0)?) };
+        let layer = draft.commit(&self.images, &self.scratch)?;
         self.remember(&key, &layer);
         st.add_layer(layer, key);
         Ok(())
@@ -92,20 +120,22 @@ impl Builder {
 
     fn source_root(&self, from: Option<&str>) -> Result<SourceRoot, String> {
         let Some(from) = from else {
-            return Ok(SourceRoot { root: self.spec.context.clone(), id: "context".into(), ignore: self.ignore.clone(), from_image: false, _view: None });
+            let tree = Tree::open(&self.spec.context).map_err(|e| format!("opening the build context {}: {e}", self.spec.context.display()))?;
+            let place = "build context or excluded by .dockerignore".into();
+            return Ok(SourceRoot { files: Files::Context(tree), id: "context".into(), place, ignore: self.ignore.clone(), from_image: false });
         };
-        let (layers, id) = match self.df.stage_index(from) {
+        let (layers, id, place) = match self.df.stage_index(from) {
             Some(j) => {
                 let st = self.done[j].as_ref().ok_or_else(|| format!("--from={from}: that stage was not built"))?;
-                (self.layer_dirs(st), st.chain.clone())
+                (self.layer_dirs(st), st.chain.clone(), format!("stage {from}"))
             }
             None => {
                 let image = self.images.resolve(from).map_err(|e| e.to_string())?.ok_or_else(|| format!("--from={from}: no such stage or image"))?;
-                (image.layers, image.id)
+                (image.layers, image.id, format!("image {from}"))
             }
         };
-        let view = View::open(&self.images, &layers)?;
-        Ok(SourceRoot { root: view.root.clone(), id, ignore: Ignore::default(), from_image: true, _view: Some(view) })
+        let view = View::open(&self.scratch, &layers)?;
+        Ok(SourceRoot { files: Files::View(view), id, place, ignore: Ignore::default(), from_image: true })
     }
 
     pub(super) fn workdir_step(&mut self, st: &mut StageState, inst: &Instruction) -> Result<(), String> {
@@ -113,21 +143,21 @@ impl Builder {
         let rel = context::image_rel(&context::in_workdir(st.config.working_dir.as_deref(), &path));
         st.config.working_dir = Some(format!("/{}", rel.display()));
         let key = cache::key(&["WORKDIR", &st.chain, &rel.display().to_string()]);
-        let layers = self.layer_dirs(st);
-        let exists = context::lookup(&layers, &rel).is_some_and(|m| m.is_dir() || m.file_type().is_symlink());
-        if rel.as_os_str().is_empty() || exists {
+        if rel.as_os_str().is_empty() {
             st.add_layer(None, key);
             return Ok(());
         }
-        // As Docker: a missing working directory is created (owned by root).
         if let Some(hit) = self.cached(&key) {
             st.add_layer(hit.layer.map(|l| (l, hit.size)), key);
             return Ok(());
         }
-        let staging = Staging::new(&self.images)?;
-        let make = context::stage_parents(&staging.0, &layers, &rel, (0, 0)).and_then(|()| context::stage_dir(&staging.0, &layers, &rel, (0, 0)));
-        make.map_err(|e| format!("creating {}: {e}", rel.display()))?;
-        let layer = Some(steps::commit_dir(&self.images, &staging.0)?);
+        // As Docker: a missing working directory is created (owned by root), following
+        // the image's symlinks inside the image.
+        let draft = Draft::open(&self.scratch, &self.layer_dirs(st))?;
+        let creating = |e: io::Error| format!("creating {}: {e}", rel.display());
+        let (real, _) = draft.tree().canonical(&rel, &all).map_err(creating)?;
+        draft.tree().make_dirs(&real, (0, 0)).map_err(creating)?;
+        let layer = draft.commit(&self.images, &self.scratch)?;
         self.remember(&key, &layer);
         st.add_layer(layer, key);
         Ok(())
@@ -138,11 +168,10 @@ fn is_remote(src: &str) -> bool {
     ["http://", "https://", "git@", "git://"].iter().any(|p| src.starts_with(p))
 }
 
-/// Where sources land in the staging directory.
+/// Where sources land in the stage's writable tree.
 struct Target<'a> {
-    stage: &'a Path,
-    layers: &'a [PathBuf],
-    /// Destination relative to the image root.
+    image: &'a Tree,
+    /// Destination relative to the image root, as written (symlinks not yet followed).
     dest: &'a Path,
     dest_is_dir: bool,
     own: Ownership,
@@ -155,73 +184,67 @@ impl Target<'_> {
         self.own.chown.unwrap_or((0, 0))
     }
 
-    fn make_dest_dir(&self) -> std::io::Result<()> {
-        context::stage_parents(self.stage, self.layers, self.dest, self.new_owner())?;
-        context::stage_dir(self.stage, self.layers, self.dest, self.new_owner())
+    /// The destination directory, symlinks followed inside the image and missing parts
+    /// created. Resolved anew for each source: an earlier one may have changed the way.
+    fn dest_dir(&self) -> io::Result<std::path::PathBuf> {
+        let (dir, _) = self.image.canonical(self.dest, &all)?;
+        self.image.make_dirs(&dir, self.new_owner())?;
+        Ok(dir)
     }
 
-    fn place(&self, rel: &str, entries: &[Entry]) -> Result<(), String> {
-        let Some(first) = entries.first() else { return Ok(()) };
-        let io = |e: std::io::Error| e.to_string();
+    /// Copies one source; returns warnings. As Docker: the destination given follows
+    /// the image's symlinks; what is created below it replaces what is there.
+    fn place(&self, src: &Tree, found: &Source, entries: &[Entry]) -> io::Result<Vec<String>> {
+        let Some(first) = entries.first() else { return Ok(vec![]) };
         if first.meta.is_dir() {
             // A directory's contents are copied, not the directory itself.
-            self.make_dest_dir().map_err(io)?;
+            let dir = self.dest_dir()?;
             for e in &entries[1..] {
-                context::stage_entry(e, &self.stage.join(self.dest).join(&e.sub), self.own).map_err(io)?;
+                self.copy(src, e, &dir.join(&e.sub))?;
             }
-            return Ok(());
+            return Ok(vec![]);
         }
-        if self.unpack && first.meta.is_file() && let Some(reader) = tar_reader(&first.abs)? {
-            self.make_dest_dir().map_err(io)?;
-            let mut archive = tar::Archive::new(reader);
-            archive.set_preserve_permissions(true);
-            archive.set_preserve_ownerships(true);
-            archive.set_overwrite(true);
-            return archive.unpack(self.stage.join(self.dest)).map_err(|e| format!("unpacking the archive: {e}"));
+        if self.unpack && first.meta.is_file() && let Some(reader) = archive::reader(src.open_file(&first.rel)?).map_err(io::Error::other)? {
+            let dir = self.image.subtree(&self.dest_dir()?)?;
+            return archive::unpack(reader, &dir).map_err(|e| io::Error::new(e.kind(), format!("unpacking the archive: {e}")));
         }
         let target = if self.dest_is_dir {
-            self.make_dest_dir().map_err(io)?;
-            self.dest.join(Path::new(rel).file_name().unwrap_or_default())
+            self.dest_dir()?.join(found.name.file_name().unwrap_or_default())
         } else {
-            self.dest.to_path_buf()
+            let (path, _) = self.image.canonical(self.dest, &all)?;
+            self.image.make_dirs(path.parent().unwrap_or(Path::new("")), self.new_owner())?;
+            path
         };
         if target.as_os_str().is_empty() {
-            return Err("cannot copy a file onto /".into());
+            return Err(io::Error::other("cannot copy a file onto /"));
         }
-        context::stage_parents(self.stage, self.layers, &target, self.new_owner()).map_err(io)?;
-        context::stage_entry(first, &self.stage.join(&target), self.own).map_err(io)
+        self.copy(src, first, &target)?;
+        Ok(vec![])
     }
-}
 
-/// A reader of the tar archive in `path` (plain, gzip or zstd), or None when the file
-/// is not one (ADD then copies it as is).
-fn tar_reader(path: &Path) -> Result<Option<Box<dyn Read>>, String> {
-    let open = || -> std::io::Result<Box<dyn Read>> {
-        let mut f = fs::File::open(path)?;
-        let mut magic = [0u8; 6];
-        let n = f.read(&mut magic)?;
-        let f = fs::File::open(path)?;
-        Ok(match &magic[..n] {
-            [0x1f, 0x8b, ..] => Box::new(flate2::read::GzDecoder::new(f)),
-            [0x28, 0xb5, 0x2f, 0xfd, ..] => Box::new(zstd::stream::read::Decoder::new(f)?),
-            [b'B', b'Z', b'h', ..] | [0xfd, b'7', b'z', b'X', b'Z', 0] => {
-                return Err(std::io::Error::other("bzip2 and xz archives are not supported by the built-in builder; use a plain or gzip tar"));
-            }
-            _ => Box::new(f),
-        })
-    };
-    let mut head = [0u8; 512];
-    let is_tar = open().and_then(|mut r| r.read_exact(&mut head)).map(|()| &head[257..262] == b"ustar");
-    match is_tar {
-        Ok(true) => open().map(Some).map_err(|e| format!("reading {}: {e}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::Other => Err(e.to_string()),
-        _ => Ok(None),
+    fn copy(&self, src: &Tree, e: &Entry, target: &Path) -> io::Result<()> {
+        let owner = self.own.chown.unwrap_or((e.meta.uid(), e.meta.gid()));
+        let mode = self.own.chmod.unwrap_or(e.meta.mode());
+        let ft = e.meta.file_type();
+        if ft.is_dir() {
+            tree::set_meta(&self.image.make_dir(target)?, owner, mode, Some(e.meta.mtime()))
+        } else if ft.is_file() {
+            let mut out = self.image.create_file(target)?;
+            io::copy(&mut src.open_file(&e.rel)?, &mut out)?;
+            tree::set_meta(&out, owner, mode, Some(e.meta.mtime()))
+        } else if ft.is_symlink() {
+            self.image.symlink(target, &src.readlink(&e.rel)?)?;
+            self.image.lchown(target, owner)
+        } else {
+            // Sockets, fifos and devices are not copied (Docker refuses most of them too).
+            Ok(())
+        }
     }
 }
 
 /// `--chown=user[:group]`: numbers, or names looked up in the image's /etc/passwd and
 /// /etc/group. A user alone also gives the group (its primary group for a name).
-fn resolve_owner(spec: &str, layers: &[PathBuf]) -> Result<(u32, u32), String> {
+fn resolve_owner(spec: &str, image: &Tree) -> Result<(u32, u32), String> {
     let (user, group) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
@@ -229,7 +252,7 @@ fn resolve_owner(spec: &str, layers: &[PathBuf]) -> Result<(u32, u32), String> {
     let (uid, primary) = match user.parse::<u32>() {
         Ok(n) => (n, n),
         Err(_) => {
-            let f = find_entry(layers, "etc/passwd", user).ok_or_else(|| format!("--chown: unable to find user {user}"))?;
+            let f = find_entry(image, "etc/passwd", user).ok_or_else(|| format!("--chown: unable to find user {user}"))?;
             (parse_id(f.get(2), user)?, parse_id(f.get(3), user)?)
         }
     };
@@ -237,7 +260,7 @@ fn resolve_owner(spec: &str, layers: &[PathBuf]) -> Result<(u32, u32), String> {
         None => primary,
         Some(g) => match g.parse::<u32>() {
             Ok(n) => n,
-            Err(_) => parse_id(find_entry(layers, "etc/group", g).ok_or_else(|| format!("--chown: unable to find group {g}"))?.get(2), g)?,
+            Err(_) => parse_id(find_entry(image, "etc/group", g).ok_or_else(|| format!("--chown: unable to find group {g}"))?.get(2), g)?,
         },
     };
     Ok((uid, gid))
@@ -247,9 +270,10 @@ fn parse_id(field: Option<&String>, name: &str) -> Result<u32, String> {
     field.and_then(|f| f.parse().ok()).ok_or_else(|| format!("--chown: bad entry for {name}"))
 }
 
-/// The `:`-separated fields of the line for `name` in an image file like /etc/passwd.
-fn find_entry(layers: &[PathBuf], file: &str, name: &str) -> Option<Vec<String>> {
-    let layer = layers.iter().rev().find(|l| l.join(file).is_file())?;
-    let text = fs::read_to_string(layer.join(file)).ok()?;
+/// The `:`-separated fields of the line for `name` in an image file like /etc/passwd
+/// (read inside the image; at most 16 MiB of it).
+fn find_entry(image: &Tree, file: &str, name: &str) -> Option<Vec<String>> {
+    let (path, _) = image.canonical(Path::new(file), &all).ok()?;
+    let text = io::read_to_string(image.open_file(&path).ok()?.take(16 << 20)).ok()?;
     text.lines().map(|l| l.split(':').map(String::from).collect::<Vec<_>>()).find(|f| f.first().map(String::as_str) == Some(name))
 }

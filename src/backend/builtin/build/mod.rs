@@ -2,12 +2,16 @@
 //! the stages the target needs run step by step into image-store layers (RUN in a
 //! built-in container, COPY/ADD staged from the context), each step cached. See docs/builder.md.
 
+mod archive;
 mod cache;
 pub(crate) mod context;
 mod copy;
 mod dockerfile;
+mod ignore;
+mod scratch;
 mod stage;
 mod steps;
+mod tree;
 mod vars;
 
 use std::collections::HashSet;
@@ -88,7 +92,13 @@ fn read_dockerfile(spec: &BuildSpec) -> Result<(String, String), BuildError> {
     }
     let name = spec.dockerfile.clone().unwrap_or_else(|| "Dockerfile".into());
     let path = spec.context.join(&name);
-    let text = std::fs::read_to_string(&path).map_err(|e| BuildError::Other(format!("reading the Dockerfile {}: {e}", path.display())))?;
+    // In the context, it is read inside it (a symlink there cannot name a host file);
+    // a Dockerfile named outside the context is the user's own choice.
+    let read = match context::relative_source(&name) {
+        Ok(rel) if !name.starts_with('/') => tree::Tree::open(&spec.context).and_then(|t| t.canonical(&rel, &|_, _| true).and_then(|(p, _)| t.open_file(&p))).and_then(std::io::read_to_string),
+        _ => std::fs::read_to_string(&path),
+    };
+    let text = read.map_err(|e| BuildError::Other(format!("reading the Dockerfile {}: {e}", path.display())))?;
     let shown = PathBuf::from(&name).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or(name);
     Ok((shown, text))
 }

@@ -7,6 +7,7 @@ use std::time::Instant;
 use super::cache::{self, Cache, CacheEntry};
 use super::context::Ignore;
 use super::dockerfile::{Dockerfile, Instruction, Kind};
+use super::scratch::Scratch;
 use super::steps::{self, RunError, RunRequest};
 use super::vars::{self, Vars};
 use super::{BuildError, Base, Plan, at, say};
@@ -100,16 +101,22 @@ pub(super) struct Builder {
     pub step: usize,
     used_args: HashSet<String>,
     pub done: Vec<Option<StageState>>,
+    /// Where RUN containers, overlays and layer tars live while the build runs.
+    pub scratch: Scratch,
 }
 
 impl Builder {
     pub fn new(images: ImageStore, df: Dockerfile, plan: Plan, spec: BuildSpec, file: String, progress: ProgressFn) -> Result<Self, BuildError> {
         let cache = Cache::open(images.root()).map_err(|e| BuildError::Other(format!("opening the build cache: {e}")))?;
-        let ignore = Ignore::load(&spec.context).map_err(|e| BuildError::Other(format!("reading .dockerignore: {e}")))?;
+        let ignore = Ignore::load(&spec.context).map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidData => BuildError::Other(e.to_string()),
+            _ => BuildError::Other(format!("reading .dockerignore: {e}")),
+        })?;
+        let scratch = Scratch::create(&images).map_err(BuildError::Other)?;
         let id = spec.tags.first().cloned().unwrap_or_else(|| spec.context.display().to_string());
         let used_args = plan.used_args.clone();
         let done = vec![None; df.stages.len()];
-        Ok(Builder { images, cache, df, plan, spec, file, ignore, progress, id, step: 0, used_args, done })
+        Ok(Builder { images, cache, df, plan, spec, file, ignore, progress, id, step: 0, used_args, done, scratch })
     }
 
     pub fn say(&self, text: String) {
@@ -310,7 +317,7 @@ impl Builder {
         }
         let (progress, id, n) = (self.progress.clone(), self.id.clone(), self.step);
         let on_line = move |line: &str| say(&progress, &id, format!("#{n} {line}"));
-        match steps::run(&self.images, &req, &on_line) {
+        match steps::run(&self.images, &self.scratch, &req, &on_line) {
             Ok(layer) => {
                 self.remember(&key, &layer);
                 st.add_layer(layer, key);

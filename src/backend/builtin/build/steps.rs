@@ -1,6 +1,6 @@
-//! Steps that change files: RUN in a built-in container (an overlay of the parent layers
-//! plus an empty upper dir, host network, Docker's default capabilities) whose upper dir
-//! becomes the layer; staged directories committed as layers; read-only views of images.
+//! RUN steps: a built-in container (an overlay of the parent layers plus an empty upper
+//! dir, host network, Docker's default capabilities) whose upper dir becomes the layer;
+//! and the packing of such a directory into a layer of the store.
 
 use std::fs;
 use std::io::BufWriter;
@@ -11,7 +11,8 @@ use super::super::image::ImageStore;
 use super::super::image::diff::write_layer_tar;
 use super::super::runtime::{self, MountKind, RestartPolicy, RuntimeMount, RuntimeSpec, logs, state};
 use super::super::store::random_id;
-use super::context::lookup;
+use super::scratch::Scratch;
+use super::tree::Tree;
 
 /// One RUN step.
 #[derive(Debug, Clone)]
@@ -55,9 +56,9 @@ impl Drop for ScratchDir {
 
 /// Runs the command; returns the layer it made (diff id hex, size), None if it changed
 /// nothing. Output lines go to `on_line` as they come.
-pub fn run(images: &ImageStore, req: &RunRequest, on_line: &dyn Fn(&str)) -> Result<Option<(String, u64)>, RunError> {
-    let scratch = ScratchDir(images.temp_path("run"));
-    let dir = &scratch.0;
+pub fn run(images: &ImageStore, scratch: &Scratch, req: &RunRequest, on_line: &dyn Fn(&str)) -> Result<Option<(String, u64)>, RunError> {
+    let container = ScratchDir(scratch.path("run"));
+    let dir = &container.0;
     fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     let mut mounts = Vec::new();
     for (name, content) in [("hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n".to_string()), ("resolv.conf", host_resolv_conf())] {
@@ -94,11 +95,11 @@ pub fn run(images: &ImageStore, req: &RunRequest, on_line: &dyn Fn(&str)) -> Res
         return Err(RunError::Exit { code, output });
     }
     let upper = dir.join("upper");
-    prune_runtime_artifacts(&req.layers, &upper);
+    prune_runtime_artifacts(&req.layers, &upper).map_err(|e| format!("reading the RUN container's changes: {e}"))?;
     if is_empty_dir(&upper) {
         return Ok(None);
     }
-    Ok(Some(commit_dir(images, &upper)?))
+    Ok(Some(commit_dir(images, scratch, &upper)?))
 }
 
 /// Streams the log until the container exits; returns its exit code and last lines.
@@ -140,23 +141,35 @@ fn host_resolv_conf() -> String {
 
 /// Mount points the runtime made (`/proc`, `/etc/hosts`, ...) are not the command's
 /// work: drop them from the upper dir when they are empty and the image lacked them.
-fn prune_runtime_artifacts(layers: &[PathBuf], upper: &Path) {
+/// The upper dir is what the command wrote (it may have made `etc` a link to a host
+/// path): it is only read and changed through a tree rooted at it.
+fn prune_runtime_artifacts(layers: &[PathBuf], upper: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let upper = Tree::open(upper)?;
+    let layers: Vec<Tree> = layers.iter().map(|l| Tree::open(l)).collect::<Result<_, _>>()?;
     for rel in ["proc", "sys", "dev", "etc/hosts", "etc/resolv.conf", "etc/hostname", "etc"] {
-        let path = upper.join(rel);
-        let Ok(meta) = fs::symlink_metadata(&path) else { continue };
-        let empty = if meta.is_dir() { is_empty_dir(&path) } else { meta.is_file() && meta.len() == 0 };
+        let rel = Path::new(rel);
+        let Ok(meta) = upper.lstat(rel) else { continue };
+        let empty = if meta.is_dir() { upper.read_dir(rel)?.is_empty() } else { meta.is_file() && meta.len() == 0 };
         if !empty {
             continue;
         }
-        let in_image = lookup(layers, Path::new(rel));
-        let unchanged_dir = in_image.as_ref().is_some_and(|m| {
-            use std::os::unix::fs::MetadataExt;
-            m.is_dir() && meta.is_dir() && (m.mode(), m.uid(), m.gid()) == (meta.mode(), meta.uid(), meta.gid())
-        });
+        let in_image = lookup(&layers, rel);
+        let unchanged_dir = in_image.as_ref().is_some_and(|m| m.is_dir() && meta.is_dir() && (m.mode(), m.uid(), m.gid()) == (meta.mode(), meta.uid(), meta.gid()));
         if in_image.is_none() || unchanged_dir {
-            let _ = if meta.is_dir() { fs::remove_dir(&path) } else { fs::remove_file(&path) };
+            upper.remove(rel)?;
         }
     }
+    Ok(())
+}
+
+/// Whether `rel` is in the image and its metadata there: the topmost layer that has it
+/// decides (a whiteout hides it). Each layer is looked at on its own, inside it: a link
+/// in one layer is not followed into another (conservative, never outside).
+fn lookup(layers: &[Tree], rel: &Path) -> Option<fs::Metadata> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let m = layers.iter().rev().find_map(|l| l.lstat(rel).ok())?;
+    (!(m.file_type().is_char_device() && m.rdev() == 0)).then_some(m)
 }
 
 pub fn is_empty_dir(dir: &Path) -> bool {
@@ -164,8 +177,8 @@ pub fn is_empty_dir(dir: &Path) -> bool {
 }
 
 /// Turns a directory in overlay format into a layer of the store: (diff id hex, size).
-pub fn commit_dir(images: &ImageStore, dir: &Path) -> Result<(String, u64), String> {
-    let tmp = images.temp_path("layer-tar");
+pub fn commit_dir(images: &ImageStore, scratch: &Scratch, dir: &Path) -> Result<(String, u64), String> {
+    let tmp = scratch.path("layer.tar");
     let write = || -> std::io::Result<()> {
         let out = write_layer_tar(dir, BufWriter::new(fs::File::create(&tmp)?))?;
         out.into_inner().map_err(|e| e.into_error())?.sync_all()
@@ -176,58 +189,4 @@ pub fn commit_dir(images: &ImageStore, dir: &Path) -> Result<(String, u64), Stri
         .and_then(|f| images.add_layer_from_reader(f).map_err(|e| e.to_string()));
     let _ = fs::remove_file(&tmp);
     result
-}
-
-/// A staging directory for COPY/ADD/WORKDIR, removed when dropped.
-pub struct Staging(pub PathBuf);
-
-impl Staging {
-    pub fn new(images: &ImageStore) -> Result<Staging, String> {
-        let dir = images.temp_path("stage");
-        fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-        Ok(Staging(dir))
-    }
-}
-
-impl Drop for Staging {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A read-only merged view of an image's layers (for `COPY --from`): an overlay mount
-/// when there are several layers, the layer itself when one. Unmounted when dropped.
-pub struct View {
-    pub root: PathBuf,
-    mounted: Option<PathBuf>,
-}
-
-impl View {
-    pub fn open(images: &ImageStore, layers: &[PathBuf]) -> Result<View, String> {
-        if let [only] = layers {
-            return Ok(View { root: only.clone(), mounted: None });
-        }
-        let target = images.temp_path("view");
-        fs::create_dir_all(&target).map_err(|e| format!("creating {}: {e}", target.display()))?;
-        if layers.is_empty() {
-            return Ok(View { root: target.clone(), mounted: Some(target) });
-        }
-        let lower = layers.iter().rev().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":");
-        let data = format!("lowerdir={lower}");
-        let flags = nix::mount::MsFlags::MS_RDONLY;
-        if let Err(e) = nix::mount::mount(Some("overlay"), &target, Some("overlay"), flags, Some(data.as_str())) {
-            let _ = fs::remove_dir(&target);
-            return Err(format!("mounting the layers of a --from source: {e}"));
-        }
-        Ok(View { root: target.clone(), mounted: Some(target) })
-    }
-}
-
-impl Drop for View {
-    fn drop(&mut self) {
-        if let Some(m) = &self.mounted {
-            let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
-            let _ = fs::remove_dir(m);
-        }
-    }
 }
