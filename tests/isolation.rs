@@ -1,7 +1,7 @@
 //! Isolation of the built-in runtime, compared with Docker's: the same probe scripts run in
 //! a container of each backend and must print the same facts (capabilities, no_new_privs,
 //! seccomp mode and which syscalls it refuses, masked and read-only /proc and /sys, pid
-//! namespace, mounts, read-only binds, modules).
+//! namespace, mounts, read-only binds, modules, the device allow-list).
 //!
 //! Needs root, a running dockerd (`.ci/run` starts one), busybox-static, and gcc with a
 //! static libc: the syscall probe (tests/isolation/probe.c) is built with `gcc -static` and
@@ -25,6 +25,13 @@ fn probe_dir() -> PathBuf {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/isolation/probe.c");
         let out = Command::new("gcc").args(["-static", "-O1", "-o"]).arg(dir.join("probe")).arg(&src).output().expect("gcc is installed");
         assert!(out.status.success(), "building the probe: {}", String::from_utf8_lossy(&out.stderr));
+        // A node for `devices:` entries: char major 60 is reserved for local use, so no
+        // driver answers: an open the device cgroup lets through fails with ENXIO, one
+        // it refuses with EPERM, and neither touches anything.
+        let node = std::ffi::CString::new(dir.join("c60").into_os_string().into_encoded_bytes()).unwrap();
+        // SAFETY: mknod with a valid C string.
+        let rc = unsafe { libc::mknod(node.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(60, 0)) };
+        assert_eq!(rc, 0, "mknod c 60 0: {}", std::io::Error::last_os_error());
         dir
     })
     .clone()
@@ -356,4 +363,89 @@ fn a_seccomp_profile_file_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "a profile file must not be silently ignored");
     assert!(err.contains("custom seccomp profiles are not supported") && err.contains("unconfined"), "{err}");
+}
+
+/// Opens of nodes made in the container, of the default nodes, and of `devices:` entries
+/// with each permission, with what the device cgroup lets through.
+const DEVICES: &str = "/probe/probe mknod:/tmp/kmsg:c:1:11 open_w:/tmp/kmsg open_r:/tmp/kmsg mknod:/tmp/loop:b:7:0 open_r:/tmp/loop \
+    mknod:/tmp/c60:c:60:0 open_r:/tmp/c60 open_r:/dev/null open_w:/dev/null open_w:/dev/zero open_w:/dev/full open_r:/dev/urandom \
+    open_r:/dev/kmsg open_r:/dev/mem";
+
+fn device_services() -> String {
+    let probe = "    image: busybox:latest\n    command: \"true\"\n    volumes:\n      - PROBE:/probe:ro\n      - ./out:/out\n";
+    [
+        ("default", String::new()),
+        ("privileged", "    privileged: true\n".into()),
+        ("fake_r", "    devices:\n      - PROBE/c60:/dev/fake:r\n".into()),
+        ("fake_rw", "    devices:\n      - PROBE/c60:/dev/fake:rw\n".into()),
+        ("fake_m", "    devices:\n      - PROBE/c60:/dev/fake:m\n".into()),
+        ("fake_all", "    devices:\n      - PROBE/c60:/dev/fake\n".into()),
+        ("xnull_r", "    devices:\n      - /dev/null:/dev/xnull:r\n".into()),
+    ]
+    .iter()
+    .map(|(name, extra)| format!("  {name}:\n{probe}{extra}"))
+    .collect()
+}
+
+#[test]
+fn devices_are_dockers_allow_list() {
+    let services = device_services();
+    let docker = Stack::new("docker", "dev", &services);
+    let builtin = Stack::new("builtin", "dev", &services);
+    let b = builtin.run("default", DEVICES);
+    same("default", &docker.run("default", DEVICES), &b);
+    // Docker's `c *:* m`: the node is made, but opening it is refused.
+    for (check, want) in [
+        ("mknod:/tmp/kmsg:c:1:11=", "ok"),
+        ("open_w:/tmp/kmsg=", "EPERM"),
+        ("open_r:/tmp/kmsg=", "EPERM"),
+        ("mknod:/tmp/loop:b:7:0=", "ok"),
+        ("open_r:/tmp/loop=", "EPERM"),
+        ("open_r:/tmp/c60=", "EPERM"),
+        ("open_w:/dev/null=", "ok"),
+        ("open_w:/dev/full=", "ok"),
+        ("open_r:/dev/kmsg=", "ENOENT"),
+    ] {
+        assert_eq!(field(&b, check), want, "{check}\n{b}");
+    }
+
+    let entry = "open_r:/dev/fake open_w:/dev/fake";
+    for (svc, read, write) in [("fake_r", "ENXIO", "EPERM"), ("fake_rw", "ENXIO", "ENXIO"), ("fake_m", "EPERM", "EPERM"), ("fake_all", "ENXIO", "ENXIO")] {
+        let script = format!("/probe/probe {entry}");
+        let b = builtin.run(svc, &script);
+        same(svc, &docker.run(svc, &script), &b);
+        assert_eq!(field(&b, "open_r:/dev/fake="), read, "{svc}: {b}");
+        assert_eq!(field(&b, "open_w:/dev/fake="), write, "{svc}: {b}");
+    }
+    // 1:3 is on the default list with rwm: `:r` takes nothing away (as with Docker).
+    let script = "/probe/probe open_r:/dev/xnull open_w:/dev/xnull";
+    let b = builtin.run("xnull_r", script);
+    same("xnull_r", &docker.run("xnull_r", script), &b);
+    assert_eq!(field(&b, "open_w:/dev/xnull="), "ok", "{b}");
+
+    // Privileged lifts the list: the host's nodes are there and open.
+    let script = "/probe/probe mknod:/tmp/c60:c:60:0 open_r:/tmp/c60 open_w:/dev/kmsg";
+    let b = builtin.run("privileged", script);
+    if can_run_privileged(&docker) {
+        same("privileged", &docker.run("privileged", script), &b);
+    } else {
+        eprintln!("Docker cannot run a privileged container here; built-in only");
+    }
+    assert_eq!(field(&b, "open_r:/tmp/c60="), "ENXIO", "{b}");
+    assert_eq!(field(&b, "open_w:/dev/kmsg="), "ok", "{b}");
+}
+
+#[test]
+fn exec_gets_the_containers_device_list() {
+    let services = "  app:\n    image: busybox:latest\n    command: sleep 3600\n    volumes:\n      - PROBE:/probe:ro\n      - ./out:/out\n";
+    let script = "rm -f /tmp/kmsg; /probe/probe mknod:/tmp/kmsg:c:1:11 open_w:/tmp/kmsg open_r:/dev/null";
+    let mut outs = Vec::new();
+    for backend in ["docker", "builtin"] {
+        let s = Stack::new(backend, "devexec", services);
+        s.ok(&["up", "-d"]);
+        let out = s.exec("app", script);
+        assert_eq!(field(&out, "open_w:/tmp/kmsg="), "EPERM", "{backend}: {out}");
+        outs.push(out);
+    }
+    same("exec", &outs[0], &outs[1]);
 }

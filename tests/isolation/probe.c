@@ -1,14 +1,20 @@
 /* Syscall probe for tests/isolation.rs: runs each named check inside a container and
  * prints `name=ok` or `name=<errno name>`, so two runtimes can be compared line by line.
+ * Device checks take their operands after colons: `mknod:PATH:c|b:MAJOR:MINOR`,
+ * `open_r:PATH`, `open_w:PATH` (open and close, nothing read or written).
  * Built with `gcc -static` by the test (the busybox image has no libc). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,6 +36,9 @@ static const char *errname(int e) {
     case ENOSPC: return "ENOSPC";
     case EDQUOT: return "EDQUOT";
     case EROFS: return "EROFS";
+    case ENXIO: return "ENXIO";
+    case ENODEV: return "ENODEV";
+    case EEXIST: return "EEXIST";
     default: return "other";
     }
 }
@@ -95,7 +104,18 @@ int main(int argc, char **argv) {
             rc = syscall(SYS_acct, 0);
         else if (!strcmp(c, "swapoff"))
             rc = syscall(SYS_swapoff, "/nonexistent");
-        else if (!strcmp(c, "ptrace_traceme_child")) {
+        else if (!strncmp(c, "mknod:", 6)) {
+            char path[256], type = 0;
+            unsigned maj = 0, min = 0;
+            if (sscanf(c + 6, "%255[^:]:%c:%u:%u", path, &type, &maj, &min) != 4) {
+                printf("%s=usage\n", c);
+                continue;
+            }
+            rc = mknod(path, (type == 'b' ? S_IFBLK : S_IFCHR) | 0666, makedev(maj, min));
+        } else if (!strncmp(c, "open_r:", 7) || !strncmp(c, "open_w:", 7)) {
+            rc = open(c + 7, (c[5] == 'w' ? O_WRONLY : O_RDONLY) | O_NONBLOCK | O_NOCTTY);
+            if (rc >= 0) close(rc);
+        } else if (!strcmp(c, "ptrace_traceme_child")) {
             long pid = fork();
             if (pid == 0)
                 _exit(syscall(SYS_ptrace, 0 /* PTRACE_TRACEME */, 0, 0, 0) < 0 ? 1 : 0);

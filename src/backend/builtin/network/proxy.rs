@@ -1,17 +1,24 @@
 //! Port proxy run by a container's supervisor: binds every host address first (so a port
-//! in use fails before the container starts), then forwards in background threads.
+//! in use fails before the container starts), then forwards in background threads. Pairs
+//! end as with Docker's userland proxy, and dead ones do not linger (keepalive, errors).
 
 use std::collections::HashMap;
-use std::io;
+use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{NetError, PortForward, Result};
 
-/// How long a UDP client may stay silent before its flow is dropped.
-pub const UDP_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a UDP client may stay silent before its flow is dropped (Docker's proxy: 90 s).
+pub const UDP_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// TCP keepalive as Go sets it on every connection of Docker's proxy (idle 15 s, then 9
+/// probes 15 s apart): a peer that vanished without a FIN or RST is noticed in ~2.5 min.
+const KEEPALIVE_IDLE_SECS: u32 = 15;
+const KEEPALIVE_INTERVAL_SECS: u32 = 15;
+const KEEPALIVE_PROBES: u32 = 9;
 
 enum Socket {
     Tcp(TcpListener),
@@ -97,21 +104,76 @@ fn serve_tcp(listener: TcpListener, target: SocketAddr) {
         std::thread::spawn(move || {
             // The container may not listen yet: the client just sees the connection close.
             let Ok(upstream) = TcpStream::connect_timeout(&target, CONNECT_TIMEOUT) else { return };
-            let _ = client.set_nodelay(true);
-            let _ = upstream.set_nodelay(true);
+            for s in [&client, &upstream] {
+                let _ = s.set_nodelay(true);
+                keepalive(s);
+            }
             let (Ok(c2), Ok(u2)) = (client.try_clone(), upstream.try_clone()) else { return };
-            let back = std::thread::spawn(move || pipe(u2, c2));
-            pipe(client, upstream);
+            let back = std::thread::spawn(move || relay(u2, c2));
+            relay(client, upstream);
             let _ = back.join();
         });
     }
 }
 
-/// Copies until EOF, then half-closes the writer so the other side sees EOF too.
-fn pipe(mut from: TcpStream, mut to: TcpStream) {
-    let _ = io::copy(&mut from, &mut to);
-    let _ = to.shutdown(Shutdown::Write);
-    let _ = from.shutdown(Shutdown::Read);
+fn keepalive(s: &TcpStream) {
+    use nix::sys::socket::{setsockopt, sockopt};
+    let _ = setsockopt(s, sockopt::KeepAlive, &true);
+    let _ = setsockopt(s, sockopt::TcpKeepIdle, &KEEPALIVE_IDLE_SECS);
+    let _ = setsockopt(s, sockopt::TcpKeepInterval, &KEEPALIVE_INTERVAL_SECS);
+    let _ = setsockopt(s, sockopt::TcpKeepCount, &KEEPALIVE_PROBES);
+}
+
+/// One direction of a pair. At EOF it half-closes the writer, so the other side sees EOF
+/// and the other direction goes on (a client that shut down its sending side still gets
+/// the reply). When either socket fails (reset, keepalive timeout), or `to` dies while we
+/// wait for `from`, both sockets are shut down: that ends the other direction too.
+fn relay(mut from: TcpStream, mut to: TcpStream) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        if !readable_while_alive(&from, &to) {
+            break;
+        }
+        match from.read(&mut buf) {
+            Ok(0) => {
+                let _ = to.shutdown(Shutdown::Write);
+                return;
+            }
+            Ok(n) => {
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    let _ = from.shutdown(Shutdown::Both);
+    let _ = to.shutdown(Shutdown::Both);
+}
+
+/// Waits until `from` has data, EOF or an error (true), or `to` has failed or is closed
+/// for good (false). A blocking read alone would never learn that the side it writes to
+/// is gone, and the pair would stay open as long as the other peer keeps quiet.
+fn readable_while_alive(from: &TcpStream, to: &TcpStream) -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let dead = PollFlags::POLLERR | PollFlags::POLLHUP | PollFlags::POLLNVAL;
+    loop {
+        // `to` with no events: poll reports its errors and hang-up all the same.
+        let mut fds = [PollFd::new(from.as_fd(), PollFlags::POLLIN), PollFd::new(to.as_fd(), PollFlags::empty())];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return false,
+        }
+        let got = |i: usize| fds[i].revents().unwrap_or(PollFlags::empty());
+        if got(0).intersects(PollFlags::POLLIN | dead) {
+            return true;
+        }
+        if got(1).intersects(dead) {
+            return false;
+        }
+    }
 }
 
 struct Flow {

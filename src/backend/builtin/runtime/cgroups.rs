@@ -1,25 +1,38 @@
 //! Per-container cgroups `hoist/<id>`: cgroup v1 (one directory per controller) or a pure
-//! v2 unified tree; limits, membership (for `top`), usage (for `stats`), freezing (pause)
-//! and removal.
+//! v2 unified tree; limits, the device allow-list, membership (for `top`), usage (for
+//! `stats`), freezing (pause) and removal.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::Resources;
+use super::devices::Rule;
 
 const ROOT: &str = "/sys/fs/cgroup";
-/// v1 controllers we create a group in (cpuset/devices need extra setup and add nothing
-/// here; blkio only counts, for `stats`).
-const V1_CONTROLLERS: [&str; 6] = ["memory", "cpu", "cpuacct", "pids", "freezer", "blkio"];
+/// v1 controllers we create a group in (cpuset needs extra setup and adds nothing here;
+/// blkio only counts, for `stats`).
+const V1_CONTROLLERS: [&str; 7] = ["memory", "cpu", "cpuacct", "pids", "freezer", "blkio", "devices"];
 
 fn is_v2() -> bool {
     Path::new(ROOT).join("cgroup.controllers").exists()
 }
 
-/// Creates the groups and applies the limits; returns their directories (recorded in the
-/// state so later commands find them). Controllers that are missing are skipped.
-pub fn create(id: &str, res: &Resources) -> Result<Vec<PathBuf>, String> {
+/// Creates the groups and applies the limits and the device allow-list; returns their
+/// directories (recorded in the state so later commands find them). Controllers that are
+/// missing are skipped, except the device filter: a container that may not use every
+/// device does not run without one.
+pub fn create(id: &str, res: &Resources, devices: &[Rule]) -> Result<Vec<PathBuf>, String> {
+    let unrestricted = devices.iter().any(Rule::allows_everything);
     if is_v2() {
+        if !unrestricted {
+            // A v2 device filter is a BPF program (BPF_PROG_TYPE_CGROUP_DEVICE), which
+            // hoist does not load yet: better no container than one that opens any device.
+            return Err("this host has only cgroup v2, where hoist cannot yet restrict the devices a container \
+                        may open (Docker's device allow-list needs a BPF device filter there); it refuses to run \
+                        the container without that protection (only `privileged: true` containers, which may use \
+                        every device anyway, run on such a host)"
+                .into());
+        }
         let parent = Path::new(ROOT).join("hoist");
         fs::create_dir_all(&parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
         // Delegate controllers down to our groups; those the kernel lacks are ignored.
@@ -54,6 +67,10 @@ pub fn create(id: &str, res: &Resources) -> Result<Vec<PathBuf>, String> {
     for ctrl in V1_CONTROLLERS {
         let base = Path::new(ROOT).join(ctrl);
         if !base.join("cgroup.procs").exists() {
+            if ctrl == "devices" && !unrestricted {
+                return Err(format!("the devices cgroup controller is not mounted at {}: hoist does not run a container \
+                                    without Docker's device allow-list", base.display()));
+            }
             continue;
         }
         let dir = base.join("hoist").join(id);
@@ -80,6 +97,14 @@ pub fn create(id: &str, res: &Resources) -> Result<Vec<PathBuf>, String> {
             "pids" => {
                 if let Some(p) = res.pids_limit.filter(|p| *p > 0) {
                     write(&dir, "pids.max", &p.to_string())?;
+                }
+            }
+            // Deny everything, then allow the list (as runc): written before the container's
+            // process joins the group, so it never runs with more.
+            "devices" => {
+                write(&dir, "devices.deny", "a")?;
+                for rule in devices {
+                    write(&dir, "devices.allow", &rule.to_string())?;
                 }
             }
             _ => {}

@@ -7,7 +7,7 @@ use std::path::{Component, Path, PathBuf};
 
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 
-use super::{MountKind, RuntimeMount, RuntimeSpec, caps, seccomp, user};
+use super::{MountKind, RuntimeMount, RuntimeSpec, caps, devices, seccomp, user};
 
 type Res<T> = std::result::Result<T, String>;
 
@@ -245,12 +245,10 @@ fn setup_dev(root: &Path, spec: &RuntimeSpec) -> Res<()> {
             }
         }
     }
+    // What they may do with them is the device cgroup's business (cgroups::create).
     for d in &spec.devices {
-        // `host[:container[:permissions]]`
-        let mut parts = d.split(':');
-        let host = parts.next().unwrap_or_default();
-        let inside = parts.next().filter(|s| s.starts_with('/')).unwrap_or(host);
-        bind(Path::new(host), &resolve_in_root(root, Path::new(inside)), false).map_err(|e| format!("device {d}: {e}"))?;
+        let m = devices::parse(d)?;
+        bind(&m.host, &resolve_in_root(root, &m.inside), false).map_err(|e| format!("device {d}: {e}"))?;
     }
     Ok(())
 }

@@ -73,8 +73,9 @@ fn run(dir: &Path, json: &str) -> Result<i32, String> {
         let path = format!("/proc/{pid}/ns/{name}");
         namespaces.push((File::open(&path).map_err(|e| format!("opening {path}: {e}"))?, flag, name));
     }
-    // So `top` lists it and the limits apply; best effort (the group may be gone).
-    let _ = cgroups::add_pid(&st.cgroups, std::process::id() as i32);
+    // So `top` lists it and the limits and the device allow-list apply: outside the
+    // container's groups the command could open any device node it makes.
+    cgroups::add_pid(&st.cgroups, std::process::id() as i32).map_err(|e| format!("joining the container's cgroups: {e}"))?;
     for (file, flag, name) in &namespaces {
         nix::sched::setns(file, *flag).map_err(|e| format!("joining the {name} namespace: {e}"))?;
     }

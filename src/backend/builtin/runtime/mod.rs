@@ -13,6 +13,7 @@ use crate::backend::builtin::network::PortForward;
 mod caps;
 pub mod cgroups;
 mod container;
+mod devices;
 pub mod exec;
 mod health;
 mod init;
@@ -77,6 +78,7 @@ pub struct RuntimeSpec {
     pub security_opt: Vec<String>,
     pub sysctls: Vec<(String, String)>,
     pub ulimits: Vec<(String, i64, i64)>,
+    /// `devices:` entries, `host[:container][:permissions]` (see `devices::parse`).
     pub devices: Vec<String>,
     pub resources: Resources,
     pub stop_signal: String,

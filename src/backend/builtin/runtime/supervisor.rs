@@ -15,7 +15,7 @@ use nix::unistd::{ForkResult, Pid, fork};
 
 use super::logs::LogWriter;
 use super::state::{self, LOG_FILE, STOPPED_MARKER};
-use super::{NamespaceMode, ProcessState, RestartPolicy, RuntimeSpec, cgroups, container, health, init, pty};
+use super::{NamespaceMode, ProcessState, RestartPolicy, RuntimeSpec, cgroups, container, devices, health, init, pty};
 
 /// The state shared by the main loop and the healthcheck thread; every change is written.
 pub struct Shared {
@@ -209,7 +209,8 @@ fn supervise(dir: &Path, attach: Attach, claim: Option<std::os::fd::OwnedFd>, re
 
 /// cgroups, rootfs and ports: everything before the first process.
 fn prepare(spec: &RuntimeSpec, shared: &Shared) -> Result<(), String> {
-    let groups = cgroups::create(&spec.id, &spec.resources).map_err(|e| format!("cgroup: {e}"))?;
+    let device_rules = devices::rules(spec.privileged, &spec.devices)?;
+    let groups = cgroups::create(&spec.id, &spec.resources, &device_rules).map_err(|e| format!("cgroup: {e}"))?;
     shared.update(|s| s.cgroups = groups);
     container::mount_rootfs(spec)?;
     let bound = crate::backend::builtin::network::proxy::bind(&spec.ports).map_err(|e| e.to_string())?;
