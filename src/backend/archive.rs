@@ -212,7 +212,8 @@ pub fn metadata(h: &pathrs::Handle) -> io::Result<fs::Metadata> {
 pub fn write_entry<R: Read>(root: &Root, rel: &Path, entry: &mut tar::Entry<R>, hard_link_to: Option<&Path>, chown: bool) -> io::Result<()> {
     let h = entry.header().clone();
     let kind = h.entry_type();
-    let perm = fs::Permissions::from_mode(h.mode()? & 0o7777);
+    // A link's mode means nothing and some archivers leave it empty.
+    let perm = fs::Permissions::from_mode(h.mode().unwrap_or(0o644) & 0o7777);
     let existing = lstat_in(root, rel)?;
     match &existing {
         Some(m) if m.is_dir() && !kind.is_dir() => return Err(io::Error::other("cannot overwrite a directory with a non-directory")),
