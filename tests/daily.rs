@@ -188,8 +188,8 @@ struct Tmux {
 }
 
 impl Tmux {
-    fn start(dir: &std::path::Path) -> Tmux {
-        let t = Tmux { socket: format!("hoist-daily-{}", std::process::id()) };
+    fn start(dir: &std::path::Path, tag: &str) -> Tmux {
+        let t = Tmux { socket: format!("hoist-daily-{}-{tag}", std::process::id()) };
         let ok = t.cmd(&["new-session", "-d", "-s", "main", "-x", "160", "-y", "50", "-c"]).arg(dir).env_remove("NO_COLOR").status().unwrap();
         assert!(ok.success(), "tmux did not start (apt-get install tmux)");
         t
@@ -246,7 +246,7 @@ fn terminal_session_in_tmux() {
         "daytmux",
         "services:\n  db:\n    image: busybox:latest\n    init: true\n    command: sh -c 'echo db-ready; sleep 3600'\n    healthcheck:\n      test: [\"CMD\", \"true\"]\n      interval: 1s\n  web:\n    image: busybox:latest\n    init: true\n    command: sh -c 'echo web-hello; sleep 3600'\n    depends_on:\n      db:\n        condition: service_healthy\n",
     );
-    let tmux = Tmux::start(s.path());
+    let tmux = Tmux::start(s.path(), "up");
     let hoist = format!("{HOIST} --backend builtin -p {}", s.project);
     tmux.send(&[&format!("clear; {hoist} up"), "Enter"]);
 
@@ -273,5 +273,150 @@ fn terminal_session_in_tmux() {
     assert_eq!((color_before(&logs, "db-1   | "), color_before(&logs, "web-1  | ")), (db_color, web_color), "colors differ between up and logs");
 }
 
+/// `exec web sh` in a real terminal: an interactive shell on a pty of the container
+/// (the helper that joined the container's namespaces relays it with threads), its exit
+/// code passed on; `-T` and piped input still work without one.
+fn exec_in_a_terminal(b: &'static str) {
+    let s = Stack::new(b, "dayexec", "services:\n  web:\n    image: busybox:latest\n    init: true\n    command: sleep 3600\n");
+    s.ok(&["up", "-d"]);
+    let tmux = Tmux::start(s.path(), &format!("exec-{b}"));
+    tmux.send(&[&format!("clear; {HOIST} --backend {b} -p {} exec web sh", s.project), "Enter"]);
+    tmux.until("the container's prompt", |sc| sc.lines().any(|l| l.trim_end().ends_with('#')));
+    tmux.send(&["echo $((6*7)); tty", "Enter"]);
+    let screen = tmux.until("the command's output", |sc| sc.lines().any(|l| l.trim() == "42"));
+    assert!(screen.lines().any(|l| l.trim().starts_with("/dev/pts/")), "no terminal in the container:\n{screen}");
+    tmux.send(&["exit 5", "Enter"]);
+    tmux.send(&["echo code=$?", "Enter"]);
+    let screen = tmux.until("the exit code", |sc| sc.lines().any(|l| l.trim() == "code=5"));
+    assert!(!screen.contains("panicked"), "{screen}");
 
-on_both_backends!(events_wait_stats, logs_follow_restart_and_scale, up_down_plain_progress);
+    let out = s.hoist(&["exec", "-T", "web", "sh", "-c", "echo no-tty; exit 3"]);
+    assert_eq!((out.status.code(), String::from_utf8_lossy(&out.stdout).trim()), (Some(3), "no-tty"));
+    let mut piped = s.command(&["exec", "web", "tr", "a-z", "A-Z"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    std::io::Write::write_all(&mut piped.stdin.take().unwrap(), b"piped in\n").unwrap();
+    let out = piped.wait_with_output().unwrap();
+    assert_eq!((out.status.code(), String::from_utf8_lossy(&out.stdout).trim()), (Some(0), "PIPED IN"));
+}
+
+/// `up -d --build` after a change of the web's files recreates the web container (the
+/// image ID it was created from differs) and no other; it then serves the new content.
+fn rebuild_recreates_the_changed_service(b: &'static str) {
+    let s = Stack::new(
+        b,
+        "dayrebuild",
+        "services:\n  web:\n    build: ./web\n    init: true\n  cache:\n    image: busybox:latest\n    init: true\n    command: sleep 3600\n",
+    );
+    s.write("web/Dockerfile", "FROM busybox:latest\nCOPY index.html /www/index.html\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n");
+    let serves = |want: &str| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let out = s.hoist(&["exec", "-T", "web", "wget", "-qO-", "http://127.0.0.1:8080/"]);
+            let got = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            if got == want {
+                return;
+            }
+            assert!(Instant::now() < deadline, "web serves {got:?}, not {want:?}: {}", String::from_utf8_lossy(&out.stderr));
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    s.write("web/index.html", "version one\n");
+    s.ok(&["up", "-d", "--build"]);
+    serves("version one");
+    let (web, cache) = (s.id("web"), s.id("cache"));
+
+    // Nothing changed: nothing recreated, even though the image was built again.
+    s.ok(&["up", "-d", "--build"]);
+    assert_eq!((s.id("web"), s.id("cache")), (web.clone(), cache.clone()));
+
+    s.write("web/index.html", "version two\n");
+    let out = s.hoist(&["--progress", "plain", "up", "-d", "--build"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains(&format!("Container {}-web-1  Recreated", s.project)), "{err}");
+    assert!(err.contains(&format!("Container {}-cache-1  Running", s.project)), "{err}");
+    assert_ne!(s.id("web"), web, "web kept its container");
+    assert_eq!(s.id("cache"), cache, "cache was recreated");
+    serves("version two");
+}
+
+/// A dependency that crash-loops under a restart policy ends `up` within seconds, with
+/// the reason (Docker Compose: "dependency failed to start: container ... exited (1)");
+/// so does a one-shot dependency that fails, and nothing waits without bound.
+fn failing_dependency_ends_up_with_its_reason(b: &'static str) {
+    let s = Stack::new(
+        b,
+        "daycrash",
+        "services:\n  db:\n    image: busybox:latest\n    command: sh -c 'echo starting; sleep 0.3; exit 1'\n    restart: unless-stopped\n    healthcheck:\n      test: [\"CMD\", \"true\"]\n      interval: 5s\n  web:\n    image: busybox:latest\n    command: sleep 3600\n    depends_on:\n      db:\n        condition: service_healthy\n",
+    );
+    let start = Instant::now();
+    let err = s.fails(&["up", "-d"]);
+    let took = start.elapsed();
+    assert!(err.contains("dependency failed to start") && err.contains(&format!("container {}-db-1 exited (1)", s.project)), "{err}");
+    assert!(took < Duration::from_secs(15), "up took {took:?}");
+    s.ok(&["down", "-t", "1"]);
+
+    s.write(
+        "docker-compose.yml",
+        "services:\n  migrate:\n    image: busybox:latest\n    command: sh -c 'exit 3'\n  web:\n    image: busybox:latest\n    command: sleep 3600\n    depends_on:\n      migrate:\n        condition: service_completed_successfully\n",
+    );
+    let err = s.fails(&["up", "-d"]);
+    assert!(err.contains("service \"migrate\" didn't complete successfully: exit 3"), "{err}");
+}
+
+/// `up --wait` fails naming a container without healthcheck that exited while the
+/// project was not yet all running|healthy, and
+/// `--wait-timeout` bounds a wait for a health that never comes.
+fn wait_and_wait_timeout(b: &'static str) {
+    let s = Stack::new(
+        b,
+        "daywait",
+        "services:\n  job:\n    image: busybox:latest\n    command: sh -c 'sleep 1; exit 4'\n  slow:\n    image: busybox:latest\n    init: true\n    command: sh -c 'sleep 4; touch /tmp/ready; sleep 3600'\n    healthcheck:\n      test: [\"CMD\", \"test\", \"-f\", \"/tmp/ready\"]\n      interval: 1s\n",
+    );
+    let out = s.hoist(&["up", "-d", "--wait"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("container {}-job-1 exited (4)", s.project)), "{}", String::from_utf8_lossy(&out.stderr));
+    s.ok(&["down", "-t", "1"]);
+
+    s.write(
+        "docker-compose.yml",
+        "services:\n  slow:\n    image: busybox:latest\n    init: true\n    command: sleep 3600\n    healthcheck:\n      test: [\"CMD\", \"false\"]\n      interval: 1s\n      retries: 1000\n",
+    );
+    let start = Instant::now();
+    let err = s.fails(&["up", "-d", "--wait", "--wait-timeout", "2"]);
+    assert!(err.contains("timed out") && err.contains("slow"), "{err}");
+    let took = start.elapsed();
+    assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(15), "took {took:?}");
+}
+
+/// Profiles as Docker Compose has them: a service named on the command line is enabled
+/// with what it needs, whatever its profiles; `logs`/`exec` reach a service of an
+/// inactive profile; `down` removes the containers of every service in the file.
+fn profiles_on_the_command_line(b: &'static str) {
+    let s = Stack::new(
+        b,
+        "dayprof",
+        "services:\n  web:\n    image: busybox:latest\n    init: true\n    command: sleep 3600\n  debug:\n    image: busybox:latest\n    init: true\n    profiles: [debug]\n    command: sh -c 'echo debug-says-hi; sleep 3600'\n    depends_on: [helper]\n  helper:\n    image: busybox:latest\n    init: true\n    profiles: [tools]\n    command: sleep 3600\n",
+    );
+    s.ok(&["up", "-d", "debug"]);
+    assert_eq!(s.ps_q(&["-a"]).len(), 2, "debug and the helper it needs");
+    s.ok(&["--profile", "debug", "--profile", "tools", "up", "-d"]);
+    assert_eq!(s.ps_q(&["-a"]).len(), 3);
+    // No profile active: the named service is reachable all the same.
+    s.wait_log("debug", "debug-says-hi");
+    assert_eq!(s.ok(&["exec", "-T", "debug", "echo", "from-debug"]).trim(), "from-debug");
+    let out = s.hoist(&["--progress", "plain", "up", "-d"]);
+    assert!(out.status.success() && !String::from_utf8_lossy(&out.stderr).contains("orphan"), "{}", String::from_utf8_lossy(&out.stderr));
+    s.ok(&["down", "-t", "1"]);
+    assert_eq!(s.ps_q(&["-a"]), Vec::<String>::new(), "down left containers of inactive profiles");
+}
+
+on_both_backends!(
+    events_wait_stats,
+    logs_follow_restart_and_scale,
+    up_down_plain_progress,
+    exec_in_a_terminal,
+    rebuild_recreates_the_changed_service,
+    failing_dependency_ends_up_with_its_reason,
+    wait_and_wait_timeout,
+    profiles_on_the_command_line,
+);

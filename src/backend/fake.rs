@@ -176,7 +176,7 @@ impl Backend for FakeBackend {
         }))
     }
     async fn image_config(&self, reference: &str) -> Result<Option<ImageConfig>> {
-        Ok(self.with(|s| s.images.iter().any(|i| i == reference).then(ImageConfig::default)))
+        Ok(self.with(|s| s.images.iter().any(|i| i == reference).then(|| ImageConfig { id: format!("sha256:{reference}"), ..Default::default() })))
     }
     async fn pull_image(&self, reference: &str, _progress: ProgressFn) -> Result<()> {
         Err(BackendError::ImageNotFound(reference.into()))

@@ -284,6 +284,9 @@ pub struct ImageSummary {
 /// The parts of an image's config the plan and the link variables need.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ImageConfig {
+    /// The image's ID (`sha256:<hex>`), filled in by `Backend::image_config`.
+    #[serde(skip)]
+    pub id: String,
     pub env: Vec<String>,
     pub cmd: Option<Vec<String>>,
     pub entrypoint: Option<Vec<String>>,

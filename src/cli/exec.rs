@@ -37,7 +37,7 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     if a.command.is_empty() {
         bail!("exec needs a command");
     }
-    let ctx = app.ctx().await?;
+    let ctx = app.ctx_targeting(std::slice::from_ref(&a.service)).await?;
     let c = common::service_container(&ctx, &a.service, a.index).await?;
     if !c.state.is_running() {
         bail!("container {} is not running", c.name);

@@ -45,21 +45,21 @@ pub struct RmArgs {
 }
 
 pub async fn start(app: &App, a: ServicesArgs) -> Result<i32> {
-    let ctx = app.ctx().await?;
+    let ctx = app.ctx_targeting(&a.services).await?;
     common::check_services(&ctx, &a.services)?;
     execute::start_existing(&ctx, &a.services).await?;
     Ok(0)
 }
 
 pub async fn stop(app: &App, a: StopArgs) -> Result<i32> {
-    let ctx = app.ctx().await?;
+    let ctx = app.ctx_targeting(&a.services).await?;
     common::check_services(&ctx, &a.services)?;
     execute::stop(&ctx, &a.services, common::timeout(a.timeout)).await?;
     Ok(0)
 }
 
 pub async fn restart(app: &App, a: StopArgs) -> Result<i32> {
-    let ctx = app.ctx().await?;
+    let ctx = app.ctx_targeting(&a.services).await?;
     common::check_services(&ctx, &a.services)?;
     execute::stop(&ctx, &a.services, common::timeout(a.timeout)).await?;
     execute::start_existing(&ctx, &a.services).await?;
@@ -67,7 +67,7 @@ pub async fn restart(app: &App, a: StopArgs) -> Result<i32> {
 }
 
 pub async fn kill(app: &App, a: KillArgs) -> Result<i32> {
-    let ctx = app.ctx().await?;
+    let ctx = app.ctx_targeting(&a.services).await?;
     common::check_services(&ctx, &a.services)?;
     let list = common::containers(&ctx, &a.services, false).await?;
     let results = join_all(list.iter().map(|c| {
@@ -85,7 +85,7 @@ pub async fn kill(app: &App, a: KillArgs) -> Result<i32> {
 }
 
 pub async fn rm(app: &App, a: RmArgs) -> Result<i32> {
-    let ctx = app.ctx().await?;
+    let ctx = app.ctx_targeting(&a.services).await?;
     common::check_services(&ctx, &a.services)?;
     let _lock = common::lock_project(&ctx).await?;
     if a.stop {
@@ -106,7 +106,7 @@ pub async fn rm(app: &App, a: RmArgs) -> Result<i32> {
 }
 
 pub async fn pause(app: &App, a: ServicesArgs, pause: bool) -> Result<i32> {
-    let ctx = app.ctx().await?;
+    let ctx = app.ctx_targeting(&a.services).await?;
     common::check_services(&ctx, &a.services)?;
     for c in common::containers(&ctx, &a.services, false).await? {
         if pause {
@@ -121,7 +121,7 @@ pub async fn pause(app: &App, a: ServicesArgs, pause: bool) -> Result<i32> {
 }
 
 pub async fn top(app: &App, a: ServicesArgs) -> Result<i32> {
-    let ctx = app.ctx().await?;
+    let ctx = app.ctx_targeting(&a.services).await?;
     common::check_services(&ctx, &a.services)?;
     for c in common::containers(&ctx, &a.services, false).await? {
         let list = ctx.backend.top(&c.id).await.with_context(|| format!("container {}", c.name))?;

@@ -71,7 +71,7 @@ impl Args {
 }
 
 pub async fn run(app: &App, a: Args) -> Result<i32> {
-    let ctx = app.ctx().await?;
+    let ctx = app.ctx_targeting(&a.services).await?;
     common::check_services(&ctx, &a.services)?;
     let opts = a.log_options()?;
     let mut list = common::containers(&ctx, &a.services, true).await?;

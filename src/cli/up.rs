@@ -34,6 +34,9 @@ pub struct Args {
     /// Wait for services to be running|healthy (implies detached mode).
     #[arg(long)]
     pub(super) wait: bool,
+    /// Maximum duration in seconds to wait for the project to be running|healthy.
+    #[arg(long, value_name = "SECONDS")]
+    pub(super) wait_timeout: Option<u64>,
     /// Stops all containers if any container was stopped.
     #[arg(long)]
     pub(super) abort_on_container_exit: bool,
@@ -121,6 +124,7 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
         pull: a.pull,
         timeout: common::timeout(a.timeout),
         wait: a.wait,
+        wait_timeout: a.wait_timeout.map(std::time::Duration::from_secs),
     };
     // Checked before anything starts: a watch without rules is an error up front.
     let watch = if a.watch { Some(Watch::new(&ctx.project, &a.services)?) } else { None };

@@ -100,16 +100,39 @@ pub fn load_with_warnings(opts: &LoadOptions) -> Result<LoadOutput> {
     } else {
         d.env.get("COMPOSE_PROFILES").map(|p| p.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()).unwrap_or_default()
     };
+    let targeted = with_needs(&project.services, &opts.targets);
     let (enabled, disabled): (IndexMap<_, _>, IndexMap<_, _>) = std::mem::take(&mut project.services)
         .into_iter()
         .partition(|(n, s)| {
-            s.profiles.is_empty() || opts.targets.contains(n) || s.profiles.iter().any(|p| profiles.contains(p) || profiles.iter().any(|x| x == "*"))
+            s.profiles.is_empty() || targeted.contains(n) || s.profiles.iter().any(|p| profiles.contains(p) || profiles.iter().any(|x| x == "*"))
         });
     project.services = enabled;
     project.disabled_services = disabled;
     add_default_network(&mut project);
     validate::validate(&project, &locs)?;
     Ok(LoadOutput { project, warnings })
+}
+
+/// The services named on the command line and, transitively, every service they need:
+/// Docker Compose enables them all whatever their profiles.
+fn with_needs(services: &IndexMap<String, model::Service>, targets: &[String]) -> std::collections::HashSet<String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut todo: Vec<String> = targets.to_vec();
+    while let Some(name) = todo.pop() {
+        let Some(s) = services.get(&name) else { continue };
+        if !seen.insert(name) {
+            continue;
+        }
+        let by_mode = [&s.network_mode, &s.ipc, &s.pid].into_iter().filter_map(|m| m.as_deref()?.strip_prefix("service:").map(String::from));
+        todo.extend(s.depends_on.keys().cloned());
+        todo.extend(s.links.iter().map(|l| l.target.clone()));
+        todo.extend(s.volumes_from.iter().filter_map(|v| match &v.source {
+            model::VolumesFromSource::Service(x) => Some(x.clone()),
+            model::VolumesFromSource::Container(_) => None,
+        }));
+        todo.extend(by_mode);
+    }
+    seen
 }
 
 /// Reads the files of one project part and merges them, `extends` resolved.

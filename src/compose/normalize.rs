@@ -60,6 +60,34 @@ fn opt_text(srcs: &Sources, n: &Node, what: &str) -> Result<Option<String>> {
     if n.v == Val::Null { Ok(None) } else { text(srcs, n, what).map(Some) }
 }
 
+/// `restart:` as the engine takes it, checked here so that a bad value is named with its
+/// line rather than by the engine at create. A bare `no` (YAML 1.1's false) means "no".
+fn restart(srcs: &Sources, n: &Node, what: &str) -> Result<Option<String>> {
+    let policy = match &n.v {
+        Val::Null => return Ok(None),
+        Val::Bool(false) => "no".to_string(),
+        _ => text(srcs, n, what)?,
+    };
+    let retries_ok = |r: &str| r.parse::<u32>().is_ok();
+    let valid = matches!(policy.as_str(), "no" | "always" | "unless-stopped" | "on-failure")
+        || policy.strip_prefix("on-failure:").is_some_and(retries_ok);
+    if !valid {
+        return Err(srcs.err(n, format!("{what}: invalid restart policy {policy:?}: use \"no\", always, on-failure[:max-retries] or unless-stopped")));
+    }
+    Ok(Some(policy))
+}
+
+/// `pull_policy:` one of Docker Compose's values (`every_<duration>` included).
+fn pull_policy(srcs: &Sources, n: &Node, what: &str) -> Result<Option<String>> {
+    let Some(policy) = opt_text(srcs, n, what)? else { return Ok(None) };
+    let valid = matches!(policy.as_str(), "always" | "never" | "missing" | "if_not_present" | "build" | "daily" | "weekly")
+        || policy.strip_prefix("every_").and_then(crate::compose::model::parse_duration).is_some();
+    if !valid {
+        return Err(srcs.err(n, format!("{what}: invalid pull policy {policy:?}: use always, never, missing, build, daily, weekly or every_<duration>")));
+    }
+    Ok(Some(policy))
+}
+
 pub fn boolean(srcs: &Sources, n: &Node, what: &str) -> Result<bool> {
     match &n.v {
         Val::Bool(b) => Ok(*b),
@@ -240,7 +268,7 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
             "network_mode" | "net" => s.network_mode = opt_text(srcs, v, &w)?,
             "networks" => s.networks = service_networks(srcs, v, &w)?,
             "healthcheck" => s.healthcheck = Some(healthcheck(srcs, v, &w)?),
-            "restart" => s.restart = opt_text(srcs, v, &w)?,
+            "restart" => s.restart = restart(srcs, v, &w)?,
             "scale" => s.scale = Some(int(srcs, v, &w)?),
             "deploy" => {
                 const DEPLOY: &[&str] = &[
@@ -310,7 +338,7 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
             "pid" => s.pid = opt_text(srcs, v, &w)?,
             "ipc" => s.ipc = opt_text(srcs, v, &w)?,
             "platform" => s.platform = opt_text(srcs, v, &w)?,
-            "pull_policy" => s.pull_policy = opt_text(srcs, v, &w)?,
+            "pull_policy" => s.pull_policy = pull_policy(srcs, v, &w)?,
             "profiles" => s.profiles = strict_list(srcs, v, &w)?,
             "logging" => {
                 check_keys(srcs, map(srcs, v, &w)?, &["driver", "options"], &w)?;

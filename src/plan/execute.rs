@@ -4,16 +4,17 @@
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use futures::future::{join_all, BoxFuture, FutureExt, Shared};
+use futures::StreamExt;
 use tokio::sync::Semaphore;
 
-use super::converge::{orphans, plan_service, Action, Recreate};
+use super::converge::{orphans, plan_service, readiness, Action, Readiness, Recreate};
 use super::graph::{EdgeKind, Graph};
 use super::spec::{container_spec, network_specs, service_image, volume_specs};
-use crate::backend::{Backend, ContainerState, ContainerSummary, Health, PullPolicy};
+use crate::backend::{labels, Backend, ContainerSummary, EventOptions, PullPolicy};
 use crate::compose::model::{DependsCondition, Project};
 use crate::output::progress::ProgressRef;
 
@@ -62,6 +63,8 @@ pub struct UpOptions {
     pub timeout: Option<Duration>,
     /// `--wait`: wait for running/healthy before returning.
     pub wait: bool,
+    /// `--wait-timeout`: how long `--wait` and the waits for dependencies may take.
+    pub wait_timeout: Option<Duration>,
 }
 
 /// Services an operation covers: the named ones (or all) plus, unless `no_deps`, what they need.
@@ -84,6 +87,12 @@ pub fn select_services(project: &Project, graph: &Graph, named: &[String], no_de
     Ok(graph.start_order().into_iter().filter(|s| set.contains(s)).collect())
 }
 
+/// Every service the files define, those of inactive profiles included: their
+/// containers are the project's, not orphans.
+fn defined_services(project: &Project) -> Vec<&str> {
+    project.services.keys().chain(project.disabled_services.keys()).map(String::as_str).collect()
+}
+
 type Done = Shared<BoxFuture<'static, Result<(), String>>>;
 
 /// `up` / `create`: converge the selected services to the model.
@@ -103,8 +112,7 @@ pub async fn up(ctx: &Ctx, opts: &UpOptions) -> Result<()> {
     check_free_ports(ctx, &services, &observed, opts)?;
     write_service_files(ctx, &services)?;
 
-    let service_names: Vec<&str> = project.services.keys().map(String::as_str).collect();
-    let orphaned = orphans(&observed, &service_names);
+    let orphaned = orphans(&observed, &defined_services(&project));
     if !orphaned.is_empty() {
         if opts.remove_orphans {
             for c in &orphaned {
@@ -121,17 +129,14 @@ pub async fn up(ctx: &Ctx, opts: &UpOptions) -> Result<()> {
 
     let existing_networks: HashSet<String> = ctx.backend.list_networks(&project.name).await?.into_iter().map(|n| n.name).collect();
     let created = Created::default();
-    let result = converge_all(ctx, opts, &graph, &services, observed, &existing_networks, &created).await;
+    let deadline = opts.wait_timeout.map(|t| Instant::now() + t);
+    let result = converge_all(ctx, opts, &graph, &services, observed, &existing_networks, &created, deadline).await;
     if result.is_err() {
         rollback(ctx, &created, &existing_networks).await;
         return result;
     }
     if opts.wait && !opts.no_start {
-        for name in &services {
-            let healthy = project.services[name].healthcheck.as_ref().is_some_and(|h| !h.disable && h.test.first().map(String::as_str) != Some("NONE"));
-            let cond = if healthy { DependsCondition::ServiceHealthy } else { DependsCondition::ServiceStarted };
-            wait_condition(ctx, name, cond).await?;
-        }
+        wait_ready(ctx, &services, DependsCondition::ServiceHealthy, true, deadline).await?;
     }
     Ok(())
 }
@@ -236,6 +241,7 @@ async fn converge_all(
     observed: Vec<ContainerSummary>,
     existing_networks: &HashSet<String>,
     created: &Created,
+    deadline: Option<Instant>,
 ) -> Result<()> {
     let project = ctx.project.clone();
     for spec in network_specs(&project, services) {
@@ -266,7 +272,7 @@ async fn converge_all(
             for (dep, kind, f) in deps {
                 f.await.map_err(|_| format!("dependency {dep} failed to start"))?;
                 if !opts2.no_start {
-                    wait_condition(&ctx2, &dep, kind.condition()).await.map_err(|e| format!("{e:#}"))?;
+                    wait_condition(&ctx2, &dep, kind.condition(), deadline).await.map_err(|e| format!("{e:#}"))?;
                 }
             }
             converge_service(&ctx2, &name2, &opts2, &observed2, &created2).await.map_err(|e| format!("{e:#}"))
@@ -393,17 +399,28 @@ async fn converge_service(ctx: &Ctx, name: &str, opts: &UpOptions, observed: &[C
     }
     let hash = super::spec::service_hash(&ctx.project, name);
     let existing: Vec<ContainerSummary> = observed.iter().filter(|c| c.service == name && !c.oneoff).cloned().collect();
-    let actions = plan_service(&existing, replicas, &hash, opts.recreate);
+    // The image a container runs is part of what it is: a rebuilt or newly pulled image
+    // recreates it, as with Docker Compose (which records the ID in the same label).
+    let image_id = ctx.backend.image_config(&service_image(&ctx.project, name)).await?.map(|i| i.id).unwrap_or_default();
+    let spec_of = |number: u32, current: &[ContainerSummary]| {
+        let mut spec = container_spec(&ctx.project, name, number, false, current);
+        if !image_id.is_empty() {
+            spec.labels.insert(labels::IMAGE.into(), image_id.clone());
+        }
+        spec
+    };
+    let actions = plan_service(&existing, replicas, &hash, &image_id, opts.recreate);
     // Removals first (scale down), then the rest in parallel.
     for a in &actions {
         if let Action::Remove { container } = a {
             remove_container(ctx, container, opts.timeout, false).await?;
         }
     }
+    let spec_of = &spec_of;
     let results = join_all(actions.iter().filter(|a| !matches!(a, Action::Remove { .. })).map(|a| async move {
         match a {
             Action::Create { number } => {
-                let spec = container_spec(&ctx.project, name, *number, false, &current(ctx, name, observed).await?);
+                let spec = spec_of(*number, &current(ctx, name, observed).await?);
                 ctx.progress.event("Container", &spec.name, "Creating");
                 let id = ctx.bounded(ctx.backend.create_container(&spec, None)).await.with_context(|| format!("container {}", spec.name))?;
                 created.containers.lock().map(|mut v| v.push(id.clone())).ok();
@@ -419,7 +436,7 @@ async fn converge_service(ctx: &Ctx, name: &str, opts: &UpOptions, observed: &[C
                 }
                 let tmp = format!("{}_{}", &old.id[..old.id.len().min(12)], old.name);
                 ctx.bounded(ctx.backend.rename_container(&old.id, &tmp)).await?;
-                let spec = container_spec(&ctx.project, name, old.number, false, &current(ctx, name, observed).await?);
+                let spec = spec_of(old.number, &current(ctx, name, observed).await?);
                 let id = match ctx.bounded(ctx.backend.create_container(&spec, Some(old))).await {
                     Ok(id) => id,
                     Err(e) => {
@@ -468,47 +485,90 @@ fn service_timeout(ctx: &Ctx, service: &str) -> Option<Duration> {
     ctx.project.services.get(service)?.stop_grace_period.as_deref().and_then(crate::compose::model::parse_duration)
 }
 
-/// Waits until `service` satisfies `cond` for its dependents.
-pub async fn wait_condition(ctx: &Ctx, service: &str, cond: DependsCondition) -> Result<()> {
-    if cond == DependsCondition::ServiceStarted {
+/// Waits until `service` satisfies `cond` for its dependents, or fails as soon as it
+/// cannot (see `converge::readiness`), or at `deadline` (`--wait-timeout`).
+pub async fn wait_condition(ctx: &Ctx, service: &str, cond: DependsCondition, deadline: Option<Instant>) -> Result<()> {
+    wait_ready(ctx, &[service.to_string()], cond, false, deadline).await.map_err(|e| match cond {
+        DependsCondition::ServiceHealthy => anyhow!("dependency failed to start: {e:#}"),
+        _ => e,
+    })
+}
+
+/// Waits until all of `services` are ready together (`up --wait` asks that of the whole
+/// project: one that exits meanwhile fails it). The engine's events wake the wait and a
+/// slow poll covers a backend without them; an awaited container that dies fails a
+/// health wait even when its restart policy brings it back before it is seen restarting.
+async fn wait_ready(ctx: &Ctx, services: &[String], cond: DependsCondition, running_will_do: bool, deadline: Option<Instant>) -> Result<()> {
+    if cond == DependsCondition::ServiceStarted && !running_will_do {
         return Ok(());
     }
-    ctx.progress.event("Container", &format!("{}-{service}", ctx.project.name), "Waiting");
+    let label = |service: &str| format!("{}-{service}", ctx.project.name);
+    for s in services {
+        ctx.progress.event("Container", &label(s), "Waiting");
+    }
+    let done = match cond {
+        DependsCondition::ServiceCompletedSuccessfully => "Exited",
+        _ => "Healthy",
+    };
+    let mut reported: HashSet<&str> = HashSet::new();
+    // Opened before the first look, so nothing that happens after it is missed.
+    let mut events = ctx.backend.events(&ctx.project.name, &EventOptions::default()).await.ok();
     loop {
-        let containers: Vec<ContainerSummary> =
-            ctx.observe().await?.into_iter().filter(|c| c.service == service && !c.oneoff).collect();
-        if containers.is_empty() {
-            bail!("dependency {service:?} has no container");
-        }
-        let mut ready = true;
-        for c in &containers {
-            match cond {
-                DependsCondition::ServiceHealthy => match c.health {
-                    Some(Health::Healthy) => {}
-                    Some(Health::Unhealthy) => bail!("dependency failed to start: container {} is unhealthy", c.name),
-                    None if c.state.is_running() => bail!("dependency {service:?} has no healthcheck, so it can never become healthy"),
-                    _ if c.state == ContainerState::Exited => bail!("dependency failed to start: container {} exited ({})", c.name, c.exit_code.unwrap_or(-1)),
-                    _ => ready = false,
-                },
-                DependsCondition::ServiceCompletedSuccessfully => match c.state {
-                    ContainerState::Exited | ContainerState::Dead => {
-                        let code = c.exit_code.unwrap_or(-1);
-                        if code != 0 {
-                            bail!("service {service:?} didn't complete successfully: exit {code}");
-                        }
+        let observed = ctx.observe().await?;
+        let mut pending = Vec::new();
+        let mut awaited: HashMap<String, &str> = HashMap::new();
+        for s in services {
+            let containers: Vec<ContainerSummary> = observed.iter().filter(|c| c.service == *s && !c.oneoff).cloned().collect();
+            if containers.is_empty() {
+                bail!("service {s:?} has no container");
+            }
+            awaited.extend(containers.iter().map(|c| (c.id.clone(), s.as_str())));
+            match readiness(&containers, cond, running_will_do) {
+                Readiness::Ready => {
+                    if reported.insert(s) {
+                        ctx.progress.event("Container", &label(s), done);
                     }
-                    _ => ready = false,
-                },
-                DependsCondition::ServiceStarted => {}
+                }
+                Readiness::Failed(why) => {
+                    ctx.progress.event("Container", &label(s), "Error");
+                    bail!(why);
+                }
+                Readiness::Pending => pending.push(s.as_str()),
             }
         }
-        if ready {
-            ctx.progress.event("Container", &format!("{}-{service}", ctx.project.name), if cond == DependsCondition::ServiceHealthy { "Healthy" } else { "Exited" });
+        if pending.is_empty() {
             return Ok(());
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left == Some(Duration::ZERO) {
+            for s in &pending {
+                ctx.progress.event("Container", &label(s), "Error");
+            }
+            bail!("timed out waiting for {}", pending.join(", "));
+        }
+        let tick = left.map_or(POLL, |l| l.min(POLL));
+        let event = async {
+            match events.as_mut() {
+                Some(stream) => stream.next().await,
+                None => futures::future::pending().await,
+            }
+        };
+        match tokio::time::timeout(tick, event).await {
+            Ok(Some(Ok(e))) if cond == DependsCondition::ServiceHealthy && e.action == "die" && awaited.contains_key(&e.id) => {
+                ctx.progress.event("Container", &label(awaited[&e.id]), "Error");
+                let name = e.attributes.get("name").cloned().unwrap_or_default();
+                let code = e.attributes.get("exitCode").map_or("?", String::as_str);
+                bail!("container {name} exited ({code})");
+            }
+            // The stream ended or failed: polling alone from now on.
+            Ok(None | Some(Err(_))) => events = None,
+            _ => {}
+        }
     }
 }
+
+/// How often a wait looks again when no event wakes it.
+const POLL: Duration = Duration::from_millis(500);
 
 async fn remove_container(ctx: &Ctx, c: &ContainerSummary, timeout: Option<Duration>, volumes: bool) -> Result<()> {
     stop_container(ctx, c, timeout).await?;
@@ -588,7 +648,8 @@ pub struct DownOptions {
 /// with `volumes` its named and anonymous volumes.
 pub async fn down(ctx: &Ctx, opts: &DownOptions) -> Result<()> {
     let observed = ctx.observe().await?;
-    let known: Vec<&str> = ctx.project.services.keys().map(String::as_str).collect();
+    // Every service of the files, whatever the active profiles, as Docker Compose does.
+    let known = defined_services(&ctx.project);
     let mut targets = Vec::new();
     for c in observed {
         let orphan = !c.oneoff && !known.contains(&c.service.as_str());
@@ -665,7 +726,7 @@ pub async fn start_existing(ctx: &Ctx, services: &[String]) -> Result<()> {
         }
         for (dep, kind) in graph.dependencies(&name) {
             if services.is_empty() || services.contains(&dep) {
-                wait_condition(ctx, &dep, kind.condition()).await?;
+                wait_condition(ctx, &dep, kind.condition(), None).await?;
             }
         }
         let mine: Vec<&ContainerSummary> = observed.iter().filter(|c| c.service == name && !c.oneoff && !c.state.is_running()).collect();

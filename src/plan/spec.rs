@@ -199,9 +199,7 @@ pub fn container_labels(project: &Project, service_name: &str, number: u32, oneo
     let files: Vec<String> = project.config_files.iter().map(|f| f.display().to_string()).collect();
     l.insert(labels::CONFIG_FILES.into(), files.join(","));
     l.insert(labels::VERSION.into(), COMPOSE_VERSION.into());
-    if let Some(image) = &service.image {
-        l.insert(labels::IMAGE.into(), image.clone());
-    }
+    // labels::IMAGE, the image's ID, is added by the executor: only the backend knows it.
     l
 }
 

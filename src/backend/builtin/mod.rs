@@ -714,7 +714,7 @@ impl Backend for BuiltinBackend {
     }
 
     async fn image_config(&self, reference: &str) -> Result<Option<ImageConfig>> {
-        Ok(self.images.resolve(reference).map_err(other)?.map(|i| i.config))
+        Ok(self.images.resolve(reference).map_err(other)?.map(|i| ImageConfig { id: i.id, ..i.config }))
     }
 
     async fn pull_image(&self, reference: &str, progress: ProgressFn) -> Result<()> {

@@ -22,6 +22,7 @@ pub async fn config(docker: &Docker, reference: &str) -> Result<Option<ImageConf
     let mut volumes = c.volumes.unwrap_or_default();
     volumes.sort();
     Ok(Some(ImageConfig {
+        id: img.id.unwrap_or_default(),
         env: c.env.unwrap_or_default(),
         cmd: c.cmd,
         entrypoint: c.entrypoint,

@@ -168,10 +168,16 @@ impl ImageStore {
             if let Some(missing) = layers.iter().find(|l| !self.has_layer(l)) {
                 return Err(ImageError::MissingLayer(missing.clone()));
             }
-            let record = ImageRecord { config, layers, created: chrono::Utc::now(), size, blobs };
-            let bytes = serde_json::to_vec_pretty(&record).map_err(|e| ImageError::Other(e.to_string()))?;
-            let hex = hex::encode(Sha256::digest(&bytes));
-            write_atomic(&self.root.join("images").join(format!("{hex}.json")), &bytes)?;
+            // The ID names the content, not the moment: the same build again gives the
+            // same image (as Docker's build cache does), so its containers are kept.
+            let content = serde_json::to_vec(&(&config, &layers, &blobs, size)).map_err(|e| ImageError::Other(e.to_string()))?;
+            let hex = hex::encode(Sha256::digest(&content));
+            let path = self.root.join("images").join(format!("{hex}.json"));
+            if !path.exists() {
+                let record = ImageRecord { config, layers, created: chrono::Utc::now(), size, blobs };
+                let bytes = serde_json::to_vec_pretty(&record).map_err(|e| ImageError::Other(e.to_string()))?;
+                write_atomic(&path, &bytes)?;
+            }
             let id = format!("sha256:{hex}");
             let mut index = self.index();
             for r in refs {

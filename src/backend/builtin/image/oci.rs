@@ -95,6 +95,7 @@ pub fn from_oci(config: &ImageConfiguration) -> ImageConfig {
         labels: labels.into_iter().collect(),
         stop_signal: c.stop_signal().clone().filter(|s| !s.is_empty()),
         healthcheck: None,
+        ..Default::default()
     }
 }
 

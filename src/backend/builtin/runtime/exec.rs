@@ -73,6 +73,8 @@ fn run(dir: &Path, json: &str) -> Result<i32, String> {
         let path = format!("/proc/{pid}/ns/{name}");
         namespaces.push((File::open(&path).map_err(|e| format!("opening {path}: {e}"))?, flag, name));
     }
+    // Ours, to come back to after the fork: see the parent's branch below.
+    let own_pid_ns = File::open("/proc/self/ns/pid").map_err(|e| format!("opening /proc/self/ns/pid: {e}"))?;
     // So `top` lists it and the limits and the device allow-list apply: outside the
     // container's groups the command could open any device node it makes.
     cgroups::add_pid(&st.cgroups, std::process::id() as i32).map_err(|e| format!("joining the container's cgroups: {e}"))?;
@@ -131,6 +133,11 @@ fn run(dir: &Path, json: &str) -> Result<i32, String> {
             unsafe { libc::_exit(if msg.contains("not found") || msg.contains("no such file") { 127 } else { 126 }) };
         }
         ForkResult::Parent { child } => {
+            // Joining a pid namespace changes only where children go; the kernel then
+            // refuses new threads (clone with CLONE_THREAD gives EINVAL while
+            // pid_ns_for_children differs from the caller's own pid namespace), and the
+            // pty relay below starts two. Going back to our own namespace is always allowed.
+            nix::sched::setns(&own_pid_ns, CloneFlags::CLONE_NEWPID).map_err(|e| format!("leaving the pid namespace: {e}"))?;
             if let Some(p) = pty {
                 drop(p.slave);
                 follow_window_size(&p.master);
