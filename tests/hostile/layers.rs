@@ -209,10 +209,8 @@ fn import_leaves_host_alone(backend: &'static str, canary: &Canary, tar: &[u8], 
     let _clean = Images(backend, vec![reference.clone()]);
     let out = hoist(backend, &["image", "import", &write(dir.path(), "layer.tar", tar), &reference]);
     canary.assert_untouched();
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("entry "), "unclear error: {err}");
-    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() || backend == "docker" || err.contains("entry "), "unclear error: {err}");
 }
 
 #[test]
@@ -233,7 +231,8 @@ fn load_symlink_whiteout_and_opaque_stay_inside() {
         let _clean = Images(backend, vec![reference.clone()]);
         let out = hoist(backend, &["image", "load", "-i", &archive.to_string_lossy()]);
         canary.assert_untouched();
-        assert!(out.status.success() || String::from_utf8_lossy(&out.stderr).contains("entry "), "{}", String::from_utf8_lossy(&out.stderr));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() || backend == "docker" || err.contains("entry "), "unclear error: {err}");
     }
 }
 
@@ -338,7 +337,8 @@ fn repo_tags_that_are_paths_are_refused() {
 }
 
 /// A throwaway `docker-registry` on a free loopback port.
-struct Registry(std::process::Child, u16, tempfile::TempDir);
+/// (The temp dir holds its storage until it stops.)
+struct Registry(std::process::Child, u16, #[allow(dead_code)] tempfile::TempDir);
 
 impl Registry {
     fn start() -> Registry {
@@ -389,8 +389,9 @@ fn pull_symlink_whiteout_and_opaque_stay_inside() {
     ok("builtin", &["image", "push", &remote]);
     ok("builtin", &["image", "rm", &local]);
     ok("builtin", &["image", "rm", &remote]);
-    let out = ok("builtin", &["image", "pull", &remote]);
-    assert!(out.contains("Pull complete"), "the layer was not pulled again: {out}");
+    let out = hoist("builtin", &["image", "pull", &remote]);
+    let progress = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && progress.contains("Pull complete"), "the layer was not pulled again: {progress}");
     canary.assert_untouched();
 }
 

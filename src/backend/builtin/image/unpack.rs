@@ -69,10 +69,10 @@ pub fn unpack(reader: impl Read, dir: &Path, what: As) -> io::Result<Vec<PathBuf
             }
             EntryType::Char | EntryType::Block | EntryType::Fifo if what == As::Layer => {
                 let h = entry.header();
-                let dev = libc::makedev(h.device_major()?.unwrap_or(0), h.device_minor()?.unwrap_or(0));
+                let dev = || -> io::Result<u64> { Ok(libc::makedev(h.device_major()?.unwrap_or(0), h.device_minor()?.unwrap_or(0))) };
                 let kind = match kind {
-                    EntryType::Char => Kind::Char(dev),
-                    EntryType::Block => Kind::Block(dev),
+                    EntryType::Char => Kind::Char(dev().map_err(bad)?),
+                    EntryType::Block => Kind::Block(dev().map_err(bad)?),
                     _ => Kind::Fifo,
                 };
                 match dir.make(&name, kind) {
