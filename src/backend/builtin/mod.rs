@@ -10,6 +10,7 @@ pub mod links;
 pub mod network;
 pub mod runtime;
 mod store;
+pub(crate) mod tree;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -142,26 +143,27 @@ impl BuiltinBackend {
         events::EventSink { log: events::log_path(&self.store.root, &r.spec.project), id: r.id.clone(), attributes }
     }
 
-    /// Copies what the image has at `target` into a fresh volume (Docker's copy-up).
-    fn copy_up(layers: &[PathBuf], target: &str, data: &Path) {
-        for layer in layers {
-            let src = layer.join(target.trim_start_matches('/'));
-            if src.is_dir() {
-                let _ = std::process::Command::new("cp").arg("-a").arg(format!("{}/.", src.display())).arg(data).status();
-            }
+    /// Seeds the volume at `data` with what the image has at `target` when the volume is
+    /// empty, as Docker does at each create (named and anonymous volumes alike): the
+    /// contents, owner and mode of the image's directory. The target is resolved inside the
+    /// image's own merged view, so an image's symlink there leads into the image, never to
+    /// the host; both sides are reached only through `tree`.
+    fn copy_up(&self, layers: &[PathBuf], target: &str, data: &Path) -> Result<()> {
+        let failed = |e: std::io::Error| BackendError::Engine(format!("copying the image's {target} into its volume: {e}"));
+        let volume = tree::Tree::open(data).and_then(|t| t.dir(Path::new(""))).map_err(failed)?;
+        if !volume.names().map_err(failed)?.is_empty() {
+            return Ok(());
         }
-        // Whiteouts (0/0 character devices) copied from upper layers mean "deleted".
-        if let Ok(entries) = walk(data) {
-            for p in entries {
-                use std::os::unix::fs::FileTypeExt;
-                if let Ok(m) = std::fs::symlink_metadata(&p)
-                    && m.file_type().is_char_device()
-                    && std::os::unix::fs::MetadataExt::rdev(&m) == 0
-                {
-                    let _ = std::fs::remove_file(&p);
-                }
-            }
-        }
+        let scratch = self.images.temp_path("copy-up");
+        let (empty, view) = (scratch.join("empty"), scratch.join("view"));
+        let copied = std::fs::create_dir_all(&empty).and_then(|()| std::fs::create_dir_all(&view)).and_then(|()| {
+            // The view is mounted in a mount namespace of this thread alone: it goes away
+            // with the thread, also when hoist is killed.
+            std::thread::scope(|s| s.spawn(|| copy_from_image(layers, &empty, &view, target, &volume)).join())
+                .unwrap_or_else(|_| Err(std::io::Error::other("the copying thread panicked")))
+        });
+        let _ = std::fs::remove_dir_all(&scratch);
+        copied.map_err(failed)
     }
 
     /// The addresses of a container: (network, ip), first network first.
@@ -305,20 +307,28 @@ fn ordered_addresses(r: &Record, recorded: &[(String, std::net::Ipv4Addr)]) -> V
         .collect()
 }
 
-fn walk(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d)? {
-            let e = e?;
-            let ft = e.file_type()?;
-            if ft.is_dir() {
-                stack.push(e.path());
-            }
-            out.push(e.path());
-        }
-    }
-    Ok(out)
+/// Mounts `layers` read-only at `view` in a new mount namespace of the calling thread and
+/// copies what is at `target` inside them into `volume` (see `copy_up`).
+fn copy_from_image(layers: &[PathBuf], empty: &Path, view: &Path, target: &str, volume: &tree::Dir) -> std::io::Result<()> {
+    use nix::mount::{MsFlags, mount};
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
+    // Private first: a mount under a shared one would show up in the host's namespace.
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)?;
+    let mut lowers = image::overlay_lowers(layers);
+    // An overlay without an upper directory needs two lower ones.
+    lowers.push(empty.to_path_buf());
+    let data = format!("lowerdir={}", lowers.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":"));
+    mount(Some("overlay"), view, Some("overlay"), MsFlags::MS_RDONLY, Some(data.as_str())).map_err(|e| std::io::Error::other(format!("mounting the image's layers: {e}")))?;
+    let rel = tree::clean(Path::new(target))?;
+    let source = match tree::Tree::open(view)?.dir(&rel) {
+        Ok(dir) => dir,
+        // Nothing there (or not a directory): the volume stays as it is.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    tree::copy_contents(&source, volume)?;
+    let st = source.stat_self()?;
+    volume.set_owner_mode(st.st_uid, st.st_gid, st.st_mode)
 }
 
 /// Docker's argv rules: a service entrypoint drops the image's CMD unless a command is given.
@@ -854,9 +864,9 @@ impl BuiltinBackend {
             if anon {
                 labels.insert("com.docker.volume.anonymous".to_string(), String::new());
             }
-            let (data, fresh) = self.store.ensure_volume(&vol, labels, anon)?;
-            if fresh && !nocopy {
-                Self::copy_up(&image.layers, target, &data);
+            let data = self.store.ensure_volume(&vol, labels, anon)?;
+            if !nocopy {
+                self.copy_up(&image.layers, target, &data)?;
             }
             if anon {
                 anonymous.push((target.to_string(), vol));

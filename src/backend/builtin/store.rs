@@ -160,17 +160,17 @@ impl Store {
         fs::read(self.volume_dir(name).join("volume.json")).ok().and_then(|b| serde_json::from_slice(&b).ok())
     }
 
-    /// Creates the volume if missing; returns its data directory and whether it is new.
-    pub fn ensure_volume(&self, name: &str, labels: IndexMap<String, String>, anonymous: bool) -> Result<(PathBuf, bool)> {
+    /// Creates the volume if missing; returns its data directory.
+    pub fn ensure_volume(&self, name: &str, labels: IndexMap<String, String>, anonymous: bool) -> Result<PathBuf> {
         let dir = self.volume_dir(name);
         let data = dir.join("_data");
         if dir.join("volume.json").exists() {
-            return Ok((data, false));
+            return Ok(data);
         }
         fs::create_dir_all(&data).map_err(io(format!("creating volume {name}")))?;
         let rec = VolumeRecord { name: name.to_string(), labels, anonymous, created: chrono::Utc::now() };
         write_atomic(&dir.join("volume.json"), &serde_json::to_vec_pretty(&rec).map_err(|e| BackendError::Engine(e.to_string()))?)?;
-        Ok((data, true))
+        Ok(data)
     }
 
     pub fn volumes(&self) -> Vec<VolumeSummary> {

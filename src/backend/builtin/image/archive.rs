@@ -42,7 +42,7 @@ fn unpack_archive(archive: &Path, dir: &Path) -> Result<()> {
         _ => Box::new(reader),
     };
     fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
-    tar::Archive::new(decoded).unpack(dir).map_err(io(format!("unpacking {}", archive.display())))
+    super::unpack::unpack(decoded, dir, super::unpack::As::Archive).map(drop).map_err(io(format!("unpacking {}", archive.display())))
 }
 
 /// `path` (relative, from the archive) inside `dir`, links followed; refuses what leads out.
@@ -89,7 +89,7 @@ fn load_docker(store: &ImageStore, dir: &Path) -> Result<Vec<String>> {
         let config_bytes = fs::read(inside(dir, &image.config)?).map_err(io(format!("reading {}", image.config)))?;
         let layers = image.layers.iter().map(|l| Ok((inside(dir, l)?, None))).collect::<Result<Vec<_>>>()?;
         let refs = image.repo_tags.unwrap_or_default();
-        loaded.extend(add_loaded_image(store, &config_bytes, &layers, &refs)?);
+        loaded.extend(add_loaded_image(store, &config_bytes, &layers, &refs).map_err(|e| in_file("manifest.json: RepoTags", e))?);
     }
     Ok(loaded)
 }
@@ -103,7 +103,7 @@ fn load_oci(store: &ImageStore, dir: &Path) -> Result<Vec<String>> {
         let config_bytes = read_verified(&blob_in(dir, &manifest.config.digest)?, &manifest.config.digest)?;
         let layers = manifest.layers.iter().map(|l| Ok((blob_in(dir, &l.digest)?, Some(l.digest.clone())))).collect::<Result<Vec<_>>>()?;
         let refs: Vec<String> = entry_name(entry).into_iter().collect();
-        loaded.extend(add_loaded_image(store, &config_bytes, &layers, &refs)?);
+        loaded.extend(add_loaded_image(store, &config_bytes, &layers, &refs).map_err(|e| in_file("index.json: the image name", e))?);
     }
     Ok(loaded)
 }
@@ -132,9 +132,19 @@ fn entry_name(entry: &ImageIndexEntry) -> Option<String> {
     annotations.get("org.opencontainers.image.ref.name").filter(|n| n.contains(':') || n.contains('/')).cloned()
 }
 
+/// A bad reference said with where the archive gives it; other errors as they are.
+fn in_file(place: &str, e: ImageError) -> ImageError {
+    match e {
+        ImageError::BadReference(r, why) => ImageError::Other(format!("{place}: invalid reference {r:?}: {why}")),
+        other => other,
+    }
+}
+
 /// Unpacks the layers (path, blob digest when the archive names it) and records the image
 /// under `refs`; returns the familiar references, or the id when there are none.
 fn add_loaded_image(store: &ImageStore, config_bytes: &[u8], layers: &[(PathBuf, Option<String>)], refs: &[String]) -> Result<Vec<String>> {
+    // Names first: a refused one must not leave layers behind.
+    let refs = refs.iter().map(|r| normalize_reference(r)).collect::<Result<Vec<_>>>()?;
     let config = parse_config(config_bytes)?;
     let diff_ids = config.rootfs().diff_ids();
     if diff_ids.len() != layers.len() {
@@ -147,7 +157,6 @@ fn add_loaded_image(store: &ImageStore, config_bytes: &[u8], layers: &[(PathBuf,
         blobs.push(blob);
         size += layer_size;
     }
-    let refs = refs.iter().map(|r| normalize_reference(r)).collect::<Result<Vec<_>>>()?;
     let id = store.add_image(oci::with_healthcheck(from_oci(&config), config_bytes), hexes, blobs, size, &refs)?;
     Ok(if refs.is_empty() { vec![id] } else { refs.iter().map(|r| familiar_name(r)).collect() })
 }

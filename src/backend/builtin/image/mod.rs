@@ -7,6 +7,7 @@ mod archive;
 pub mod diff;
 mod oci;
 mod registry;
+mod unpack;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -105,7 +106,9 @@ impl ImageStore {
         for d in ["layers", "images", "tmp", "blobs/sha256"] {
             fs::create_dir_all(root.join(d)).map_err(io(format!("creating {}", root.display())))?;
         }
-        Ok(ImageStore { root })
+        let store = ImageStore { root };
+        store.reclaim_scratch();
+        Ok(store)
     }
 
     pub fn root(&self) -> &Path {
@@ -219,11 +222,36 @@ impl ImageStore {
         self.root.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))
     }
 
-    /// A fresh scratch path under the store (same filesystem: renames into place work).
+    /// A fresh scratch path under the store (same filesystem: renames into place work),
+    /// named after this process (`<name>-<pid>-<start time>-<n>`) so that what a killed
+    /// process leaves is recognised and reclaimed (`reclaim_scratch`).
     pub fn temp_path(&self, name: &str) -> PathBuf {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.root.join("tmp").join(format!("{name}-{}-{n}", std::process::id()))
+        let pid = std::process::id();
+        self.root.join("tmp").join(format!("{name}-{pid}-{}-{n}", process_start(pid).unwrap_or(0)))
+    }
+
+    /// Removes the scratch files and directories of processes that are gone (killed
+    /// pulls, loads and builds), unmounting what is still mounted below them first.
+    fn reclaim_scratch(&self) {
+        let Ok(entries) = fs::read_dir(self.root.join("tmp")) else { return };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let mut fields = name.rsplitn(4, '-').skip(1);
+            let (Some(start), Some(pid)) = (fields.next().and_then(|s| s.parse::<u64>().ok()), fields.next().and_then(|p| p.parse::<u32>().ok())) else {
+                continue;
+            };
+            // The same pid with another start time is another process: the owner is gone.
+            if process_start(pid) == Some(start) {
+                continue;
+            }
+            let path = e.path();
+            crate::backend::builtin::runtime::unmount_all(&path);
+            if crate::backend::builtin::runtime::mounts_under(&path).is_empty() {
+                let _ = if path.is_dir() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
+            }
+        }
     }
 
     /// Unpacks a layer from a tar stream (plain, gzip or zstd, detected) while hashing
@@ -403,6 +431,27 @@ impl ImageStore {
     }
 }
 
+/// The lowerdirs of an overlay mount of `layers` (lowest first): topmost first, and a
+/// layer that occurs twice (two steps that made the same diff) only at its topmost place.
+/// overlayfs refuses a directory twice (ELOOP), and the lower copy changes nothing: every
+/// path it has, whiteouts and opaque markers included, the upper copy has too, above it.
+pub fn overlay_lowers(layers: &[PathBuf]) -> Vec<PathBuf> {
+    let mut lowers: Vec<PathBuf> = Vec::new();
+    for layer in layers.iter().rev() {
+        if !lowers.contains(layer) {
+            lowers.push(layer.clone());
+        }
+    }
+    lowers
+}
+
+/// When process `pid` started (clock ticks after boot, /proc/<pid>/stat field 22); None
+/// when there is no such process.
+fn process_start(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
+}
+
 struct HashingReader<R> {
     inner: R,
     hasher: Sha256,
@@ -424,49 +473,13 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     fs::rename(&tmp, path).map_err(io(format!("writing {}", path.display())))
 }
 
-/// Unpacks a layer tar into `dir`, turning OCI whiteouts into overlayfs ones: `.wh.x`
-/// becomes a 0/0 character device `x`, `.wh..wh..opq` marks its directory opaque.
+/// Unpacks a layer tar into `dir` (see `unpack`); device nodes this process may not make
+/// are skipped with a warning.
 fn unpack_layer(reader: impl Read, dir: &Path) -> Result<()> {
-    let mut archive = tar::Archive::new(reader);
-    archive.set_preserve_permissions(true);
-    archive.set_preserve_ownerships(true);
-    archive.set_unpack_xattrs(true);
-    archive.set_overwrite(true);
-    for entry in archive.entries().map_err(io("reading the layer"))? {
-        let mut entry = entry.map_err(io("reading the layer"))?;
-        let path = entry.path().map_err(io("reading the layer"))?.into_owned();
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if let Some(hidden) = name.strip_prefix(".wh.") {
-            let parent = path.parent().unwrap_or(Path::new(""));
-            if parent.components().any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir)) {
-                return Err(ImageError::Other(format!("layer entry {} escapes the layer", path.display())));
-            }
-            let parent_dir = dir.join(parent);
-            fs::create_dir_all(&parent_dir).map_err(io("unpacking a whiteout"))?;
-            if hidden == ".wh..opq" {
-                xattr_set(&parent_dir, "trusted.overlay.opaque", b"y")?;
-            } else {
-                let target = parent_dir.join(hidden);
-                let _ = fs::remove_file(&target);
-                nix::sys::stat::mknod(&target, nix::sys::stat::SFlag::S_IFCHR, nix::sys::stat::Mode::empty(), 0)
-                    .map_err(|e| ImageError::Other(format!("whiteout {}: {e}", target.display())))?;
-            }
-            continue;
-        }
-        // unpack_in refuses entries that would land outside `dir`.
-        entry.unpack_in(dir).map_err(io(format!("unpacking {}", path.display())))?;
-    }
-    Ok(())
-}
-
-fn xattr_set(path: &Path, name: &str, value: &[u8]) -> Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let p = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|e| ImageError::Other(e.to_string()))?;
-    let n = std::ffi::CString::new(name).map_err(|e| ImageError::Other(e.to_string()))?;
-    // SAFETY: both strings are NUL-terminated and outlive the call.
-    let rc = unsafe { libc::lsetxattr(p.as_ptr(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0) };
-    if rc != 0 {
-        return Err(ImageError::Other(format!("setting {name} on {}: {}", path.display(), std::io::Error::last_os_error())));
+    let skipped = unpack::unpack(reader, dir, unpack::As::Layer).map_err(io("unpacking the layer"))?;
+    if !skipped.is_empty() {
+        let names: Vec<String> = skipped.iter().map(|p| format!("/{}", p.display())).collect();
+        eprintln!("warning: a layer's device nodes were skipped (no right to make them here): {}", names.join(", "));
     }
     Ok(())
 }
@@ -529,24 +542,18 @@ fn argv_or_words(s: &str) -> Vec<String> {
     }
 }
 
-/// `redis` → `docker.io/library/redis:latest`; `localhost:5000/a/b:1` stays.
+/// `redis` → `docker.io/library/redis:latest`; `localhost:5000/a/b:1` stays. References
+/// that Docker's grammar refuses are refused here too, so none can become a path.
 pub fn normalize_reference(reference: &str) -> Result<String> {
     let r = reference.trim();
-    if r.is_empty() || r.contains(char::is_whitespace) || r.chars().any(|c| c.is_ascii_uppercase() && !r.contains('@')) {
-        return Err(ImageError::BadReference(reference.into(), "must be lowercase with no spaces".into()));
-    }
+    check_reference(r).map_err(|why| ImageError::BadReference(reference.into(), why))?;
     let (name, digest) = match r.split_once('@') {
         Some((n, d)) => (n, Some(d)),
         None => (r, None),
     };
-    let last = name.rsplit('/').next().unwrap_or(name);
-    let (repo, tag) = match last.rsplit_once(':') {
-        Some((_, t)) => (&name[..name.len() - t.len() - 1], Some(t)),
-        None => (name, None),
-    };
+    let (repo, tag) = split_tag(name);
     let first = repo.split('/').next().unwrap_or(repo);
-    let has_domain = repo.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
-    let full = if has_domain {
+    let full = if repo.contains('/') && is_domain(first) {
         repo.to_string()
     } else if repo.contains('/') {
         format!("docker.io/{repo}")
@@ -557,6 +564,82 @@ pub fn normalize_reference(reference: &str) -> Result<String> {
         Some(d) => format!("{full}@{d}"),
         None => format!("{full}:{}", tag.unwrap_or("latest")),
     })
+}
+
+/// `name[:tag]` → (name, tag); a `:` before the last `/` is a registry's port.
+fn split_tag(name: &str) -> (&str, Option<&str>) {
+    match name.rfind(':') {
+        Some(i) if !name[i..].contains('/') => (&name[..i], Some(&name[i + 1..])),
+        _ => (name, None),
+    }
+}
+
+/// Whether the first component of a name is a registry (as Docker decides it).
+fn is_domain(first: &str) -> bool {
+    first.contains(['.', ':']) || first == "localhost" || first.chars().any(|c| c.is_ascii_uppercase())
+}
+
+/// Docker's reference grammar (distribution/reference): `[domain[:port]/]path[:tag][@digest]`,
+/// path components `[a-z0-9]+` joined by `.`, `_`, `__` or dashes, a tag `[\w][\w.-]{0,127}`,
+/// a digest `algorithm:hex` (32+ hex digits), at most 255 characters of name.
+fn check_reference(r: &str) -> std::result::Result<(), String> {
+    let alnum_lower = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    let (rest, digest) = match r.split_once('@') {
+        Some((n, d)) => (n, Some(d)),
+        None => (r, None),
+    };
+    if let Some(d) = digest {
+        let (algorithm, hex) = d.split_once(':').ok_or("a digest is algorithm:hex")?;
+        let algorithm_ok = !algorithm.is_empty()
+            && algorithm.split(['+', '.', '-', '_']).all(|c| c.chars().next().is_some_and(|f| f.is_ascii_alphabetic()) && c.chars().all(|x| x.is_ascii_alphanumeric()));
+        if !algorithm_ok || hex.len() < 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!("invalid digest {d:?}"));
+        }
+    }
+    let (name, tag) = split_tag(rest);
+    if let Some(t) = tag {
+        let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+        if t.is_empty() || t.len() > 128 || !t.starts_with(word) || !t.chars().all(|c| word(c) || c == '.' || c == '-') {
+            return Err(format!("invalid tag {t:?} (letters, digits, `_`, `.` and `-`, at most 128)"));
+        }
+    }
+    if name.is_empty() {
+        return Err("no image name".into());
+    }
+    if name.len() > 255 {
+        return Err("the name is longer than 255 characters".into());
+    }
+    let mut components: Vec<&str> = name.split('/').collect();
+    if components.len() > 1 && is_domain(components[0]) {
+        let domain = components.remove(0);
+        let (host, port) = match domain.rfind(':') {
+            Some(i) if !domain[i..].contains(']') => (&domain[..i], Some(&domain[i + 1..])),
+            _ => (domain, None),
+        };
+        let label = |l: &str| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-') && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        let host_ok = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            v6.parse::<std::net::Ipv6Addr>().is_ok()
+        } else {
+            host.split('.').all(label)
+        };
+        if !host_ok || port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+            return Err(format!("invalid registry {domain:?}"));
+        }
+    }
+    for c in components {
+        // [a-z0-9]+ joined by `.`, `_`, `__` or one or more `-`.
+        let parts_ok = c.split(['.', '_', '-']).all(|p| p.is_empty() || alnum_lower(p));
+        let seps_ok = !c.contains("..") && !c.contains("___") && !c.contains("._") && !c.contains("_.") && !c.contains(".-") && !c.contains("-.") && !c.contains("_-") && !c.contains("-_");
+        let ends_ok = c.starts_with(|ch: char| ch.is_ascii_alphanumeric()) && c.ends_with(|ch: char| ch.is_ascii_alphanumeric());
+        if !(parts_ok && seps_ok && ends_ok) {
+            return Err(if c.chars().any(|ch| ch.is_ascii_uppercase()) {
+                "repository name must be lowercase".into()
+            } else {
+                format!("invalid name component {c:?} (lowercase letters and digits, joined by `.`, `_`, `__` or `-`)")
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `docker.io/library/busybox:latest` → `busybox:latest`, as users write it.
@@ -574,8 +657,22 @@ mod tests {
         assert_eq!(normalize_reference("user/app:1").unwrap(), "docker.io/user/app:1");
         assert_eq!(normalize_reference("localhost:5000/a/b").unwrap(), "localhost:5000/a/b:latest");
         assert_eq!(normalize_reference("127.0.0.1:5000/demo/app:1").unwrap(), "127.0.0.1:5000/demo/app:1");
-        assert!(normalize_reference("Bad Name").is_err());
+        assert_eq!(normalize_reference("busybox:Latest_1.2-x").unwrap(), "docker.io/library/busybox:Latest_1.2-x");
+        assert_eq!(normalize_reference("Registry.Example.com/a/b").unwrap(), "Registry.Example.com/a/b:latest");
+        assert_eq!(normalize_reference("[::1]:5000/a__b/c-d--e:1").unwrap(), "[::1]:5000/a__b/c-d--e:1");
+        let digest = format!("a@sha256:{}", "0".repeat(64));
+        assert_eq!(normalize_reference(&digest).unwrap(), format!("docker.io/library/{digest}"));
+        for bad in ["Bad Name", "../../etc:x", "..", "a/../b", "/abs", "a//b", "a:", ":x", "Upper", "a:-x", "a@sha256:zz", "a-", "a/.x", "x:y/z", "a..b", &"a".repeat(256)] {
+            assert!(normalize_reference(bad).is_err(), "{bad:?} was accepted");
+        }
         assert_eq!(familiar_name("docker.io/library/busybox:latest"), "busybox:latest");
+    }
+
+    #[test]
+    fn repeated_layers_keep_their_topmost_place() {
+        let p = |s: &str| PathBuf::from(s);
+        let lowers = overlay_lowers(&[p("a"), p("b"), p("a"), p("c"), p("b")]);
+        assert_eq!(lowers, [p("b"), p("c"), p("a")]);
     }
 
     #[test]

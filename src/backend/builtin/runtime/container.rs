@@ -75,7 +75,7 @@ pub fn mount_rootfs(spec: &RuntimeSpec) -> Res<()> {
     for d in [&spec.rootfs, &spec.upper_dir, &spec.work_dir] {
         std::fs::create_dir_all(d).map_err(|e| format!("creating {}: {e}", d.display()))?;
     }
-    let mut lowers: Vec<PathBuf> = spec.layers.iter().rev().cloned().collect();
+    let mut lowers = crate::backend::builtin::image::overlay_lowers(&spec.layers);
     // Lowest of all: the image's own files win over the empty mount points.
     lowers.extend(spec.base_layer.clone());
     if lowers.is_empty() {

@@ -25,6 +25,7 @@ mod supervisor;
 mod user;
 
 use state::{PAUSED_MARKER, STOPPED_MARKER, err};
+pub use container::{mounts_under, unmount_all};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
