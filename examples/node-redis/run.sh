@@ -33,11 +33,16 @@ make_image redis:latest redis-server redis-server \
   'CMD ["redis-server", "--protected-mode", "no", "--save", "", "--appendonly", "no"]' 'EXPOSE 6379'
 make_image node:latest nodejs node 'CMD ["node"]'
 
-# The `web` image comes from the Dockerfile (`hoist build`, on either backend); should the
-# build fail, the same image (node + /myapp/example.js) is made from the Dockerfile's steps.
+# The `web` image comes from the Dockerfile (`hoist build` in this folder, on either
+# backend). Should the build fail, its reason is shown and the same image (node +
+# /myapp/example.js) is made from the Dockerfile's steps instead.
+cd "$here"
 if ! "$hoist" image inspect node-redis-web:latest >/dev/null 2>&1; then
-  if ! "$hoist" build >/dev/null 2>&1; then
-    echo "building node-redis-web from the Dockerfile's steps (node image + example.js)"
+  echo "building node-redis-web from the Dockerfile"
+  if ! build_log=$("$hoist" build 2>&1); then
+    echo "hoist build failed:" >&2
+    tail -n 5 <<<"$build_log" | sed 's/^/  /' >&2
+    echo "making node-redis-web from the Dockerfile's steps instead (node image + example.js)" >&2
     tar=$(mktemp /tmp/hoist-image.XXXXXX.tar)
     EXTRA_FILES="$here/example.js:/myapp/example.js" "$here/../lib/host-image.sh" "$tar" node
     "$hoist" image import --change 'CMD ["node"]' --change 'EXPOSE 80' "$tar" node-redis-web:latest >/dev/null
@@ -45,7 +50,6 @@ if ! "$hoist" image inspect node-redis-web:latest >/dev/null 2>&1; then
   fi
 fi
 
-cd "$here"
 "$hoist" up -d
 for _ in $(seq 1 100); do
   if out=$(curl -fsS -m 2 http://127.0.0.1:8080/ 2>/dev/null) && [ -n "$out" ] && [[ "$out" != Command:* ]]; then

@@ -2,7 +2,7 @@
 //! picture with Graphviz's `dot` when it is installed.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
@@ -77,22 +77,31 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     };
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     if matches!(ext, "svg" | "png") {
-        let dot_text = dot(&project, &graph);
-        let mut child = Command::new("dot")
-            .arg(format!("-T{ext}"))
-            .arg("-o")
-            .arg(&path)
-            .stdin(Stdio::piped())
-            .spawn()
-            .context("rendering needs Graphviz's `dot` (apt-get install graphviz); without -o, hoist prints DOT text")?;
-        child.stdin.take().context("dot stdin")?.write_all(dot_text.as_bytes())?;
-        if !child.wait()?.success() {
-            bail!("dot failed to render {}", path.display());
-        }
+        render("dot", ext, &path, &dot(&project, &graph))?;
     } else {
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(0)
+}
+
+/// Draws DOT text to a picture with Graphviz (`program` is `dot`).
+fn render(program: &str, ext: &str, path: &Path, dot_text: &str) -> Result<()> {
+    let spawned = Command::new(program).arg(format!("-T{ext}")).arg("-o").arg(path).stdin(Stdio::piped()).spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        // "Not installed" says it all: the OS error would only add "(os error 2)".
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "drawing {} needs Graphviz's `{program}`, which is not installed (apt-get install graphviz); \
+             without .svg/.png, hoist writes DOT or Mermaid text",
+            path.display()
+        ),
+        Err(e) => return Err(e).with_context(|| format!("starting Graphviz's `{program}`")),
+    };
+    child.stdin.take().context("dot stdin")?.write_all(dot_text.as_bytes())?;
+    if !child.wait()?.success() {
+        bail!("{program} failed to draw {}", path.display());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -111,5 +120,13 @@ mod tests {
         let d = dot(&p, &g);
         assert!(d.contains("\"web\" -> \"redis\" [label=\"link\"]"), "{d}");
         assert!(mermaid(&p, &g).contains("web -->|link| redis"));
+    }
+
+    #[test]
+    fn missing_graphviz_is_named_without_an_os_error() {
+        let err = render("hoist-no-such-dot", "svg", Path::new("x.svg"), "digraph {}").unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("apt-get install graphviz") && text.contains("x.svg"), "{text}");
+        assert!(!text.contains("os error"), "{text}");
     }
 }
