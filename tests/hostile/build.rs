@@ -216,6 +216,7 @@ fn tar_with(entries: &[(&str, tar::EntryType, &str)]) -> Vec<u8> {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(*kind);
         h.set_mode(0o644);
+        (h.set_uid(0), h.set_gid(0), h.set_mtime(0));
         // Raw names: the tar crate refuses to write `..` and absolute ones.
         h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
         if *kind == tar::EntryType::Regular {

@@ -83,6 +83,7 @@ mod tests {
             let mut h = tar::Header::new_gnu();
             h.set_entry_type(*kind);
             h.set_mode(0o644);
+            (h.set_uid(0), h.set_gid(0), h.set_mtime(0));
             h.set_size(if *kind == EntryType::Regular { data.len() as u64 } else { 0 });
             match kind {
                 EntryType::Regular => {
