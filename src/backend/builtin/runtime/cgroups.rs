@@ -63,18 +63,34 @@ pub fn create(id: &str, res: &Resources, devices: &[Rule]) -> Result<Vec<PathBuf
         return Ok(vec![dir]);
     }
 
+    let devices_controller = Path::new(ROOT).join("devices");
+    if !unrestricted && !devices_controller.join("cgroup.procs").exists() {
+        return Err(format!(
+            "the devices cgroup controller is not mounted at {}: hoist does not run a container without Docker's device allow-list",
+            devices_controller.display()
+        ));
+    }
     let mut dirs = Vec::new();
+    match create_v1(id, res, devices, &mut dirs) {
+        Ok(()) => Ok(dirs),
+        Err(e) => {
+            // Nothing half-made: the caller records no groups when this fails.
+            remove(&dirs);
+            Err(e)
+        }
+    }
+}
+
+/// One group per mounted controller, pushed to `dirs` as soon as it exists.
+fn create_v1(id: &str, res: &Resources, devices: &[Rule], dirs: &mut Vec<PathBuf>) -> Result<(), String> {
     for ctrl in V1_CONTROLLERS {
         let base = Path::new(ROOT).join(ctrl);
         if !base.join("cgroup.procs").exists() {
-            if ctrl == "devices" && !unrestricted {
-                return Err(format!("the devices cgroup controller is not mounted at {}: hoist does not run a container \
-                                    without Docker's device allow-list", base.display()));
-            }
             continue;
         }
         let dir = base.join("hoist").join(id);
         fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        dirs.push(dir.clone());
         match ctrl {
             "memory" => {
                 if let Some(m) = res.memory {
@@ -109,9 +125,8 @@ pub fn create(id: &str, res: &Resources, devices: &[Rule]) -> Result<Vec<PathBuf
             }
             _ => {}
         }
-        dirs.push(dir);
     }
-    Ok(dirs)
+    Ok(())
 }
 
 fn write(dir: &Path, file: &str, value: &str) -> Result<(), String> {
