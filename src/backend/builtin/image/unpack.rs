@@ -44,7 +44,7 @@ pub fn unpack(reader: impl Read, dir: &Path, what: As) -> io::Result<Vec<PathBuf
             As::Layer => meta(&mut entry).map_err(bad)?,
             As::Archive => Meta { mode: 0o755, ..Default::default() },
         };
-        let dir = tree.make_dir(parent).map_err(bad)?;
+        let dir = make_parent(&tree, parent).map_err(bad)?;
         let kind = entry.header().entry_type();
         match kind {
             EntryType::Directory => {
@@ -103,10 +103,16 @@ pub fn unpack(reader: impl Read, dir: &Path, what: As) -> io::Result<Vec<PathBuf
     Ok(skipped)
 }
 
+/// The directory an entry goes in, made when missing (symlinks followed inside the tree:
+/// one to a path the layer does not have fails here).
+fn make_parent(tree: &Tree, parent: &Path) -> io::Result<tree::Dir> {
+    tree.make_dir(parent).map_err(|e| io::Error::new(e.kind(), format!("making its directory /{} inside the layer: {e}", parent.display())))
+}
+
 /// `.wh.<hidden>` in `parent`: `.wh..wh..opq` marks `parent` opaque, any other hides
 /// `hidden` with a 0/0 character device, as overlayfs wants.
 fn whiteout(tree: &Tree, parent: &Path, hidden: &OsStr) -> io::Result<()> {
-    let dir = tree.make_dir(parent)?;
+    let dir = make_parent(tree, parent)?;
     if hidden == ".wh..opq" {
         return dir.set_opaque();
     }
