@@ -6,6 +6,7 @@ use anyhow::{bail, Context, Result};
 use super::{common, App};
 use crate::backend::{labels, Mount};
 use crate::compose::model::Port;
+use crate::compose::validate::{check_name, NameKind};
 use crate::plan::execute::{self, UpOptions};
 use crate::plan::graph::Graph;
 use crate::plan::spec::{container_spec, volume_name};
@@ -78,6 +79,7 @@ fn parse_volume(ctx: &execute::Ctx, v: &str) -> Result<Mount> {
         Ok(Mount::Bind { source: path, target: dst.into(), read_only, create_host_path: true })
     } else {
         let name = if ctx.project.volumes.contains_key(src) { volume_name(&ctx.project, src) } else { src.to_string() };
+        check_name(NameKind::Volume, &name).map_err(|e| anyhow::anyhow!("-v {v:?}: {e}"))?;
         Ok(Mount::Volume { name: Some(name), target: dst.into(), read_only, nocopy: false })
     }
 }
@@ -110,6 +112,7 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     let mut spec = container_spec(&ctx.project, &a.service, 1, true, &observed);
     let suffix: String = format!("{:012x}", rand_suffix());
     spec.name = a.name.clone().unwrap_or_else(|| format!("{}-{}-run-{suffix}", ctx.project.name, a.service));
+    check_name(NameKind::Container, &spec.name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
     spec.labels.insert(labels::ONEOFF.into(), "True".into());
     spec.labels.insert("com.docker.compose.slug".into(), suffix);
     spec.service.container_name = None;

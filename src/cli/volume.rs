@@ -5,6 +5,7 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 
 use super::App;
+use crate::compose::validate::{check_name, NameKind};
 
 #[derive(Subcommand, Debug)]
 pub enum VolumeCommand {
@@ -48,6 +49,8 @@ pub async fn run(app: &App, c: VolumeCommand) -> Result<i32> {
         }
         VolumeCommand::Rm { force: _, names } => {
             for n in names {
+                // A name, never a path: checked before the engine sees it.
+                check_name(NameKind::Volume, &n).map_err(anyhow::Error::msg)?;
                 backend.remove_volume(&n).await.with_context(|| format!("volume {n}"))?;
                 writeln!(std::io::stdout(), "{n}")?;
             }

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 
-use super::env::parse_dotenv;
-use super::error::{ComposeError, Result};
+use super::env::read_dotenv;
+use super::error::{ComposeError, Loc, Result};
 use super::LoadOptions;
 
 const DEFAULT_FILES: [&str; 4] = ["compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml"];
@@ -64,11 +64,11 @@ pub fn discover(opts: &LoadOptions) -> Result<Discovered> {
     let mut files = Vec::new();
     for p in &paths {
         let text = if p.as_os_str() == "-" {
-            let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).map_err(|e| ComposeError::msg(format!("cannot read the compose file from stdin: {e}")))?;
-            s
+            let bytes = read_capped(std::io::stdin().lock(), MAX_COMPOSE_FILE)
+                .map_err(|e| ComposeError::msg(format!("cannot read the compose file from stdin: {e}")))?;
+            decode(p, bytes)?
         } else {
-            std::fs::read_to_string(p).map_err(|e| ComposeError::in_file(p, format!("cannot read the compose file: {e}")))?
+            read_text(p, MAX_COMPOSE_FILE, |e| ComposeError::in_file(p, format!("cannot read the compose file: {e}")))?
         };
         files.push(InputFile { path: p.clone(), text });
     }
@@ -93,16 +93,91 @@ fn read_env_files(opts: &LoadOptions, cwd: &Path, project_dir: &Path, penv: &dyn
     let paths: Vec<PathBuf> =
         if explicit { opts.env_files.iter().map(|p| absolute(cwd, p)).collect() } else { vec![project_dir.join(".env")] };
     for p in paths {
-        let text = match std::fs::read_to_string(&p) {
-            Ok(t) => t,
-            Err(_) if !explicit => continue,
-            Err(e) => return Err(ComposeError::in_file(&p, format!("cannot read the env file: {e}"))),
-        };
         let lookup = |k: &str| penv(k).or_else(|| out.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone()));
-        let vars = parse_dotenv(&p, &text, &lookup)?;
-        out.extend(vars);
+        match read_dotenv(&p, &lookup)? {
+            Some(vars) => out.extend(vars),
+            None if !explicit => continue,
+            None => return Err(ComposeError::in_file(&p, "cannot read the env file: it does not exist")),
+        }
     }
     Ok(out)
+}
+
+/// The most a compose file (or one it includes or extends, or a secret or config file
+/// read for its digest) may hold: far above any real project, far below what would
+/// exhaust memory.
+pub const MAX_COMPOSE_FILE: u64 = 32 << 20;
+/// The most an env file may hold (a process environment is limited to a few MiB anyway).
+pub const MAX_ENV_FILE: u64 = 4 << 20;
+
+/// Opens a file the project names, if it is a regular file: a FIFO would block, a device
+/// (`/dev/zero`) never end, a directory is no text. Checked before opening (no device is
+/// opened) and again on the open file, which is opened non-blocking: a FIFO swapped in
+/// between cannot hang the open.
+pub fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let not_regular = |t: std::fs::FileType| {
+        use std::os::unix::fs::FileTypeExt;
+        let kind = if t.is_dir() {
+            "a directory"
+        } else if t.is_fifo() {
+            "a FIFO"
+        } else if t.is_char_device() || t.is_block_device() {
+            "a device"
+        } else if t.is_socket() {
+            "a socket"
+        } else {
+            "a special file"
+        };
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("it is {kind}, and only regular files are read"))
+    };
+    let t = std::fs::metadata(path)?.file_type();
+    if !t.is_file() {
+        return Err(not_regular(t));
+    }
+    let f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY).open(path)?;
+    let t = f.metadata()?.file_type();
+    if !t.is_file() {
+        return Err(not_regular(t));
+    }
+    Ok(f)
+}
+
+/// At most `limit` bytes of a regular file; a longer file is an error.
+pub fn read_bytes(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    read_capped(open_regular(path)?, limit)
+}
+
+fn read_capped(r: impl Read, limit: u64) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    r.take(limit + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > limit {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("it is larger than {} MiB, the most hoist reads", limit >> 20)));
+    }
+    Ok(buf)
+}
+
+/// A regular file of at most `limit` bytes as UTF-8 text; `io_err` words an error of
+/// opening or reading it, bad UTF-8 is an error at its line.
+pub fn read_text(path: &Path, limit: u64, io_err: impl FnOnce(std::io::Error) -> ComposeError) -> Result<String> {
+    decode(path, read_bytes(path, limit).map_err(io_err)?)
+}
+
+/// `bytes` read from `path` as text; invalid UTF-8 is an error at its line and column.
+pub fn decode(path: &Path, bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let good = &bytes[..e.utf8_error().valid_up_to()];
+        let start = good.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let end = bytes[start..].iter().position(|b| *b == b'\n').map_or(bytes.len(), |i| start + i);
+        let loc = Loc {
+            file: path.to_path_buf(),
+            line: good.iter().filter(|b| **b == b'\n').count() + 1,
+            col: String::from_utf8_lossy(&good[start..]).chars().count() + 1,
+            source_line: Some(String::from_utf8_lossy(&bytes[start..end]).into_owned()),
+        };
+        ComposeError::at(&loc, "invalid UTF-8: the file must be UTF-8 text")
+    })
 }
 
 /// The first default file name in `dir` or its parents, plus its `.override` twin.

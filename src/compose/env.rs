@@ -3,8 +3,20 @@
 
 use std::path::Path;
 
+use super::discover::{decode, read_bytes, MAX_ENV_FILE};
 use super::error::{ComposeError, Loc, Result};
 use super::interpolate::{interpolate, InterpError};
+
+/// Reads and parses the dotenv file `path` (see `parse_dotenv`); None when it does not
+/// exist. Only a regular file of at most `MAX_ENV_FILE` bytes is read.
+pub fn read_dotenv(path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Option<Vec<(String, String)>>> {
+    let bytes = match read_bytes(path, MAX_ENV_FILE) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(ComposeError::in_file(path, format!("cannot read the env file: {e}"))),
+    };
+    parse_dotenv(path, &decode(path, bytes)?, lookup).map(Some)
+}
 
 /// Parses dotenv text. `lookup` resolves `${VAR}` in values (earlier lines of the same file
 /// are visible too). Lines with a bare `KEY` take the value from `lookup` and are skipped
@@ -25,7 +37,7 @@ pub fn parse_dotenv(path: &Path, text: &str, lookup: &dyn Fn(&str) -> Option<Str
             Some((k, v)) => (k.trim(), Some(v.trim_start())),
             None => (line, None),
         };
-        if key.is_empty() || key.chars().any(|c| c.is_whitespace()) {
+        if key.is_empty() || key.chars().any(|c| c.is_whitespace() || c == '\0') {
             return Err(err(format!("invalid variable name {key:?}")));
         }
         let Some(value) = value else {
@@ -64,6 +76,10 @@ pub fn parse_dotenv(path: &Path, text: &str, lookup: &dyn Fn(&str) -> Option<Str
             };
             subst(v.trim_end(), &local).map_err(err)?
         };
+        // Docker cannot start a process with it (and would drop it silently at best).
+        if value.contains('\0') {
+            return Err(err(format!("the value of {key} has a NUL byte")));
+        }
         out.push((key.to_string(), value));
     }
     Ok(out)

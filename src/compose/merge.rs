@@ -2,7 +2,13 @@
 //! Scalars are replaced, mappings merged, some lists appended (ports, dns, ...), and
 //! environment/labels merged by key, volumes by target.
 
-use super::yaml::{Node, Val};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use super::discover::{absolute, read_text, MAX_COMPOSE_FILE};
+use super::error::Result;
+use super::normalize::{check_keys, text};
+use super::yaml::{Node, Sources, Val};
 
 /// Service lists whose entries add up instead of replacing.
 const APPENDED: &[&str] = &[
@@ -45,18 +51,31 @@ pub fn merge_service(base: Node, over: Node) -> Node {
 }
 
 /// Merges two mappings key by key with `f` for keys present in both; anything that is not
-/// a pair of mappings is replaced by `over`.
+/// a pair of mappings is replaced by `over`. Keys are found through an index: a scan per
+/// key made merging two files of n keys cost n².
 fn merge_with(base: Node, over: Node, f: &dyn Fn(&str, Node, Node) -> Node) -> Node {
-    let (Val::Map(mut bm), Val::Map(om)) = (base.v.clone(), over.v.clone()) else { return over };
+    let (mut bm, om) = match (base.v, over.v) {
+        (Val::Map(b), Val::Map(o)) => (b, o),
+        (_, v) => return Node { v, ..over },
+    };
+    // The first of equal keys wins, as a scan from the start would find it.
+    let mut index: HashMap<String, usize> = HashMap::with_capacity(bm.len() + om.len());
+    for (i, (k, _)) in bm.iter().enumerate() {
+        index.entry(k.key().to_string()).or_insert(i);
+    }
     for (k, v) in om {
-        if let Some(i) = bm.iter().position(|(bk, _)| bk.key() == k.key()) {
-            let old = bm[i].1.clone();
-            bm[i].1 = f(k.key(), old, v);
-        } else {
-            bm.push((k, v));
+        match index.get(k.key()) {
+            Some(&i) => {
+                let old = std::mem::replace(&mut bm[i].1, Node::like(&k, Val::Null));
+                bm[i].1 = f(k.key(), old, v);
+            }
+            None => {
+                index.insert(k.key().to_string(), bm.len());
+                bm.push((k, v));
+            }
         }
     }
-    Node { v: Val::Map(bm), ..base }
+    Node { v: Val::Map(bm), line: base.line, col: base.col, src: base.src }
 }
 
 /// Recursive mapping merge (scalars and lists replaced).
@@ -65,16 +84,20 @@ pub fn merge_maps(base: Node, over: Node) -> Node {
 }
 
 fn append(base: Node, over: Node) -> Node {
-    match (base.v.clone(), over.v.clone()) {
+    match (base.v, over.v) {
         (Val::Seq(mut b), Val::Seq(o)) => {
+            // Items equal to one already there are dropped. `Val` has floats and no Hash:
+            // its debug text stands for it (equal exactly when the values are, positions
+            // of nested nodes included, as `==` compares them).
+            let mut seen: HashSet<String> = b.iter().map(|x| format!("{:?}", x.v)).collect();
             for item in o {
-                if !b.iter().any(|x| x.v == item.v) {
+                if seen.insert(format!("{:?}", item.v)) {
                     b.push(item);
                 }
             }
             Node { v: Val::Seq(b), ..base }
         }
-        _ => over,
+        (_, v) => Node { v, ..over },
     }
 }
 
@@ -121,27 +144,39 @@ fn volume_target(n: &Node) -> Option<String> {
 }
 
 fn by_target(base: Node, over: Node) -> Node {
-    match (base.v.clone(), over.v.clone()) {
+    match (base.v, over.v) {
         (Val::Seq(mut b), Val::Seq(o)) => {
+            // Entry index by target (the first of equal targets, as a scan would find).
+            let mut index: HashMap<String, usize> = HashMap::new();
+            for (i, x) in b.iter().enumerate() {
+                if let Some(t) = volume_target(x) {
+                    index.entry(t).or_insert(i);
+                }
+            }
             for item in o {
-                let t = volume_target(&item);
-                match b.iter().position(|x| t.is_some() && volume_target(x) == t) {
-                    Some(i) => b[i] = item,
+                match volume_target(&item) {
+                    Some(t) => match index.get(&t) {
+                        Some(&i) => b[i] = item,
+                        None => {
+                            index.insert(t, b.len());
+                            b.push(item);
+                        }
+                    },
                     None => b.push(item),
                 }
             }
             Node { v: Val::Seq(b), ..base }
         }
-        _ => over,
+        (_, v) => Node { v, ..over },
     }
 }
 
 /// Makes a service's relative paths (build context, env_file, bind sources) absolute
 /// against `dir`: a service extended from another file keeps pointing at that file's
 /// neighbours once merged into this project.
-pub fn rebase_service(n: Node, dir: &std::path::Path) -> Node {
+pub fn rebase_service(n: Node, dir: &Path) -> Node {
     let abs = |s: &str| -> String {
-        if s.starts_with('.') { super::discover::absolute(dir, std::path::Path::new(s)).display().to_string() } else { s.to_string() }
+        if s.starts_with('.') { absolute(dir, Path::new(s)).display().to_string() } else { s.to_string() }
     };
     let rebase_str = |v: &Node| -> Node {
         match &v.v {
@@ -189,4 +224,126 @@ pub fn rebase_service(n: Node, dir: &std::path::Path) -> Node {
         })
         .collect();
     Node { v: Val::Map(entries), ..n }
+}
+
+/// A services mapping `extends` looks in: the project's own (None) or another file's.
+type MapId = Option<PathBuf>;
+
+/// `extends` chains longer than this are refused: no real project comes near, and a
+/// chain is resolved recursively.
+const MAX_EXTENDS_DEPTH: usize = 64;
+
+/// Reads another file's tree for `extends.file` (shaped and interpolated).
+pub type ReadTree<'a> = dyn FnMut(&mut Sources, &Path, String) -> Result<Node> + 'a;
+
+/// Resolves `extends:` (same file, or `file:` relative to the extending file) in the
+/// project's `services`, in place. Each service is resolved once and each file read
+/// once: resolving every chain from scratch made n services cost n² (a chain n³).
+pub fn resolve_extends(root: &mut Node, srcs: &mut Sources, read: &mut ReadTree) -> Result<()> {
+    let Val::Map(top) = &mut root.v else { return Ok(()) };
+    let Some((_, services)) = top.iter_mut().find(|(k, _)| k.key() == "services") else { return Ok(()) };
+    let Val::Map(entries) = std::mem::replace(&mut services.v, Val::Null) else { return Ok(()) };
+    let keys: Vec<Node> = entries.iter().map(|(k, _)| k.clone()).collect();
+    let mut ex = Extender { srcs, read, maps: HashMap::new(), done: HashMap::new() };
+    ex.add_map(None, entries);
+    let mut resolved = Vec::with_capacity(keys.len());
+    for k in keys {
+        let svc = ex.maps[&None].get(k.key()).cloned().unwrap_or_else(|| Node::like(&k, Val::Null));
+        let v = ex.resolve(&None, k.key(), svc, &mut Vec::new())?;
+        resolved.push((k, v));
+    }
+    services.v = Val::Map(resolved);
+    Ok(())
+}
+
+struct Extender<'a, 'r> {
+    srcs: &'a mut Sources,
+    read: &'a mut ReadTree<'r>,
+    /// The services of each mapping by name.
+    maps: HashMap<MapId, HashMap<String, Node>>,
+    /// Services resolved so far (those with `extends`).
+    done: HashMap<(MapId, String), Node>,
+}
+
+impl Extender<'_, '_> {
+    fn add_map(&mut self, id: MapId, entries: Vec<(Node, Node)>) {
+        let mut by_name = HashMap::with_capacity(entries.len());
+        for (k, v) in entries {
+            by_name.entry(k.key().to_string()).or_insert(v);
+        }
+        self.maps.insert(id, by_name);
+    }
+
+    /// The services of `path` (read on first use).
+    fn load(&mut self, path: &Path, ext: &Node) -> Result<()> {
+        if self.maps.contains_key(&Some(path.to_path_buf())) {
+            return Ok(());
+        }
+        let srcs = &*self.srcs;
+        let text = read_text(path, MAX_COMPOSE_FILE, |e| srcs.err(ext, format!("extends: cannot read {}: {e}", path.display())))?;
+        let tree = (self.read)(self.srcs, path, text)?;
+        let entries = match tree.get("services").map(|s| &s.v) {
+            Some(Val::Map(m)) => m.clone(),
+            _ => vec![],
+        };
+        self.add_map(Some(path.to_path_buf()), entries);
+        Ok(())
+    }
+
+    /// Service `name` of mapping `map` (its tree is `svc`) with its `extends` applied.
+    /// `stack`: the services being resolved, to name a cycle.
+    fn resolve(&mut self, map: &MapId, name: &str, svc: Node, stack: &mut Vec<(MapId, String)>) -> Result<Node> {
+        let Some(ext) = svc.get("extends").cloned() else { return Ok(svc) };
+        let key = (map.clone(), name.to_string());
+        if let Some(n) = self.done.get(&key) {
+            return Ok(n.clone());
+        }
+        let srcs = &*self.srcs;
+        let (base_name, file) = match &ext.v {
+            Val::Map(m) => {
+                check_keys(srcs, m, &["service", "file"], "extends")?;
+                let s = ext.get("service").ok_or_else(|| srcs.err(&ext, "extends: `service` is required"))?;
+                (text(srcs, s, "extends.service")?, ext.get("file").map(|f| text(srcs, f, "extends.file")).transpose()?)
+            }
+            _ => (text(srcs, &ext, "extends")?, None),
+        };
+        let target: MapId = match &file {
+            Some(f) => {
+                let dir = srcs.path(&ext).parent().map(Path::to_path_buf).unwrap_or_default();
+                let path = absolute(&dir, Path::new(f));
+                self.load(&path, &ext)?;
+                Some(path)
+            }
+            None => map.clone(),
+        };
+        let srcs = &*self.srcs;
+        let id = (target.clone(), base_name.clone());
+        if stack.contains(&id) {
+            stack.push(id);
+            let names: Vec<&str> = stack.iter().map(|(_, n)| n.as_str()).collect();
+            return Err(srcs.err(&ext, format!("extends cycle: {}", names.join(" -> "))));
+        }
+        if stack.len() >= MAX_EXTENDS_DEPTH {
+            return Err(srcs.err(&ext, format!("extends chain is longer than {MAX_EXTENDS_DEPTH} services")));
+        }
+        let base = self.maps[&target]
+            .get(&base_name)
+            .ok_or_else(|| srcs.err(&ext, format!("service {name:?} extends undefined service {base_name:?}")))?
+            .clone();
+        stack.push(id);
+        let mut base = self.resolve(&target, &base_name, base, stack)?;
+        stack.pop();
+        if let Some(dir) = target.as_deref().filter(|_| file.is_some()).and_then(Path::parent) {
+            base = rebase_service(base, dir);
+        }
+        let strip = |n: Node| -> Node {
+            match n.v {
+                Val::Map(m) => Node { v: Val::Map(m.into_iter().filter(|(k, _)| k.key() != "extends").collect()), ..n },
+                v => Node { v, ..n },
+            }
+        };
+        let merged = merge_service(strip(base), strip(svc));
+        self.done.insert(key, merged.clone());
+        Ok(merged)
+    }
 }

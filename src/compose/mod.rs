@@ -150,7 +150,7 @@ fn read_part(srcs: &mut Sources, files: &[discover::InputFile], env: Option<&Env
         });
     }
     let mut root = merged.ok_or_else(|| ComposeError::msg("no compose file given"))?;
-    resolve_extends(&mut root, srcs, env, warnings)?;
+    merge::resolve_extends(&mut root, srcs, &mut |srcs, path, text| Ok(shape(read_tree(srcs, path, text, env, warnings)?).0))?;
     Ok((root, legacy))
 }
 
@@ -189,7 +189,7 @@ fn apply_includes(
         let paths: Vec<PathBuf> = paths.iter().map(|p| discover::absolute(&base, Path::new(p))).collect();
         let mut files = Vec::new();
         for p in &paths {
-            let text = std::fs::read_to_string(p).map_err(|err| srcs.err(&e, format!("include: cannot read {}: {err}", p.display())))?;
+            let text = discover::read_text(p, discover::MAX_COMPOSE_FILE, |err| srcs.err(&e, format!("include: cannot read {}: {err}", p.display())))?;
             files.push(discover::InputFile { path: p.clone(), text });
         }
         let dir = match dir {
@@ -200,8 +200,8 @@ fn apply_includes(
         let mut part_env = env.clone();
         for f in env_files {
             let path = discover::absolute(&dir, Path::new(&f));
-            let text = std::fs::read_to_string(&path).map_err(|err| srcs.err(&e, format!("include: cannot read {}: {err}", path.display())))?;
-            for (k, v) in env::parse_dotenv(&path, &text, &|k| env.get(k))? {
+            let vars = env::read_dotenv(&path, &|k| env.get(k))?;
+            for (k, v) in vars.ok_or_else(|| srcs.err(&e, format!("include: env file {} does not exist", path.display())))? {
                 part_env.vars.entry(k).or_insert(v);
             }
         }
@@ -295,77 +295,6 @@ fn interpolate_tree(n: &mut Node, srcs: &Sources, env: &Environment, warnings: &
     Ok(())
 }
 
-/// Resolves `extends:` (same file, or `file:` relative to the extending file) in place.
-fn resolve_extends(root: &mut Node, srcs: &mut Sources, env: Option<&Environment>, warnings: &mut Vec<String>) -> Result<()> {
-    let Some(services) = root.get("services").cloned() else { return Ok(()) };
-    let Some(entries) = services.as_map() else { return Ok(()) };
-    let mut resolved = Vec::new();
-    for (k, v) in entries {
-        let mut stack = Vec::new();
-        resolved.push((k.clone(), extend_one(&services, k.key(), v, srcs, env, warnings, &mut stack)?));
-    }
-    if let Val::Map(m) = &mut root.v
-        && let Some((_, s)) = m.iter_mut().find(|(k, _)| k.key() == "services")
-    {
-        s.v = Val::Map(resolved);
-    }
-    Ok(())
-}
-
-fn extend_one(
-    services: &Node,
-    name: &str,
-    svc: &Node,
-    srcs: &mut Sources,
-    env: Option<&Environment>,
-    warnings: &mut Vec<String>,
-    stack: &mut Vec<String>,
-) -> Result<Node> {
-    let Some(ext) = svc.get("extends") else { return Ok(svc.clone()) };
-    let (base_name, file) = match &ext.v {
-        Val::Map(m) => {
-            normalize::check_keys(srcs, m, &["service", "file"], "extends")?;
-            let s = ext.get("service").ok_or_else(|| srcs.err(ext, "extends: `service` is required"))?;
-            (normalize::text(srcs, s, "extends.service")?, ext.get("file").map(|f| normalize::text(srcs, f, "extends.file")).transpose()?)
-        }
-        _ => (normalize::text(srcs, ext, "extends")?, None),
-    };
-    let (other_services, file_id) = match &file {
-        Some(f) => {
-            let dir = srcs.path(ext).parent().map(Path::to_path_buf).unwrap_or_default();
-            let path = discover::absolute(&dir, Path::new(f));
-            let text = std::fs::read_to_string(&path).map_err(|e| srcs.err(ext, format!("extends: cannot read {}: {e}", path.display())))?;
-            let tree = shape(read_tree(srcs, &path, text, env, warnings)?).0;
-            (tree.get("services").cloned().unwrap_or_else(|| Node::like(ext, Val::Map(vec![]))), path.display().to_string())
-        }
-        None => (services.clone(), srcs.path(ext).display().to_string()),
-    };
-    let id = format!("{file_id}#{base_name}");
-    if stack.contains(&id) {
-        stack.push(id);
-        let names: Vec<&str> = stack.iter().map(|s| s.rsplit('#').next().unwrap_or(s)).collect();
-        return Err(srcs.err(ext, format!("extends cycle: {}", names.join(" -> "))));
-    }
-    stack.push(id);
-    let base = other_services
-        .get(&base_name)
-        .ok_or_else(|| srcs.err(ext, format!("service {name:?} extends undefined service {base_name:?}")))?
-        .clone();
-    let mut base = extend_one(&other_services, &base_name, &base, srcs, env, warnings, stack)?;
-    stack.pop();
-    if file.is_some() {
-        let dir = PathBuf::from(&file_id).parent().map(Path::to_path_buf).unwrap_or_default();
-        base = merge::rebase_service(base, &dir);
-    }
-    let strip = |n: Node| -> Node {
-        match n.v {
-            Val::Map(m) => Node { v: Val::Map(m.into_iter().filter(|(k, _)| k.key() != "extends").collect()), ..n },
-            v => Node { v, ..n },
-        }
-    };
-    Ok(merge::merge_service(strip(base), strip(svc.clone())))
-}
-
 /// Normalizes the merged tree into a project named `name`.
 fn build_project(cx: &mut Ctx, root: &Node, name: &str) -> Result<Project> {
     let srcs = cx.srcs;
@@ -397,6 +326,9 @@ fn build_project(cx: &mut Ctx, root: &Node, name: &str) -> Result<Project> {
                 for (ok, ov) in normalize::map(srcs, v, key)? {
                     let okey = ok.key();
                     cx.locs.insert(format!("{key}/{okey}"), srcs.loc(ok));
+                    if let Some(n) = ov.get("name") {
+                        cx.locs.insert(format!("{key}/{okey}/name"), srcs.loc(n));
+                    }
                     match key {
                         "networks" => {
                             p.networks.insert(okey.to_string(), normalize::network(srcs, name, okey, ov)?);
@@ -459,6 +391,6 @@ pub fn to_json(project: &Project) -> String {
 /// A compose file parsed as-is (no interpolation or normalization) as JSON, for checking
 /// files against the Compose Spec schema. None when it cannot be read or parsed.
 pub fn file_as_json(path: &Path) -> Option<serde_json::Value> {
-    let text = std::fs::read_to_string(path).ok()?;
+    let text = discover::read_text(path, discover::MAX_COMPOSE_FILE, |e| ComposeError::msg(e.to_string())).ok()?;
     yaml::parse(&Source::new(path, text), 0).ok().map(|n| n.to_json())
 }

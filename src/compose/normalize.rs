@@ -7,7 +7,7 @@ use std::path::Path;
 use indexmap::IndexMap;
 
 use super::discover::{absolute, Environment};
-use super::env::parse_dotenv;
+use super::env::read_dotenv;
 use super::error::{ComposeError, Loc, Result};
 use super::model::*;
 use super::yaml::{Node, Sources, Val};
@@ -247,13 +247,14 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
             "env_file" => {
                 s.env_file = env_files(cx, v, &w)?;
                 for f in &s.env_file {
-                    let text = match std::fs::read_to_string(&f.path) {
-                        Ok(t) => t,
-                        Err(_) if !f.required => continue,
-                        Err(e) => return Err(srcs.err(v, format!("env file {} not found: {e}", f.path.display()))),
-                    };
                     let env = cx.env;
-                    for (k, val) in parse_dotenv(&f.path, &text, &|x| env.get(x))? {
+                    let Some(vars) = read_dotenv(&f.path, &|x| env.get(x))? else {
+                        if f.required {
+                            return Err(srcs.err(v, format!("env file {} not found", f.path.display())));
+                        }
+                        continue;
+                    };
+                    for (k, val) in vars {
                         env_from_files.insert(k, Some(val));
                     }
                 }
@@ -287,7 +288,8 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
             "init" => s.init = Some(boolean(srcs, v, &w)?),
             "stop_signal" => s.stop_signal = opt_text(srcs, v, &w)?,
             "stop_grace_period" => s.stop_grace_period = Some(duration(srcs, v, &w)?),
-            "container_name" => s.container_name = opt_text(srcs, v, &w)?,
+            // Docker takes `/name` for `name` (its own names start with a slash).
+            "container_name" => s.container_name = opt_text(srcs, v, &w)?.map(|n| n.strip_prefix('/').map(str::to_string).unwrap_or(n)),
             "hostname" => s.hostname = opt_text(srcs, v, &w)?,
             "domainname" => s.domainname = opt_text(srcs, v, &w)?,
             "user" => s.user = opt_text(srcs, v, &w)?,
@@ -818,7 +820,7 @@ pub fn file_object(cx: &Ctx, kind: &str, project: &str, key: &str, n: &Node) -> 
     let data = match (&o.content, &o.value, &o.file) {
         (Some(c), _, _) => Some(c.as_bytes().to_vec()),
         (None, Some(v), _) => Some(v.as_bytes().to_vec()),
-        (None, None, Some(f)) => std::fs::read(f).ok(),
+        (None, None, Some(f)) => super::discover::read_bytes(f, super::discover::MAX_COMPOSE_FILE).ok(),
         _ => None,
     };
     o.digest = data.map(|d| {

@@ -1,4 +1,5 @@
-//! Whole-project checks after normalization: references to undefined services, networks
+//! Whole-project checks after normalization: names (Docker's rules: engine names become
+//! paths in the built-in store), environments, references to undefined services, networks
 //! and volumes, dependency cycles, duplicate published ports, container_name with scale.
 
 use std::collections::HashMap;
@@ -34,6 +35,8 @@ fn edges(p: &Project, name: &str) -> Vec<(String, &'static str)> {
 }
 
 pub fn validate(p: &Project, locs: &Locs) -> Result<()> {
+    names(p, locs)?;
+    environment(p, locs)?;
     for (name, s) in &p.services {
         for (dep, key) in edges(p, name) {
             if !p.services.contains_key(&dep) {
@@ -91,6 +94,104 @@ pub fn validate(p: &Project, locs: &Locs) -> Result<()> {
     }
     cycles(p, locs)?;
     duplicate_ports(p, locs)
+}
+
+/// What an engine name names: Docker's rules differ a little between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind {
+    Container,
+    Volume,
+    Network,
+}
+
+/// Checks `name` against Docker's rules for a `kind` name. Container and volume names are
+/// the engine's `[a-zA-Z0-9][a-zA-Z0-9_.-]+` (two characters at least); Docker takes
+/// almost any network name, hoist the container rule with one character allowed. Either
+/// way a valid name is one plain path component: the built-in store files things by name.
+pub fn check_name(kind: NameKind, name: &str) -> std::result::Result<(), String> {
+    let what = match kind {
+        NameKind::Container => "container",
+        NameKind::Volume => "volume",
+        NameKind::Network => "network",
+    };
+    let valid_chars =
+        name.starts_with(|c: char| c.is_ascii_alphanumeric()) && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if !valid_chars {
+        return Err(format!("invalid {what} name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"));
+    }
+    if kind != NameKind::Network && name.len() < 2 {
+        return Err(format!("invalid {what} name {name:?}: names must be at least two characters"));
+    }
+    Ok(())
+}
+
+/// Engine names and the keys that become parts of paths (services, secrets and configs
+/// under the runtime directory), checked where the file sets them.
+fn names(p: &Project, locs: &Locs) -> Result<()> {
+    let keys = [
+        ("services", p.services.keys().collect::<Vec<_>>()),
+        ("networks", p.networks.keys().collect()),
+        ("volumes", p.volumes.keys().collect()),
+        ("configs", p.configs.keys().collect()),
+        ("secrets", p.secrets.keys().collect()),
+    ];
+    for (kind, keys) in keys {
+        for key in keys {
+            let loc = if kind == "services" { key.clone() } else { format!("{kind}/{key}") };
+            let plain = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+            if !plain || key == "." || key == ".." {
+                return Err(err(locs, &loc, format!("{kind}.{key}: invalid name {key:?}: use letters, digits, '.', '_' and '-', and not \".\" or \"..\"")));
+            }
+        }
+    }
+    let named = |kind: NameKind, name: &str, loc: &str, key: &str| {
+        check_name(kind, name).map_err(|e| err(locs, loc, format!("{key}: {e}")))
+    };
+    for (name, s) in &p.services {
+        if let Some(c) = &s.container_name {
+            named(NameKind::Container, c, &format!("{name}/container_name"), &format!("services.{name}.container_name"))?;
+        }
+        // Legacy files name volumes in the service alone: `<project>_<source>`.
+        for v in s.volumes.iter().filter(|v| p.legacy && v.kind == VolumeType::Volume) {
+            if let Some(src) = v.source.as_deref().filter(|src| !p.volumes.contains_key(*src)) {
+                named(NameKind::Volume, &format!("{}_{src}", p.name), &format!("{name}/volumes"), &format!("services.{name}.volumes"))?;
+            }
+        }
+    }
+    for (kind, key, name) in p
+        .volumes
+        .iter()
+        .map(|(k, v)| (NameKind::Volume, ("volumes", k), &v.name))
+        .chain(p.networks.iter().map(|(k, n)| (NameKind::Network, ("networks", k), &n.name)))
+    {
+        let (section, key) = key;
+        // At its `name:` when it has one, else at its key (the name is made from it).
+        let at_name = format!("{section}/{key}/name");
+        let loc = if locs.contains_key(&at_name) { at_name } else { format!("{section}/{key}") };
+        named(kind, name, &loc, &format!("{section}.{key}.name"))?;
+    }
+    Ok(())
+}
+
+/// Environment variables Docker would refuse (an empty name or one with `=` at create, a
+/// NUL byte at start), refused at load on both backends rather than dropped or failed late.
+fn environment(p: &Project, locs: &Locs) -> Result<()> {
+    for (name, s) in &p.services {
+        for (k, v) in &s.environment {
+            let why = if k.is_empty() {
+                "has an empty name".to_string()
+            } else if k.contains(['=', '\0']) {
+                "has '=' or a NUL byte in its name".to_string()
+            } else if v.as_deref().is_some_and(|v| v.contains('\0')) {
+                "has a NUL byte in its value".to_string()
+            } else {
+                continue;
+            };
+            let loc = if locs.contains_key(&format!("{name}/environment")) { format!("{name}/environment") } else { name.clone() };
+            return Err(err(locs, &loc, format!("services.{name}.environment: variable {k:?} {why}")));
+        }
+    }
+    Ok(())
 }
 
 fn cycles(p: &Project, locs: &Locs) -> Result<()> {

@@ -1,7 +1,7 @@
 //! A small spanned YAML tree built from saphyr-parser events: every node keeps its line and
 //! column, aliases are expanded, `<<` merge keys applied and duplicate keys rejected.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
@@ -294,6 +294,10 @@ impl<'a> Builder<'a> {
     fn mapping(&mut self, line: usize, col: usize) -> Result<Node> {
         let mut entries: Vec<(Node, Node)> = Vec::new();
         let mut merged: Vec<(Node, Node)> = Vec::new();
+        // Keys seen so far (explicit ones with their line): looked up in a hash set, not
+        // by scanning `entries`, which made a mapping of n keys cost n² comparisons.
+        let mut explicit: HashMap<String, usize> = HashMap::new();
+        let mut merged_keys: HashSet<String> = HashSet::new();
         loop {
             let (ev, span) = self.next()?;
             if matches!(ev, Event::MappingEnd) {
@@ -322,7 +326,7 @@ impl<'a> Builder<'a> {
                     match s.v {
                         Val::Map(m) => {
                             for (k, v) in m {
-                                if !merged.iter().any(|(mk, _)| mk.key() == k.key()) {
+                                if merged_keys.insert(k.key().to_string()) {
                                     merged.push((k, v));
                                 }
                             }
@@ -332,16 +336,12 @@ impl<'a> Builder<'a> {
                 }
                 continue;
             }
-            if let Some((first, _)) = entries.iter().find(|(k, _)| k.key() == key.key()) {
-                return Err(self.src.err(&key, format!("duplicate key {:?} (first at line {})", key.key(), first.line)));
+            if let Some(first) = explicit.insert(key.key().to_string(), key.line) {
+                return Err(self.src.err(&key, format!("duplicate key {:?} (first at line {first})", key.key())));
             }
             entries.push((key, value));
         }
-        for (k, v) in merged {
-            if !entries.iter().any(|(ek, _)| ek.key() == k.key()) {
-                entries.push((k, v));
-            }
-        }
+        entries.extend(merged.into_iter().filter(|(k, _)| !explicit.contains_key(k.key())));
         Ok(Node { src: self.idx, ..Node::new(Val::Map(entries), line, col) })
     }
 }

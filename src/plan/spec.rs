@@ -100,9 +100,16 @@ pub fn runtime_dir(project: &str) -> std::path::PathBuf {
 }
 
 /// Where a secret or config without a file of its own (`environment:`, `content:`) is
-/// written for a service: `<runtime dir>/<secrets|configs>/<service>/<key>`.
-pub fn written_path(project: &str, service_name: &str, kind: FileKind, key: &str) -> std::path::PathBuf {
-    runtime_dir(project).join(format!("{}s", kind.as_str())).join(service_name).join(key)
+/// written for a service: `<runtime dir>/<secrets|configs>/<service>/<key>`. Each name
+/// must be one plain path component (the loader checks; this is the last line).
+pub fn written_path(project: &str, service_name: &str, kind: FileKind, key: &str) -> anyhow::Result<std::path::PathBuf> {
+    for name in [project, service_name, key] {
+        let mut parts = std::path::Path::new(name).components();
+        if !matches!((parts.next(), parts.next()), (Some(std::path::Component::Normal(_)), None)) || name.contains('/') {
+            anyhow::bail!("{} {key:?} of service {service_name:?}: {name:?} cannot be part of a path", kind.as_str());
+        }
+    }
+    Ok(runtime_dir(project).join(format!("{}s", kind.as_str())).join(service_name).join(key))
 }
 
 /// What the host must hold for one of a service's secrets or configs.
@@ -145,7 +152,7 @@ pub fn host_files(project: &Project, service_name: &str) -> anyhow::Result<Vec<H
         };
         let default_mode = if kind == FileKind::Secret { 0o400 } else { 0o444 };
         out.push(HostFile::Write {
-            path: written_path(&project.name, service_name, kind, &r.source),
+            path: written_path(&project.name, service_name, kind, &r.source)?,
             data: data.into_bytes(),
             mode: r.mode.unwrap_or(default_mode),
             uid: id("uid", &r.uid)?,
@@ -164,7 +171,7 @@ fn file_mounts(project: &Project, service_name: &str) -> Vec<Mount> {
             let obj = obj.filter(|o| !o.external)?;
             let source = match &obj.file {
                 Some(f) if obj.content.is_none() && obj.environment.is_none() => f.clone(),
-                _ => written_path(&project.name, service_name, kind, &r.source),
+                _ => written_path(&project.name, service_name, kind, &r.source).ok()?,
             };
             Some(Mount::Bind { source, target: file_target(kind, &r), read_only: true, create_host_path: false })
         })

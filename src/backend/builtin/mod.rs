@@ -22,6 +22,7 @@ use indexmap::IndexMap;
 use self::image::ImageStore;
 use self::network::{NetworkManager, PortForward, DEFAULT_BRIDGE};
 use self::runtime::{HealthSpec, MountKind, NamespaceMode, Resources, RestartPolicy, RuntimeMount, RuntimeSpec};
+pub use self::store::state_root;
 use self::store::{io, random_id, rewrite_in_place, Record, Store};
 use super::*;
 use crate::compose::model::parse_duration;
@@ -72,7 +73,7 @@ impl BuiltinBackend {
         if !nix::unistd::geteuid().is_root() {
             anyhow::bail!("the built-in runtime needs root for now (run with sudo), or use --backend docker");
         }
-        let root = std::env::var_os("HOIST_ROOT").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/lib/hoist"));
+        let root = store::state_root();
         for d in ["containers", "volumes", "netns", "names", "events"] {
             std::fs::create_dir_all(root.join(d)).map_err(|e| anyhow::anyhow!("creating {}: {e}", root.join(d).display()))?;
         }
@@ -452,7 +453,8 @@ impl Backend for BuiltinBackend {
             .map_err(other)?
             .ok_or_else(|| BackendError::ImageNotFound(spec.image.clone()))?;
         let id = random_id();
-        self.store.claim_name(&spec.name, &id)?;
+        // Held until the record is written: until then the claim is not stale.
+        let _claim = self.store.claim_name(&spec.name, &id)?;
         // Namespaces, mounts and files: blocking work, off the async workers.
         let result = off_workers(|| self.create_inner(&id, spec, replace, image));
         match result {
@@ -555,7 +557,9 @@ impl Backend for BuiltinBackend {
         }
         if volumes {
             for (_, v) in &r.anonymous {
-                let _ = std::fs::remove_dir_all(self.store.volume_dir(v));
+                if let Ok(d) = self.store.volume_dir(v) {
+                    let _ = std::fs::remove_dir_all(d);
+                }
             }
         }
         // Moved aside first: a concurrent writer (another container's /etc/hosts refresh)
@@ -709,11 +713,12 @@ impl Backend for BuiltinBackend {
     }
 
     async fn remove_volume(&self, name: &str) -> Result<()> {
-        let data = self.store.volume_dir(name).join("_data");
+        let dir = self.store.volume_dir(name)?;
+        let data = dir.join("_data");
         if let Some(user) = self.store.records().iter().find(|r| r.mounts.iter().any(|m| m.source == data)) {
             return Err(BackendError::Engine(format!("volume \"{name}\" is in use by container {}", user.name)));
         }
-        match std::fs::remove_dir_all(self.store.volume_dir(name)) {
+        match std::fs::remove_dir_all(&dir) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(format!("removing volume {name}"))(e)),
             _ => Ok(()),
         }

@@ -1,6 +1,6 @@
 //! The built-in runtime's records on disk: one directory per container (`config.json`,
 //! the runtime's files), one per volume, and a name index that makes names unique across
-//! concurrent hoist processes (created with O_EXCL).
+//! concurrent hoist processes (complete claims linked into place, never overwritten).
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -14,6 +14,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::builtin::runtime::RuntimeMount;
 use crate::backend::{BackendError, ContainerSpec, ImageConfig, NetworkAttachment, Result, VolumeSummary};
+use crate::compose::validate::{check_name, NameKind};
+
+/// The state root: `$HOIST_ROOT`, else `/var/lib/hoist`.
+pub fn state_root() -> PathBuf {
+    std::env::var_os("HOIST_ROOT").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/lib/hoist"))
+}
+
+/// `name` if it is a valid `kind` name: names become paths here, and a caller that forgot
+/// to check must not reach outside the store (`..`, `/etc/x`).
+fn valid(kind: NameKind, name: &str) -> Result<&str> {
+    check_name(kind, name).map_err(BackendError::Engine)?;
+    Ok(name)
+}
 
 /// Our record of one container (`containers/<id>/config.json`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -73,8 +86,8 @@ impl Store {
         self.root.join("containers").join(id)
     }
 
-    pub fn volume_dir(&self, name: &str) -> PathBuf {
-        self.root.join("volumes").join(name)
+    pub fn volume_dir(&self, name: &str) -> Result<PathBuf> {
+        Ok(self.root.join("volumes").join(valid(NameKind::Volume, name)?))
     }
 
     pub fn save(&self, r: &Record) -> Result<()> {
@@ -112,7 +125,11 @@ impl Store {
 
     /// A container by id, id prefix or name.
     pub fn find(&self, key: &str) -> Result<Record> {
+        if check_name(NameKind::Container, key).is_err() {
+            return Err(BackendError::ContainerNotFound(key.to_string()));
+        }
         if let Ok(id) = fs::read_to_string(self.root.join("names").join(key))
+            && check_name(NameKind::Container, id.trim()).is_ok()
             && let Ok(b) = fs::read(self.container_dir(id.trim()).join("config.json"))
             && let Ok(r) = serde_json::from_slice(&b)
         {
@@ -130,26 +147,64 @@ impl Store {
         }
     }
 
-    /// Claims a name for `id`; fails if another container has it.
-    pub fn claim_name(&self, name: &str, id: &str) -> Result<()> {
+    /// Claims a name for `id`; fails if another container has it. The claim is written
+    /// whole to a file of its own and linked into place (a full disk leaves no empty
+    /// claim), and a claim whose owner has no record (its creator failed or was killed
+    /// before the record was written) is taken over. The returned file holds a lock on
+    /// the claim while the caller creates the container: a claim being created is not
+    /// stale.
+    pub fn claim_name(&self, name: &str, id: &str) -> Result<fs::File> {
         let dir = self.root.join("names");
+        let path = dir.join(valid(NameKind::Container, name)?);
         fs::create_dir_all(&dir).map_err(io("creating the name index"))?;
-        match fs::OpenOptions::new().write(true).create_new(true).open(dir.join(name)) {
-            Ok(mut f) => f.write_all(id.as_bytes()).map_err(io("writing the name index")),
+        let tmp = dir.join(format!(".claim-{id}"));
+        let written = (|| {
+            let mut f = fs::OpenOptions::new().read(true).write(true).create_new(true).open(&tmp)?;
+            f.write_all(id.as_bytes())?;
+            lock(&f, false)?;
+            Ok(f)
+        })();
+        let file = written.map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            io("claiming a container name")(e)
+        })?;
+        let linked = loop {
+            match fs::hard_link(&tmp, &path) {
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && self.remove_stale_claim(&path) => continue,
+                other => break other,
+            }
+        };
+        let _ = fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => Ok(file),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                // A name left by a container that no longer exists is free again.
-                let owner = fs::read_to_string(dir.join(name)).unwrap_or_default();
-                if !owner.is_empty() && !self.container_dir(owner.trim()).join("config.json").exists() {
-                    let _ = fs::remove_file(dir.join(name));
-                    return self.claim_name(name, id);
-                }
                 Err(BackendError::Engine(format!("Conflict. The container name \"/{name}\" is already in use")))
             }
             Err(e) => Err(io("claiming a container name")(e)),
         }
     }
 
+    /// Removes the claim at `path` if it is stale: not locked by its creator, and naming
+    /// no container that has a record. Says whether it did (or the claim is gone).
+    fn remove_stale_claim(&self, path: &Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(mut f) = fs::OpenOptions::new().read(true).write(true).open(path) else { return true };
+        if lock(&f, false).is_err() {
+            return false;
+        }
+        let mut owner = String::new();
+        let _ = std::io::Read::read_to_string(&mut f, &mut owner);
+        let owner = owner.trim();
+        let live = check_name(NameKind::Container, owner).is_ok() && self.container_dir(owner).join("config.json").exists();
+        // Still the claim we locked (another process may have replaced it meanwhile).
+        let same = matches!((f.metadata(), fs::metadata(path)), (Ok(a), Ok(b)) if a.ino() == b.ino() && a.dev() == b.dev());
+        !live && same && fs::remove_file(path).is_ok()
+    }
+
     pub fn release_name(&self, name: &str, id: &str) {
+        if check_name(NameKind::Container, name).is_err() {
+            return;
+        }
         let path = self.root.join("names").join(name);
         if fs::read_to_string(&path).is_ok_and(|owner| owner.trim() == id) {
             let _ = fs::remove_file(path);
@@ -157,12 +212,12 @@ impl Store {
     }
 
     pub fn volume(&self, name: &str) -> Option<VolumeRecord> {
-        fs::read(self.volume_dir(name).join("volume.json")).ok().and_then(|b| serde_json::from_slice(&b).ok())
+        fs::read(self.volume_dir(name).ok()?.join("volume.json")).ok().and_then(|b| serde_json::from_slice(&b).ok())
     }
 
     /// Creates the volume if missing; returns its data directory.
     pub fn ensure_volume(&self, name: &str, labels: IndexMap<String, String>, anonymous: bool) -> Result<PathBuf> {
-        let dir = self.volume_dir(name);
+        let dir = self.volume_dir(name)?;
         let data = dir.join("_data");
         if dir.join("volume.json").exists() {
             return Ok(data);
@@ -179,13 +234,18 @@ impl Store {
             .flatten()
             .filter_map(|e| self.volume(&e.file_name().to_string_lossy()))
             .map(|v| VolumeSummary {
-                mountpoint: self.volume_dir(&v.name).join("_data").display().to_string(),
+                mountpoint: self.root.join("volumes").join(&v.name).join("_data").display().to_string(),
                 name: v.name,
                 driver: "local".into(),
                 labels: v.labels,
             })
             .collect()
     }
+}
+
+/// An open-file-description write lock on `f` (see `runtime::state::ofd_lock`).
+fn lock(f: &fs::File, wait: bool) -> std::io::Result<()> {
+    crate::backend::builtin::runtime::state::ofd_lock(f, libc::F_WRLCK, wait)
 }
 
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {

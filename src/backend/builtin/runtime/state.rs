@@ -32,7 +32,7 @@ pub fn read_spec(dir: &Path) -> Result<RuntimeSpec> {
 /// Takes an open-file-description lock of `kind` (`F_RDLCK` or `F_WRLCK`) on the whole
 /// file, released when the file is closed. `wait`: until a holder of a conflicting lock
 /// lets go; otherwise an error (EAGAIN or EACCES) when one holds it.
-fn ofd_lock(file: &fs::File, kind: libc::c_int, wait: bool) -> std::io::Result<()> {
+pub(crate) fn ofd_lock(file: &fs::File, kind: libc::c_int, wait: bool) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     // SAFETY: a zeroed flock is valid; the whole file (start 0, len 0).
     let mut lock: libc::flock = unsafe { std::mem::zeroed() };
