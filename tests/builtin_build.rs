@@ -356,9 +356,11 @@ fn scratch_of_a_killed_build_is_reclaimed() {
         .stderr(std::fs::File::create(p.path().join("build.err")).unwrap())
         .spawn()
         .unwrap();
+    // The step's output goes to stdout or stderr depending on the progress mode.
+    let output = || std::fs::read_to_string(&log).unwrap_or_default() + &std::fs::read_to_string(p.path().join("build.err")).unwrap_or_default();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !std::fs::read_to_string(&log).unwrap_or_default().contains("run-started") {
-        assert!(Instant::now() < deadline, "the RUN step never started:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+    while !output().contains("run-started") {
+        assert!(Instant::now() < deadline, "the RUN step never started:\n{}", output());
         std::thread::sleep(Duration::from_millis(100));
     }
     let mine = format!("{}-", child.id());

@@ -286,6 +286,9 @@ fn exec_in_a_terminal(b: &'static str) {
     let screen = tmux.until("the command's output", |sc| sc.lines().any(|l| l.trim() == "42"));
     assert!(screen.lines().any(|l| l.trim().starts_with("/dev/pts/")), "no terminal in the container:\n{screen}");
     tmux.send(&["exit 5", "Enter"]);
+    // As a person would, type the next command once the host's prompt is back (keys
+    // typed ahead would go to the exec, as with `docker exec -it`).
+    tmux.until("the host's prompt", |sc| sc.lines().skip_while(|l| !l.contains("# exit 5")).skip(1).any(|l| !l.trim().is_empty()));
     tmux.send(&["echo code=$?", "Enter"]);
     let screen = tmux.until("the exit code", |sc| sc.lines().any(|l| l.trim() == "code=5"));
     assert!(!screen.contains("panicked"), "{screen}");

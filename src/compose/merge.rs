@@ -242,7 +242,11 @@ pub type ReadTree<'a> = dyn FnMut(&mut Sources, &Path, String) -> Result<Node> +
 pub fn resolve_extends(root: &mut Node, srcs: &mut Sources, read: &mut ReadTree) -> Result<()> {
     let Val::Map(top) = &mut root.v else { return Ok(()) };
     let Some((_, services)) = top.iter_mut().find(|(k, _)| k.key() == "services") else { return Ok(()) };
-    let Val::Map(entries) = std::mem::replace(&mut services.v, Val::Null) else { return Ok(()) };
+    // Anything but a mapping is left as it is, for the type check to name it.
+    if !matches!(services.v, Val::Map(_)) {
+        return Ok(());
+    }
+    let Val::Map(entries) = std::mem::replace(&mut services.v, Val::Null) else { unreachable!("checked above") };
     let keys: Vec<Node> = entries.iter().map(|(k, _)| k.clone()).collect();
     let mut ex = Extender { srcs, read, maps: HashMap::new(), done: HashMap::new() };
     ex.add_map(None, entries);
