@@ -193,6 +193,9 @@ fn exec_psql_in_a_terminal(b: &'static str) {
     tmux.line("SELECT text FROM greeting \\g");
     tmux.until("the row", |sc| sc.lines().any(|l| l.trim() == "Hello from PostgreSQL!"));
     tmux.line("\\q");
+    // As a person would, type the next command once the host's prompt is back (keys
+    // typed ahead would go to the exec, as with `docker exec -it`).
+    tmux.until("the host's prompt", |sc| sc.lines().skip_while(|l| !l.contains("app=# \\q")).skip(1).any(|l| !l.trim().is_empty()));
     tmux.line("echo exec-status=$?");
     let screen = tmux.until("the exit status", |sc| sc.lines().any(|l| l.starts_with("exec-status=")));
     assert!(screen.contains("exec-status=0") && !screen.contains("panicked"), "{screen}");

@@ -9,7 +9,7 @@ use clap::Subcommand;
 use futures::future::join_all;
 
 use super::{common, App};
-use crate::backend::{ImportOptions, ProgressFn};
+use crate::backend::{labels, ImportOptions, ProgressFn};
 use crate::plan::spec::service_image;
 
 #[derive(clap::Args, Debug)]
@@ -120,14 +120,22 @@ pub async fn images(app: &App, a: ImagesArgs) -> Result<i32> {
     let mut json = Vec::new();
     for c in &containers {
         let (repo, tag) = split_ref(&c.image);
-        let id = all.iter().find(|i| i.tags.iter().any(|t| *t == c.image || *t == format!("{}:{}", repo, tag))).map(|i| i.id.clone()).unwrap_or_default();
+        // The image the container was created from (its recorded ID), not whatever the
+        // tag points at now; containers made before the ID was recorded fall back to the tag.
+        let recorded = c.labels.get(labels::IMAGE).filter(|id| id.starts_with("sha256:"));
+        let image = match recorded {
+            Some(id) => all.iter().find(|i| i.id == *id),
+            None => all.iter().find(|i| i.tags.iter().any(|t| *t == c.image || *t == format!("{}:{}", repo, tag))),
+        };
+        let id = image.map(|i| i.id.clone()).or_else(|| recorded.cloned()).unwrap_or_default();
+        let size = image.map(|i| i.size).unwrap_or(0);
         let short = id.trim_start_matches("sha256:").chars().take(12).collect::<String>();
         if a.quiet {
             writeln!(std::io::stdout(), "{short}")?;
             continue;
         }
-        json.push(serde_json::json!({"ContainerName": c.name, "Repository": repo, "Tag": tag, "ID": id}));
-        rows.push(vec![c.name.clone(), repo, tag, short, String::new()]);
+        json.push(serde_json::json!({"ContainerName": c.name, "Repository": repo, "Tag": tag, "ID": id, "Size": size}));
+        rows.push(vec![c.name.clone(), repo, tag, short, if image.is_some() { human_size(size) } else { String::new() }]);
     }
     if a.quiet {
         return Ok(0);

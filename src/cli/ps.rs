@@ -104,7 +104,7 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
                         .ports
                         .iter()
                         .map(|p| Publisher {
-                            url: if p.host_ip.is_empty() { "0.0.0.0".into() } else { p.host_ip.clone() },
+                            url: if p.host_port == 0 { String::new() } else if p.host_ip.is_empty() { "0.0.0.0".into() } else { p.host_ip.clone() },
                             target_port: p.container_port,
                             published_port: p.host_port,
                             protocol: p.protocol.clone(),

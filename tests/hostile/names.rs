@@ -60,10 +60,14 @@ fn volume_and_network_names_that_are_paths_are_refused_at_load() {
     }
     // Keys that become names or paths.
     for top in ["volumes", "secrets", "services"] {
-        let body = if top == "services" { "    image: busybox" } else { "    content: x" };
-        std::fs::write(t.path().join("compose.yml"), format!("services:\n  web:\n    image: busybox\n{top}:\n  \"..\":\n{body}\n")).unwrap();
+        let (text, place) = match top {
+            "services" => ("services:\n  \"..\":\n    image: busybox\n".to_string(), "compose.yml:2:3"),
+            "volumes" => (format!("services:\n  web:\n    image: busybox\n{top}:\n  \"..\":\n    driver: local\n"), "compose.yml:5:3"),
+            _ => (format!("services:\n  web:\n    image: busybox\n{top}:\n  \"..\":\n    environment: HOME\n"), "compose.yml:5:3"),
+        };
+        std::fs::write(t.path().join("compose.yml"), text).unwrap();
         let out = hoist(t.path(), &["-p", "hostilenames", "config", "-q"]);
-        assert_refused(&out, &["compose.yml:5:3", "invalid name \"..\""]);
+        assert_refused(&out, &[place, "invalid name \"..\""]);
     }
     assert_eq!(std::fs::read_to_string(&c).unwrap(), "canary");
 }

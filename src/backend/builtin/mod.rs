@@ -107,10 +107,19 @@ impl BuiltinBackend {
         let mut command: Vec<String> = r.spec.service.entrypoint.clone().or_else(|| r.image_config.entrypoint.clone()).unwrap_or_default();
         command.extend(r.spec.service.command.clone().or_else(|| r.image_config.cmd.clone()).unwrap_or_default());
         let ports = if state.is_running() {
-            st.ports
+            let mut ports: Vec<PublishedPort> = st
+                .ports
                 .iter()
                 .map(|p| PublishedPort { host_ip: p.host_ip.clone(), host_port: p.host_port, container_port: p.container_port, protocol: p.protocol.clone() })
-                .collect()
+                .collect();
+            // Exposed but not published (the image's EXPOSE, `expose:`): `5432/tcp`, as Docker lists them.
+            for (container_port, protocol) in exposed_ports(r.image_config.exposed_ports.iter().chain(&r.spec.expose)) {
+                if !ports.iter().any(|p| p.container_port == container_port && p.protocol == protocol) {
+                    ports.push(PublishedPort { host_ip: String::new(), host_port: 0, container_port, protocol });
+                }
+            }
+            ports.sort_by(|a, b| (a.container_port, &a.protocol, &a.host_ip).cmp(&(b.container_port, &b.protocol, &b.host_ip)));
+            ports
         } else {
             vec![]
         };
@@ -1022,4 +1031,17 @@ fn resolv_conf(dns: &[String], search: &[String]) -> String {
 /// A stream over an mpsc receiver.
 fn tokio_stream<T: Send + 'static>(mut rx: tokio::sync::mpsc::Receiver<T>) -> impl futures::Stream<Item = T> + Send {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// `80`, `80/udp`, `8000-8002/tcp` (EXPOSE and `expose:` forms) → (port, protocol) pairs.
+fn exposed_ports<'a>(specs: impl Iterator<Item = &'a String>) -> Vec<(u16, String)> {
+    let mut out = Vec::new();
+    for spec in specs {
+        let (range, proto) = spec.split_once('/').unwrap_or((spec.as_str(), "tcp"));
+        let (lo, hi) = range.split_once('-').unwrap_or((range, range));
+        if let (Ok(lo), Ok(hi)) = (lo.trim().parse::<u16>(), hi.trim().parse::<u16>()) {
+            out.extend((lo..=hi.max(lo)).take(1024).map(|p| (p, proto.to_string())));
+        }
+    }
+    out
 }

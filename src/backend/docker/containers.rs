@@ -248,6 +248,10 @@ pub(super) fn summary(c: ContainerInspectResponse) -> ContainerSummary {
     for (key, bindings) in c.network_settings.and_then(|n| n.ports).unwrap_or_default() {
         let (port, proto) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
         let Ok(container_port) = port.parse::<u16>() else { continue };
+        // Exposed but not published: shown as `5432/tcp`, as Compose shows it.
+        if bindings.as_ref().is_none_or(|b| b.is_empty()) {
+            ports.push(PublishedPort { host_ip: String::new(), host_port: 0, container_port, protocol: proto.to_string() });
+        }
         for b in bindings.into_iter().flatten() {
             let Some(host_port) = b.host_port.as_deref().and_then(|p| p.parse().ok()) else { continue };
             ports.push(PublishedPort {
