@@ -413,7 +413,24 @@ fn profiles_on_the_command_line(b: &'static str) {
     assert_eq!(s.ps_q(&["-a"]), Vec::<String>::new(), "down left containers of inactive profiles");
 }
 
+/// `ps` lists exposed-only ports as `5432/tcp` (Compose's PORTS column) and `images`
+/// names the image each container was created from, with its size.
+fn ps_and_images_show_what_compose_shows(b: &'static str) {
+    let port = if b == "docker" { 18431 } else { 18432 };
+    let s = Stack::new(b, "dayports", &format!("services:\n  db:\n    image: busybox:latest\n    init: true\n    expose: [\"5432\"]\n    ports: [\"127.0.0.1:{port}:80\"]\n    command: sleep 3600\n"));
+    s.ok(&["up", "-d"]);
+    let ps = s.ok(&["ps"]);
+    assert!(ps.contains("5432/tcp") && ps.contains(&format!("127.0.0.1:{port}->80/tcp")), "{ps}");
+    let list = s.ok(&["image", "ls"]);
+    let id = list.lines().find(|l| l.split_whitespace().take(2).eq(["busybox", "latest"])).unwrap_or_else(|| panic!("{list}")).to_string();
+    let images = s.ok(&["images"]);
+    let row = images.lines().find(|l| l.contains("-db-1")).unwrap_or_else(|| panic!("{images}"));
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert!(cols.len() == 5 && id.contains(cols[3]) && cols[4].ends_with('B'), "{images}\n{id}");
+}
+
 on_both_backends!(
+    ps_and_images_show_what_compose_shows,
     events_wait_stats,
     logs_follow_restart_and_scale,
     up_down_plain_progress,
