@@ -47,8 +47,24 @@ fn real_stack(backend: &'static str, name: &str, port_slot: u16) -> Stack {
 fn up_ready(backend: &'static str, name: &str, port_slot: u16) -> Stack {
     ensure_images(backend);
     let s = real_stack(backend, name, port_slot);
-    s.ok(&["up", "-d", "--build", "--wait"]);
+    let out = within(&s, &["up", "-d", "--build", "--wait"], Duration::from_secs(180));
+    assert!(out.status.success(), "up failed: {}", String::from_utf8_lossy(&out.stderr));
     s
+}
+
+/// Runs `hoist ARGS`, failing the test (not hanging it) when it takes longer than `limit`.
+fn within(s: &Stack, args: &[&str], limit: Duration) -> std::process::Output {
+    let start = Instant::now();
+    let mut child = s.command(args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("hoist {args:?} still running after {limit:?}:\n{}", String::from_utf8_lossy(&out.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.wait_with_output().unwrap()
 }
 
 fn web_port(s: &Stack) -> String {
@@ -162,18 +178,7 @@ fn crash_looping_dependency_fails_up(b: &'static str) {
     let s = real_stack(b, "crash", 2);
     s.write("docker-compose.override.yml", "services:\n  db:\n    entrypoint: [\"sh\", \"-c\", \"echo broken on purpose >&2; exit 1\"]\n    restart: unless-stopped\n");
     s.ok(&["build"]);
-    let start = Instant::now();
-    let mut up = s.command(&["up", "-d"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
-    let limit = Duration::from_secs(60);
-    while up.try_wait().unwrap().is_none() {
-        if start.elapsed() > limit {
-            let _ = up.kill();
-            let out = up.wait_with_output().unwrap();
-            panic!("up still waiting for the crashing db after {limit:?}:\n{}", String::from_utf8_lossy(&out.stderr));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let out = up.wait_with_output().unwrap();
+    let out = within(&s, &["up", "-d"], Duration::from_secs(60));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "up succeeded with a crashing db:\n{err}");
     let reason = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
