@@ -283,7 +283,8 @@ fn exec_in_a_terminal(b: &'static str) {
     tmux.send(&[&format!("clear; {HOIST} --backend {b} -p {} exec web sh", s.project), "Enter"]);
     tmux.until("the container's prompt", |sc| sc.lines().any(|l| l.trim_end().ends_with('#')));
     tmux.send(&["echo $((6*7)); tty", "Enter"]);
-    let screen = tmux.until("the command's output", |sc| sc.lines().any(|l| l.trim() == "42"));
+    // Both lines of output: `42`, then what `tty` printed.
+    let screen = tmux.until("the command's output", |sc| sc.lines().skip_while(|l| l.trim() != "42").skip(1).any(|l| !l.trim().is_empty()));
     assert!(screen.lines().any(|l| l.trim().starts_with("/dev/pts/")), "no terminal in the container:\n{screen}");
     tmux.send(&["exit 5", "Enter"]);
     // As a person would, type the next command once the host's prompt is back (keys

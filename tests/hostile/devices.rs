@@ -117,7 +117,7 @@ fn back_to(pid: u32, baseline: (usize, usize), what: &str) {
 fn connect(port: u16) -> TcpStream {
     let start = Instant::now();
     loop {
-        if let Ok(mut c) = TcpStream::connect(("127.0.0.1", port)) {
+        if let Ok(c) = TcpStream::connect(("127.0.0.1", port)) {
             // The proxy accepts before the container answers: probe with a read timeout.
             c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
             return c;

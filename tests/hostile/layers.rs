@@ -482,9 +482,12 @@ fn named_volumes_are_seeded_as_docker_seeds_them() {
 /// Docker; the repeated layer's files are there once.
 fn repeated_layer_runs(backend: &'static str) -> String {
     let base = std::fs::read(busybox_tar()).unwrap();
-    let app = layer(&[E::Dir("app/"), E::File("app/entrypoint.sh", "echo repeated-ok")]);
-    let dir = tempfile::tempdir().unwrap();
+    // A layer neither store has seen (Docker keeps layers it has loaded before, which
+    // would hide what a first load of the repeated layer does).
     let reference = format!("{}:1", unique("repeated"));
+    let script = format!("echo repeated-ok # {reference}");
+    let app = layer(&[E::Dir("app/"), E::File("app/entrypoint.sh", &script)]);
+    let dir = tempfile::tempdir().unwrap();
     let archive = save_archive(dir.path(), &[&base, &app, &app], &[&reference], false);
     let _clean = Images(backend, vec![reference.clone()]);
     ok(backend, &["image", "load", "-i", &archive.to_string_lossy()]);
