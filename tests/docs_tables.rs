@@ -1,6 +1,7 @@
 //! The documentation tables cannot drift from the code:
-//! - docs/compose-keys.md has one row per key the loader accepts (service, legacy v1,
-//!   top-level, network, volume), and no row for a key it does not accept;
+//! - src/compose/keys.rs has one row per property of the Compose Specification schema
+//!   (walked recursively) and per legacy v1 key, and the loader accepts exactly its keys;
+//! - docs/compose-keys.md shows that table as the code has it;
 //! - the README's `## Commands` table (docs/commands-table.md until the README has one)
 //!   lists every command of `hoist --help`, and only those.
 
@@ -8,6 +9,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
+use hoist::compose::keys::{KEYS, Key};
 use hoist::compose::normalize::{LEGACY_SERVICE_KEYS, NETWORK_KEYS, SERVICE_KEYS, TOP_KEYS, VOLUME_KEYS};
 
 fn read(rel: &str) -> String {
@@ -20,11 +22,6 @@ fn section<'a>(text: &'a str, title: &str) -> Option<Vec<&'a str>> {
     let mut lines = text.lines();
     lines.find(|l| l.trim_end() == format!("## {title}"))?;
     Some(lines.take_while(|l| !(l.starts_with("# ") || l.starts_with("## "))).collect())
-}
-
-/// `## ` headings of a Markdown text, in order.
-fn headings(text: &str) -> Vec<&str> {
-    text.lines().filter_map(|l| l.strip_prefix("## ")).map(str::trim).collect()
 }
 
 /// The cells of a table line (`| a | b |`); `\|` stays inside a cell.
@@ -86,82 +83,173 @@ fn name_cell(row: &[String], what: &str) -> String {
 
 // ---- compose keys -------------------------------------------------------------------------
 
-const STATUS: &[&str] = &["yes", "partial", "ignored", "refused"];
+/// The sections of docs/compose-keys.md: title, and which table paths go in it (their
+/// prefix, shown without it).
+const KEY_SECTIONS: &[(&str, &str)] = &[
+    ("Top-level keys", ""),
+    ("Service keys", "services.*."),
+    ("Legacy v1 service keys", "services.*."),
+    ("Network keys", "networks.*."),
+    ("Volume keys", "volumes.*."),
+    ("Config keys", "configs.*."),
+    ("Secret keys", "secrets.*."),
+];
 
-/// The compose-keys table under `## title`; checks each row's shape and status words and
-/// returns the keys it lists.
-fn key_table(doc: &str, title: &str) -> Vec<String> {
-    let lines = section(doc, title).unwrap_or_else(|| panic!("docs/compose-keys.md has no `## {title}` section"));
-    let mut ts = tables(&lines);
-    assert_eq!(ts.len(), 1, "`## {title}` must hold exactly one table");
-    let t = ts.remove(0);
-    let col = |name: &str| {
-        t.header.iter().position(|h| h == name).unwrap_or_else(|| panic!("`## {title}`: no {name:?} column in {:?}", t.header))
-    };
-    let (builtin, docker, notes) = (col("built-in runtime"), col("Docker backend"), col("notes"));
-    assert_eq!(t.header[0], "key", "`## {title}`: the first column must be `key`");
-    let mut keys = Vec::new();
-    for row in &t.rows {
-        let what = format!("`## {title}`");
-        assert_eq!(row.len(), t.header.len(), "{what}: row {row:?} has {} cells, the header {}", row.len(), t.header.len());
-        let key = name_cell(row, &what);
-        for (c, backend) in [(builtin, "built-in runtime"), (docker, "Docker backend")] {
-            let status = row[c].split_whitespace().next().unwrap_or("");
-            assert!(STATUS.contains(&status), "{what}: `{key}` on the {backend}: status {:?} is not one of {STATUS:?}", row[c]);
-            if matches!(status, "partial" | "refused") {
-                assert!(!row[notes].is_empty(), "{what}: `{key}` is {status} on the {backend}: the notes must say what");
+fn section_of(k: &Key) -> &'static str {
+    if k.legacy {
+        return "Legacy v1 service keys";
+    }
+    KEY_SECTIONS[1..].iter().filter(|(t, _)| *t != "Legacy v1 service keys").find(|(_, p)| k.path.starts_with(p)).map_or("Top-level keys", |(t, _)| *t)
+}
+
+/// The notes cell of a row: its note, then each backend's reason (once when they agree).
+fn notes(k: &Key) -> String {
+    let (b, d) = (k.builtin.reason(), k.docker.reason());
+    let mut parts: Vec<String> = Vec::new();
+    if !k.note.is_empty() {
+        parts.push(k.note.to_string());
+    }
+    match (b, d) {
+        (Some(b), Some(d)) if b == d => parts.push(b.to_string()),
+        _ => {
+            parts.extend(b.map(|r| format!("built-in: {r}")));
+            parts.extend(d.map(|r| format!("Docker: {r}")));
+        }
+    }
+    parts.join(". ").replace('|', "\\|")
+}
+
+/// The generated part of docs/compose-keys.md: one table per section.
+fn generated_key_tables() -> String {
+    let mut out = String::new();
+    for (title, prefix) in KEY_SECTIONS {
+        out.push_str(&format!("## {title}\n\n| key | built-in runtime | Docker backend | notes |\n|---|---|---|---|\n"));
+        for k in KEYS.iter().filter(|k| section_of(k) == *title) {
+            let shown = k.path.strip_prefix(prefix).unwrap_or(k.path);
+            out.push_str(&format!("| `{shown}` | {} | {} | {} |\n", k.builtin.word(), k.docker.word(), notes(k)).replace(" |  |\n", " | |\n"));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+const GENERATED: &str = "<!-- generated from src/compose/keys.rs: UPDATE_DOCS=1 cargo test --test docs_tables -->";
+
+#[test]
+fn compose_keys_doc_is_the_code_table() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/compose-keys.md");
+    let doc = read("docs/compose-keys.md");
+    let start = doc.find(GENERATED).expect("docs/compose-keys.md has no generated-tables marker") + GENERATED.len() + 1;
+    let fresh = format!("{}{}", &doc[..start], generated_key_tables());
+    if std::env::var_os("UPDATE_DOCS").is_some_and(|v| v == "1") {
+        std::fs::write(&path, &fresh).unwrap();
+        return;
+    }
+    assert!(doc == fresh, "docs/compose-keys.md differs from src/compose/keys.rs: run `UPDATE_DOCS=1 cargo test --test docs_tables`");
+    // Each generated table parses, with one status word per backend.
+    for (title, _) in KEY_SECTIONS {
+        let lines = section(&doc, title).unwrap_or_else(|| panic!("no `## {title}`"));
+        let ts = tables(&lines);
+        assert_eq!(ts.len(), 1, "`## {title}` must hold exactly one table");
+        for row in &ts[0].rows {
+            name_cell(row, title);
+            for c in &row[1..3] {
+                assert!(["applied", "warned", "refused"].contains(&c.as_str()), "`## {title}`: status {c:?} in {row:?}");
             }
         }
-        keys.push(key);
     }
-    keys
 }
 
-fn assert_same_keys(title: &str, listed: &[String], accepted: &[&str]) {
-    let mut seen = BTreeSet::new();
-    for k in listed {
-        assert!(seen.insert(k.as_str()), "`## {title}` lists `{k}` twice");
-    }
-    let accepted: BTreeSet<&str> = accepted.iter().copied().collect();
-    let missing: Vec<_> = accepted.difference(&seen).collect();
-    let unknown: Vec<_> = seen.difference(&accepted).collect();
-    assert!(missing.is_empty(), "docs/compose-keys.md `## {title}` has no row for {missing:?} (accepted by src/compose/normalize.rs)");
-    assert!(unknown.is_empty(), "docs/compose-keys.md `## {title}` has rows for {unknown:?}, which the loader does not accept");
-}
-
-const KEY_SECTIONS: &[&str] = &["Service keys", "Legacy v1 service keys", "Top-level keys", "Network keys", "Volume keys"];
-
-#[test]
-fn compose_keys_table_lists_exactly_the_accepted_keys() {
-    let doc = read("docs/compose-keys.md");
-    for (title, accepted) in [
-        ("Service keys", SERVICE_KEYS),
-        ("Legacy v1 service keys", LEGACY_SERVICE_KEYS),
-        ("Top-level keys", TOP_KEYS),
-        ("Network keys", NETWORK_KEYS),
-        ("Volume keys", VOLUME_KEYS),
-    ] {
-        assert_same_keys(title, &key_table(&doc, title), accepted);
-    }
-    // No table elsewhere in the file (it would list keys nothing checks).
-    for h in headings(&doc) {
-        if !KEY_SECTIONS.contains(&h) {
-            let lines = section(&doc, h).unwrap();
-            assert!(tables(&lines).is_empty(), "docs/compose-keys.md: `## {h}` holds a table; key tables go under {KEY_SECTIONS:?}");
+/// Every property path of the Compose Specification schema: `services.*.ports[].target`,
+/// following `$ref`s, `oneOf`/`anyOf`/`allOf`, named entries (`patternProperties` and
+/// `additionalProperties` schemas, shown as `*`) and list items (`[]`).
+fn schema_paths(schema: &serde_json::Value) -> BTreeSet<String> {
+    fn walk(root: &serde_json::Value, n: &serde_json::Value, path: &str, depth: usize, out: &mut BTreeSet<String>) {
+        assert!(depth < 40, "the schema nests too deep at {path} (a $ref cycle?)");
+        let join = |p: &str, s: &str| if p.is_empty() { s.to_string() } else { format!("{p}.{s}") };
+        if let Some(r) = n.get("$ref").and_then(|r| r.as_str()) {
+            let target = r.strip_prefix("#/").unwrap_or_else(|| panic!("a $ref outside the schema: {r}"));
+            let def = target.split('/').fold(root, |v, part| &v[part]);
+            assert!(!def.is_null(), "dangling $ref {r}");
+            walk(root, def, path, depth + 1, out);
+        }
+        if let Some(props) = n.get("properties").and_then(|p| p.as_object()) {
+            for (k, v) in props {
+                let p = join(path, k);
+                out.insert(p.clone());
+                walk(root, v, &p, depth + 1, out);
+            }
+        }
+        if let Some(pats) = n.get("patternProperties").and_then(|p| p.as_object()) {
+            // `^x-` are extensions, kept as written; any other pattern names entries.
+            for (pat, v) in pats.iter().filter(|(pat, _)| *pat != "^x-") {
+                assert!(!pat.is_empty());
+                walk(root, v, &join(path, "*"), depth + 1, out);
+            }
+        }
+        if let Some(ap) = n.get("additionalProperties").filter(|a| a.is_object()) {
+            walk(root, ap, &join(path, "*"), depth + 1, out);
+        }
+        if let Some(items) = n.get("items").filter(|i| i.is_object()) {
+            walk(root, items, &format!("{path}[]"), depth + 1, out);
+        }
+        for c in ["oneOf", "anyOf", "allOf"] {
+            for v in n.get(c).and_then(|v| v.as_array()).into_iter().flatten() {
+                walk(root, v, path, depth + 1, out);
+            }
         }
     }
-    let before_first_heading: Vec<&str> = doc.lines().take_while(|l| !l.starts_with("## ")).collect();
-    assert!(tables(&before_first_heading).is_empty(), "docs/compose-keys.md: a table before the first `## ` section");
+    let mut out = BTreeSet::new();
+    walk(schema, schema, "", 0, &mut out);
+    out
+}
+
+/// The Compose Specification schema, from the shared reference folder ($HOIST_SHARED,
+/// else ../shared next to the checkout).
+fn compose_spec_schema() -> serde_json::Value {
+    let dir = std::env::var_os("HOIST_SHARED").map(std::path::PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    let path = dir.join("reference/compose-spec.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}: set HOIST_SHARED to the shared folder", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 #[test]
-fn legacy_key_table_says_what_each_key_maps_to() {
-    let doc = read("docs/compose-keys.md");
-    let lines = section(&doc, "Legacy v1 service keys").unwrap();
-    let t = &tables(&lines)[0];
-    let col = t.header.iter().position(|h| h == "maps to").expect("a `maps to` column");
-    for row in &t.rows {
-        assert!(!row[col].is_empty(), "legacy key {} does not say what it maps to", row[0]);
+fn every_compose_spec_property_has_a_row() {
+    let spec = schema_paths(&compose_spec_schema());
+    assert!(spec.len() > 300 && spec.contains("services.*.deploy.resources.limits.memory"), "the schema walk found too little: {spec:?}");
+    let table: BTreeSet<String> = KEYS.iter().filter(|k| !k.legacy).map(|k| k.path.to_string()).collect();
+    let missing: Vec<_> = spec.difference(&table).collect();
+    let extra: Vec<_> = table.difference(&spec).collect();
+    assert!(missing.is_empty(), "src/compose/keys.rs has no row for these Compose Specification properties: {missing:#?}");
+    assert!(extra.is_empty(), "src/compose/keys.rs lists paths the Compose Specification does not have (mark legacy v1 keys as such): {extra:#?}");
+    let mut seen = BTreeSet::new();
+    for k in KEYS {
+        assert!(seen.insert(k.path), "{} is listed twice", k.path);
+    }
+}
+
+#[test]
+fn table_lists_exactly_the_keys_the_loader_accepts() {
+    let level = |prefix: &str, legacy: bool| -> BTreeSet<String> {
+        KEYS.iter()
+            .filter(|k| k.legacy == legacy)
+            .filter_map(|k| k.path.strip_prefix(prefix))
+            .filter(|rest| !rest.contains(['.', '[']))
+            .map(str::to_string)
+            .collect()
+    };
+    let set = |keys: &[&str]| keys.iter().map(|k| k.to_string()).collect::<BTreeSet<String>>();
+    let mut legacy_accepted = set(LEGACY_SERVICE_KEYS);
+    // Also a current key: its row is the current one.
+    legacy_accepted.remove("mem_swappiness");
+    for (what, listed, accepted) in [
+        ("top-level", level("", false), set(TOP_KEYS)),
+        ("service", level("services.*.", false), set(SERVICE_KEYS)),
+        ("legacy v1 service", level("services.*.", true), legacy_accepted),
+        ("network", level("networks.*.", false), set(NETWORK_KEYS)),
+        ("volume", level("volumes.*.", false), set(VOLUME_KEYS)),
+    ] {
+        assert_eq!(listed, accepted, "the {what} keys of src/compose/keys.rs and those src/compose/normalize.rs accepts differ");
     }
 }
 

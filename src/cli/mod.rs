@@ -166,6 +166,8 @@ pub struct App {
     parallel: Option<usize>,
     pub progress_mode: progress::Mode,
     pub color: bool,
+    /// The backend whose unapplied compose keys loading reports, and whether it refuses them.
+    key_check: Option<(crate::compose::keys::Backend, bool)>,
 }
 
 impl App {
@@ -180,6 +182,8 @@ impl App {
             interpolate,
             cwd: None,
             environment: None,
+            backend: self.key_check.map(|(b, _)| b),
+            warn_only: self.key_check.is_some_and(|(_, refuse)| !refuse),
         }
     }
 
@@ -250,6 +254,7 @@ pub fn main() -> i32 {
         return 2;
     };
     let app = App {
+        key_check: key_check(backend_kind, &cli.command),
         cli_files: cli.files,
         project_name: cli.project_name,
         project_directory: cli.project_directory,
@@ -291,6 +296,24 @@ fn print_error(e: &anyhow::Error) {
         return;
     }
     eprintln!("Error: {e:#}");
+}
+
+/// What loading the file does with keys the backend does not apply (compose/keys.rs):
+/// commands that build, create or start containers refuse them; the others only warn, so
+/// a stack stays inspectable and removable. A swarm and `convert` have their own tables.
+fn key_check(kind: BackendKind, command: &Command) -> Option<(crate::compose::keys::Backend, bool)> {
+    let backend = match kind {
+        BackendKind::Builtin => crate::compose::keys::Backend::Builtin,
+        BackendKind::Docker => crate::compose::keys::Backend::Docker,
+        BackendKind::Swarm => return None,
+    };
+    let refuse = match command {
+        Command::Convert(_) => return None,
+        Command::Up(_) | Command::Create(_) | Command::Run(_) | Command::Start(_) | Command::Restart(_) | Command::Scale(_) => true,
+        Command::Build(_) | Command::Watch(_) => true,
+        _ => false,
+    };
+    Some((backend, refuse))
 }
 
 /// The commands that act on containers, which a swarm manages itself.

@@ -10,6 +10,7 @@ pub mod discover;
 pub mod env;
 pub mod error;
 pub mod interpolate;
+pub mod keys;
 pub mod legacy;
 pub mod merge;
 pub mod model;
@@ -55,6 +56,10 @@ pub struct LoadOptions {
     pub cwd: Option<PathBuf>,
     /// The process environment (std::env::vars when None); tests pass their own.
     pub environment: Option<Vec<(String, String)>>,
+    /// The backend whose unapplied keys are warned about or refused (`keys`); None: no check.
+    pub backend: Option<keys::Backend>,
+    /// Refused keys are only warned about (`config` shows any file).
+    pub warn_only: bool,
 }
 
 /// Loads, merges, interpolates, normalizes and validates the project.
@@ -73,7 +78,8 @@ pub fn load_with_warnings(opts: &LoadOptions) -> Result<LoadOutput> {
     let mut srcs = Sources::default();
     let mut warnings = Vec::new();
     let env = opts.interpolate.then_some(&d.env);
-    let (root, legacy) = read_part(&mut srcs, &d.files, env, &mut warnings)?;
+    let mut key_uses = Vec::new();
+    let (root, legacy) = read_part(&mut srcs, &d.files, env, &mut warnings, &mut key_uses)?;
 
     let name = match (&opts.project_name, d.env.get("COMPOSE_PROJECT_NAME").filter(|s| !s.is_empty()), root.get("name")) {
         (Some(p), _, _) => discover::normalize_explicit(p)?,
@@ -89,7 +95,7 @@ pub fn load_with_warnings(opts: &LoadOptions) -> Result<LoadOutput> {
         let mut cx = Ctx { srcs: &srcs, project_dir: &d.project_dir, env: &d.env, legacy, locs: &mut locs };
         build_project(&mut cx, &root, &name)?
     };
-    apply_includes(&mut project, &root, &mut srcs, &d.env, opts.interpolate, &name, &mut warnings, &mut locs, 0)?;
+    apply_includes(&mut project, &root, &mut srcs, &d.env, opts.interpolate, &name, &mut warnings, &mut key_uses, &mut locs, 0)?;
     let included = std::mem::take(&mut project.config_files);
     project.config_files = d.files.iter().map(|f| f.path.clone()).chain(included).collect();
     project.working_dir = d.project_dir.clone();
@@ -110,6 +116,9 @@ pub fn load_with_warnings(opts: &LoadOptions) -> Result<LoadOutput> {
     project.disabled_services = disabled;
     add_default_network(&mut project);
     validate::validate(&project, &locs)?;
+    if let Some(backend) = opts.backend {
+        keys::judge(&key_uses, backend, !opts.warn_only, &|s| project.services.contains_key(s), &mut warnings)?;
+    }
     Ok(LoadOutput { project, warnings })
 }
 
@@ -137,7 +146,13 @@ fn with_needs(services: &IndexMap<String, model::Service>, targets: &[String]) -
 
 /// Reads the files of one project part and merges them, `extends` resolved.
 /// Says whether the first file is legacy v1.
-fn read_part(srcs: &mut Sources, files: &[discover::InputFile], env: Option<&Environment>, warnings: &mut Vec<String>) -> Result<(Node, bool)> {
+fn read_part(
+    srcs: &mut Sources,
+    files: &[discover::InputFile],
+    env: Option<&Environment>,
+    warnings: &mut Vec<String>,
+    key_uses: &mut Vec<keys::KeyUse>,
+) -> Result<(Node, bool)> {
     let mut merged: Option<Node> = None;
     let mut legacy = false;
     for (i, f) in files.iter().enumerate() {
@@ -151,6 +166,7 @@ fn read_part(srcs: &mut Sources, files: &[discover::InputFile], env: Option<&Env
     }
     let mut root = merged.ok_or_else(|| ComposeError::msg("no compose file given"))?;
     merge::resolve_extends(&mut root, srcs, &mut |srcs, path, text| Ok(shape(read_tree(srcs, path, text, env, warnings)?).0))?;
+    keys::collect(srcs, &root, legacy, key_uses);
     Ok((root, legacy))
 }
 
@@ -166,6 +182,7 @@ fn apply_includes(
     interpolate: bool,
     name: &str,
     warnings: &mut Vec<String>,
+    key_uses: &mut Vec<keys::KeyUse>,
     locs: &mut Locs,
     depth: usize,
 ) -> Result<()> {
@@ -205,12 +222,12 @@ fn apply_includes(
                 part_env.vars.entry(k).or_insert(v);
             }
         }
-        let (iroot, ilegacy) = read_part(srcs, &files, interpolate.then_some(&part_env), warnings)?;
+        let (iroot, ilegacy) = read_part(srcs, &files, interpolate.then_some(&part_env), warnings, key_uses)?;
         let mut part = {
             let mut cx = Ctx { srcs, project_dir: &dir, env: &part_env, legacy: ilegacy, locs };
             build_project(&mut cx, &iroot, name)?
         };
-        apply_includes(&mut part, &iroot, srcs, &part_env, interpolate, name, warnings, locs, depth + 1)?;
+        apply_includes(&mut part, &iroot, srcs, &part_env, interpolate, name, warnings, key_uses, locs, depth + 1)?;
         let conflict = |kind: &str, key: &str| srcs.err(&e, format!("{kind} {key:?} is defined both in the project and in included {}", paths[0].display()));
         fn join<T>(into: &mut IndexMap<String, T>, from: IndexMap<String, T>, kind: &str, conflict: &dyn Fn(&str, &str) -> ComposeError) -> Result<()> {
             for (k, v) in from {
