@@ -470,7 +470,7 @@ pub const KEYS: &[Key] = &[
     a("services.*.secrets[].uid", "as for configs"),
     a("services.*.secrets[].gid", "as for configs"),
     a("services.*.secrets[].mode", "as for configs"),
-    k("services.*.security_opt", Warned("apparmor, label and custom seccomp options are not applied"), Applied, "built-in: `no-new-privileges`, `seccomp=unconfined` and `seccomp=default` are applied")
+    k("services.*.security_opt", Warned("apparmor and label options are not applied (a custom seccomp profile fails at start)"), Applied, "built-in: `no-new-privileges`, `seccomp=unconfined` and `seccomp=default` are applied")
         .when(|_, n| builtin_security_opts(n)),
     a("services.*.shm_size", ""),
     a("services.*.stdin_open", ""),
