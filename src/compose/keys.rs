@@ -490,7 +490,7 @@ pub const KEYS: &[Key] = &[
     a("services.*.ulimits.*.hard", ""),
     a("services.*.ulimits.*.soft", ""),
     both("services.*.use_api_socket", Refused("the engine's API socket is not mounted into containers"), "`false` is applied").when(|_, n| !is_true(n)),
-    a("services.*.user", ""),
+    a("services.*.user", "built-in: the primary group is not repeated in the supplementary list as Docker repeats it (`id -G` differs; file access is the same)"),
     k("services.*.userns_mode", Warned("user namespaces are not used"), Applied, "built-in: `host` is applied").when(|_, n| text_is(n, &["host"])),
     both("services.*.uts", NOT_PASSED, ""),
     k(
