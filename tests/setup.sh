@@ -23,6 +23,8 @@ command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
 # tests/isolation.rs and tests/hostile build their probes with `gcc -static`.
 command -v gcc >/dev/null || need+=(gcc)
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || need+=(libc6-dev)
+# tests/hostile/devices.rs lists the BPF device filter attached to a container's cgroup.
+command -v bpftool >/dev/null || need+=(bpftool)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   apt-get update -qq

@@ -1,11 +1,12 @@
 //! Hostile inputs: devices and the port proxy. A container that makes a node of a host
-//! device must not reach it (the host's kernel log stays free of its canary), `devices:`
-//! entries that are no devices are refused, and clients that leave connections half-closed
-//! or reset cannot pile up threads and descriptors in the container's supervisor.
+//! device must not reach it (the host's kernel log stays free of its canary), through the
+//! v1 devices controller and the v2 BPF filter alike; `devices:` entries that are no
+//! devices are refused; and clients that leave connections half-closed or reset cannot
+//! pile up threads and descriptors in the container's supervisor.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::common::stack::Stack;
@@ -81,8 +82,8 @@ fn devices_entries_that_are_no_devices_are_refused() {
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "untouched");
 }
 
-/// The supervisor of the service's container (it runs the port proxy).
-fn supervisor_pid(s: &Stack, service: &str) -> u32 {
+/// The state of the service's container (state.json).
+fn state(s: &Stack, service: &str) -> serde_json::Value {
     let id = s.id(service);
     let root = std::env::var_os("HOIST_ROOT").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/lib/hoist"));
     let dir = std::fs::read_dir(root.join("containers"))
@@ -90,8 +91,75 @@ fn supervisor_pid(s: &Stack, service: &str) -> u32 {
         .flatten()
         .find(|e| e.file_name().to_string_lossy().starts_with(&id))
         .unwrap_or_else(|| panic!("no container directory for {id}"));
-    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("state.json")).unwrap()).unwrap();
-    state["supervisor_pid"].as_u64().expect("a supervisor pid") as u32
+    serde_json::from_str(&std::fs::read_to_string(dir.path().join("state.json")).unwrap()).unwrap()
+}
+
+/// The supervisor of the service's container (it runs the port proxy).
+fn supervisor_pid(s: &Stack, service: &str) -> u32 {
+    state(s, service)["supervisor_pid"].as_u64().expect("a supervisor pid") as u32
+}
+
+/// The cgroup v2 hierarchy: pure at /sys/fs/cgroup, or beside v1 at /sys/fs/cgroup/unified.
+fn v2_root() -> &'static Path {
+    ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+        .into_iter()
+        .map(Path::new)
+        .find(|root| root.join("cgroup.controllers").exists())
+        .expect("this test needs a cgroup v2 hierarchy (pure, or hybrid at /sys/fs/cgroup/unified)")
+}
+
+/// The container's groups, from its state: the one under the v2 hierarchy, and the rest.
+fn groups(s: &Stack, service: &str) -> (PathBuf, Vec<PathBuf>) {
+    let dirs: Vec<PathBuf> = state(s, service)["cgroups"].as_array().expect("cgroups in the state").iter().map(|d| PathBuf::from(d.as_str().unwrap())).collect();
+    let v2 = dirs.iter().find(|d| d.parent().and_then(Path::parent) == Some(v2_root())).unwrap_or_else(|| panic!("no group under {} in {dirs:?}", v2_root().display()));
+    (v2.clone(), dirs)
+}
+
+/// The BPF programs attached to a group, as bpftool lists them.
+fn attached_programs(group: &Path) -> String {
+    let out = std::process::Command::new("bpftool").arg("cgroup").arg("show").arg(group).output().expect("bpftool is installed (tests/setup.sh)");
+    assert!(out.status.success(), "bpftool cgroup show {}: {}", group.display(), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_bpf_device_filter_holds_on_its_own() {
+    let canary = format!("hoist-bpf-canary-{}", std::process::id());
+    // The first process waits for the v1 list to be lifted, then attacks.
+    let attack = format!("mknod /tmp/k c 1 11 || echo mknod=refused; echo {canary} > /tmp/k && echo write=ok || echo write=refused");
+    let compose = format!(
+        "services:\n  app:\n    image: busybox:latest\n    command: [\"sh\", \"-c\", \"while [ ! -e /tmp/go ]; do sleep 0.1; done; {attack}; sleep 3600\"]\n  \
+         privileged:\n    image: busybox:latest\n    command: sleep 3600\n    privileged: true\n"
+    );
+    let s = Stack::new("builtin", "hostiledevbpf", &compose);
+    s.ok(&["up", "-d"]);
+    let (v2, dirs) = groups(&s, "app");
+    let progs = attached_programs(&v2);
+    assert!(progs.contains("cgroup_device") && progs.contains("multi") && progs.contains("hoist_devices"), "{}: {progs}", v2.display());
+    let (privileged, _) = groups(&s, "privileged");
+    assert!(!attached_programs(&privileged).contains("hoist_devices"), "a privileged container needs no device filter");
+
+    // Both the first process and exec are in the v2 group.
+    let member = format!("0::/{}", v2.strip_prefix(v2_root()).unwrap().display());
+    let pid = state(&s, "app")["pid"].as_u64().expect("a pid");
+    let first = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(first.lines().any(|l| l == member), "the first process is not in {member}:\n{first}");
+    let exec = s.ok(&["exec", "-T", "app", "cat", "/proc/self/cgroup"]);
+    assert!(exec.lines().any(|l| l == member), "exec is not in {member}:\n{exec}");
+
+    // Lift the v1 list from outside (on a hybrid host): what still refuses is the filter.
+    for dir in dirs.iter().filter(|d| d.starts_with("/sys/fs/cgroup/devices")) {
+        std::fs::write(dir.join("devices.allow"), "a").unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join("devices.list")).unwrap().trim(), "a *:* rwm");
+    }
+    let out = s.hoist(&["exec", "-T", "app", "sh", "-c", &format!("mknod /tmp/e c 1 11 || exit 10; echo {canary} > /tmp/e && exit 11; exit 0")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "exec: the write got through (or mknod was refused): {err}");
+    assert!(err.contains("Operation not permitted"), "exec: {err}");
+    s.ok(&["exec", "-T", "app", "touch", "/tmp/go"]);
+    let log = s.wait_log("app", "write=");
+    assert!(log.contains("write=refused") && log.contains("Operation not permitted") && !log.contains("mknod=refused"), "{log}");
+    assert!(!kernel_log().contains(&canary), "the container wrote into the host's kernel log");
 }
 
 /// Descriptors and threads of a process.

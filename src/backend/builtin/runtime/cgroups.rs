@@ -1,48 +1,91 @@
-//! Per-container cgroups `hoist/<id>`: cgroup v1 (one directory per controller) or a pure
-//! v2 unified tree; limits, the device allow-list, membership (for `top`), usage (for
-//! `stats`), freezing (pause) and removal.
+//! Per-container cgroups `hoist/<id>`: cgroup v1 (one directory per controller, plus a
+//! group in the v2 hierarchy beside them on hybrid hosts) or a pure v2 unified tree;
+//! limits, the device allow-list, membership (for `top`), usage (for `stats`), freezing
+//! (pause) and removal.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::Resources;
+use super::bpf;
 use super::devices::Rule;
 
 const ROOT: &str = "/sys/fs/cgroup";
+/// Where hybrid hosts (systemd's default before v2 only) mount the v2 hierarchy.
+const HYBRID_V2_ROOT: &str = "/sys/fs/cgroup/unified";
 /// v1 controllers we create a group in (cpuset needs extra setup and adds nothing here;
 /// blkio only counts, for `stats`).
 const V1_CONTROLLERS: [&str; 7] = ["memory", "cpu", "cpuacct", "pids", "freezer", "blkio", "devices"];
 
+/// Whether the host has only cgroup v2, mounted at /sys/fs/cgroup.
 fn is_v2() -> bool {
     Path::new(ROOT).join("cgroup.controllers").exists()
+}
+
+/// The cgroup v2 hierarchy: /sys/fs/cgroup on a pure v2 host, /sys/fs/cgroup/unified
+/// beside the v1 controllers on a hybrid one, none on a v1 only host.
+pub(super) fn v2_root() -> Option<PathBuf> {
+    [ROOT, HYBRID_V2_ROOT].into_iter().map(PathBuf::from).find(|root| root.join("cgroup.controllers").exists())
 }
 
 /// Creates the groups and applies the limits and the device allow-list; returns their
 /// directories (recorded in the state so later commands find them). Controllers that are
 /// missing are skipped, except the device filter: a container that may not use every
-/// device does not run without one.
+/// device does not run without one. Where both exist, the v1 devices controller and the
+/// v2 BPF filter both apply; each must be set up, or the container does not run.
 pub fn create(id: &str, res: &Resources, devices: &[Rule]) -> Result<Vec<PathBuf>, String> {
-    let unrestricted = devices.iter().any(Rule::allows_everything);
-    if is_v2() {
-        if !unrestricted {
-            // A v2 device filter is a BPF program (BPF_PROG_TYPE_CGROUP_DEVICE), which
-            // hoist does not load yet: better no container than one that opens any device.
-            return Err("this host has only cgroup v2, where hoist cannot yet restrict the devices a container \
-                        may open (Docker's device allow-list needs a BPF device filter there); it refuses to run \
-                        the container without that protection (only `privileged: true` containers, which may use \
-                        every device anyway, run on such a host)"
-                .into());
+    let restricted = !devices.iter().any(Rule::allows_everything);
+    let v2 = v2_root();
+    let v1_devices = Path::new(ROOT).join("devices");
+    if restricted && v2.is_none() && !v1_devices.join("cgroup.procs").exists() {
+        return Err(format!(
+            "neither the devices cgroup controller (at {}) nor a cgroup v2 hierarchy is mounted: hoist does not run a \
+             container without Docker's device allow-list",
+            v1_devices.display()
+        ));
+    }
+    let mut dirs = Vec::new();
+    let made = if is_v2() {
+        create_v2(Path::new(ROOT), id, Some(res), restricted.then_some(devices), &mut dirs)
+    } else {
+        create_v1(id, res, devices, &mut dirs).and_then(|()| match &v2 {
+            Some(root) => create_v2(root, id, None, restricted.then_some(devices), &mut dirs),
+            None => Ok(()),
+        })
+    };
+    match made {
+        Ok(()) => Ok(dirs),
+        Err(e) => {
+            // Nothing half-made: the caller records no groups when this fails.
+            remove(&dirs);
+            Err(e)
         }
-        let parent = Path::new(ROOT).join("hoist");
-        fs::create_dir_all(&parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
+    }
+}
+
+/// The group under a v2 hierarchy, pushed to `dirs` as soon as it exists: the limits
+/// when the v2 controllers are ours (pure v2), the device filter when there is a list.
+fn create_v2(root: &Path, id: &str, res: Option<&Resources>, devices: Option<&[Rule]>, dirs: &mut Vec<PathBuf>) -> Result<(), String> {
+    let parent = root.join("hoist");
+    fs::create_dir_all(&parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
+    if res.is_some() {
         // Delegate controllers down to our groups; those the kernel lacks are ignored.
-        for dir in [Path::new(ROOT), parent.as_path()] {
+        for dir in [root, parent.as_path()] {
             for c in ["+memory", "+cpu", "+pids", "+io"] {
                 let _ = fs::write(dir.join("cgroup.subtree_control"), c);
             }
         }
-        let dir = parent.join(id);
-        fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    }
+    let dir = parent.join(id);
+    // A fresh group: one left by a killed supervisor may still carry an older filter.
+    match fs::remove_dir(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("removing the group {} left by an earlier run: {e}", dir.display())),
+    }
+    fs::create_dir(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    dirs.push(dir.clone());
+    if let Some(res) = res {
         if let Some(m) = res.memory {
             write(&dir, "memory.max", &m.to_string())?;
             if let Some(swap) = res.memory_swap {
@@ -60,25 +103,12 @@ pub fn create(id: &str, res: &Resources, devices: &[Rule]) -> Result<Vec<PathBuf
         if let Some(p) = res.pids_limit.filter(|p| *p > 0) {
             write(&dir, "pids.max", &p.to_string())?;
         }
-        return Ok(vec![dir]);
     }
-
-    let devices_controller = Path::new(ROOT).join("devices");
-    if !unrestricted && !devices_controller.join("cgroup.procs").exists() {
-        return Err(format!(
-            "the devices cgroup controller is not mounted at {}: hoist does not run a container without Docker's device allow-list",
-            devices_controller.display()
-        ));
+    // Attached before the container's process joins the group, so it never runs without.
+    if let Some(rules) = devices {
+        bpf::attach(&dir, rules)?;
     }
-    let mut dirs = Vec::new();
-    match create_v1(id, res, devices, &mut dirs) {
-        Ok(()) => Ok(dirs),
-        Err(e) => {
-            // Nothing half-made: the caller records no groups when this fails.
-            remove(&dirs);
-            Err(e)
-        }
-    }
+    Ok(())
 }
 
 /// One group per mounted controller, pushed to `dirs` as soon as it exists.

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::builtin::events::EventSink;
 use crate::backend::builtin::network::PortForward;
 
+mod bpf;
 mod caps;
 pub mod cgroups;
 mod container;
