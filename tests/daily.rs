@@ -4,7 +4,7 @@
 //! Needs root, and a running dockerd for the Docker cases (`.ci/run` starts one).
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 

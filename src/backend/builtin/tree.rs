@@ -49,7 +49,10 @@ pub enum Kind {
 /// pathrs errors as io errors (the errno kept, so NotFound stays NotFound).
 fn pathrs_err(e: pathrs::error::Error) -> io::Error {
     match e.kind() {
-        pathrs::error::ErrorKind::OsError(Some(errno)) => io::Error::new(io::Error::from_raw_os_error(errno).kind(), format!("{e}")),
+        pathrs::error::ErrorKind::OsError(Some(errno)) => {
+            let os = io::Error::from_raw_os_error(errno);
+            io::Error::new(os.kind(), format!("{e}: {os}"))
+        }
         _ => io::Error::other(format!("{e}")),
     }
 }
