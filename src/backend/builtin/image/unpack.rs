@@ -224,10 +224,11 @@ mod tests {
             let mut h = tar::Header::new_gnu();
             h.set_entry_type(*kind);
             h.set_mode(0o644);
+            (h.set_uid(0), h.set_gid(0), h.set_mtime(0));
             h.set_size(if *kind == EntryType::Regular { data.len() as u64 } else { 0 });
             // Set directly: the tar crate's setters refuse `..` and absolute names.
             h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
-            if *kind != EntryType::Regular {
+            if matches!(kind, EntryType::Symlink | EntryType::Link) {
                 h.set_link_name(data).unwrap();
             }
             h.set_cksum();
