@@ -374,3 +374,32 @@ fn scratch_of_a_killed_build_is_reclaimed() {
     ok(next.hoist(&["build"]));
     assert!(!scratch.exists(), "the next build reclaims what the killed one left (its RUN container stopped, mounts undone)");
 }
+
+/// An image whose layers repeat (two steps that made the same diff) builds FROM it, and
+/// COPY --from it: the stage's overlay and the read-only view list the layer once, as
+/// overlayfs wants (issue 17.3).
+#[test]
+fn an_image_with_a_repeated_layer_builds_from_it() {
+    use common::tar::{E, save_archive, tar_of};
+    let dir = tempfile::tempdir().unwrap();
+    let repeated = format!("bt-repeated-{}:1", std::process::id());
+    // A layer no other test has: the store must unpack it here.
+    let marker = format!("repeated {repeated} {:?}", Instant::now());
+    let app = tar_of(&[E::Dir("app/"), E::File("app/f", &marker)]);
+    let busybox = std::fs::read(common::busybox_tar()).unwrap();
+    let archive = save_archive(dir.path(), &[&busybox, &app, &app], &[&repeated], false);
+    let loaded = Command::new(HOIST).args(["--backend", "builtin", "image", "load", "-i"]).arg(&archive).output().unwrap();
+    assert!(loaded.status.success(), "{}", String::from_utf8_lossy(&loaded.stderr));
+    let p = Project::new(
+        "rep",
+        &[
+            ("Dockerfile", &format!("FROM {repeated}\nCOPY x /x\nRUN cat /app/f /x > /both\nFROM @BASE@\nCOPY --from={repeated} /app/f /copied\nCOPY --from=0 /both /both\nCMD cat /copied /both\n")),
+            ("x", "context-file\n"),
+            ("compose.yml", "services:\n  app:\n    image: @IMAGE@\n    network_mode: none\n    build: .\n"),
+        ],
+    );
+    ok(p.hoist(&["build"]));
+    let out = ok(p.hoist(&["run", "--rm", "-T", "app"]));
+    assert!(out.contains(&format!("{marker}{marker}context-file\n")), "{out}");
+    let _ = Command::new(HOIST).args(["--backend", "builtin", "image", "rm", "-f", &repeated]).output();
+}

@@ -10,10 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
-
 mod common;
 
+use common::tar::{E, gzip, sha256, tar_of};
 use common::{HOIST, busybox_tar};
 
 fn hoist(args: &[&str]) -> Output {
@@ -240,16 +239,8 @@ fn corrupt_layers_are_refused_by_name() {
     // A layer of its own, so the store cannot already have it.
     let dir = tempfile::tempdir().unwrap();
     let tar = dir.path().join("unique.tar");
-    let mut b = tar::Builder::new(std::fs::File::create(&tar).unwrap());
     let content = format!("{} {:?}", unique("corrupt"), Instant::now());
-    let mut h = tar::Header::new_gnu();
-    h.set_size(content.len() as u64);
-    h.set_mode(0o644);
-    h.set_uid(0);
-    h.set_gid(0);
-    h.set_mtime(0);
-    b.append_data(&mut h, "hello", content.as_bytes()).unwrap();
-    b.into_inner().unwrap().sync_all().unwrap();
+    std::fs::write(&tar, tar_of(&[E::File("hello", &content)])).unwrap();
     ok(&["image", "import", &tar.to_string_lossy(), &remote]);
     ok(&["image", "push", &remote]);
     ok(&["image", "rm", &remote]);
@@ -282,7 +273,7 @@ fn loads_docker_save_archives_plain_and_gzipped() {
 
     ok(&["image", "rm", &name]);
     let gz = dir.path().join("saved.tar.gz");
-    gzip(&archive, &gz);
+    std::fs::write(&gz, gzip(&std::fs::read(&archive).unwrap())).unwrap();
     let out = ok(&["image", "load", "-i", &gz.to_string_lossy()]);
     assert!(out.contains(&format!("Loaded image: {name}")), "{out}");
     assert_eq!(run_image(&name, &["echo", "from-gzip"]).trim(), "from-gzip");
@@ -303,16 +294,6 @@ fn loads_oci_layout_archives() {
     assert!(st.success());
     let err = fails(&["image", "load", "-i", &bad.to_string_lossy()]);
     assert!(err.contains("not a docker save or OCI image archive"), "{err}");
-}
-
-fn gzip(from: &Path, to: &Path) {
-    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(to).unwrap(), flate2::Compression::fast());
-    std::io::copy(&mut std::fs::File::open(from).unwrap(), &mut enc).unwrap();
-    enc.finish().unwrap();
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
 /// Writes `bytes` as a blob of the layout; returns its descriptor fields.

@@ -4,7 +4,7 @@
 //! Needs root, and a running dockerd for the Docker cases (`.ci/run` starts one).
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,7 @@ mod common;
 
 use common::stack::Stack;
 use common::HOIST;
+use common::tmux::Tmux;
 
 /// A spawned `hoist` whose stdout lines arrive on a channel; killed when dropped.
 struct Follower {
@@ -182,54 +183,6 @@ $ hoist down -t 1
     assert_eq!(got, want);
 }
 
-/// A tmux server of our own (its socket named after this process), killed when dropped.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(dir: &std::path::Path, tag: &str) -> Tmux {
-        let t = Tmux { socket: format!("hoist-daily-{}-{tag}", std::process::id()) };
-        let ok = t.cmd(&["new-session", "-d", "-s", "main", "-x", "160", "-y", "50", "-c"]).arg(dir).env_remove("NO_COLOR").status().unwrap();
-        assert!(ok.success(), "tmux did not start (apt-get install tmux)");
-        t
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket]).args(args);
-        c
-    }
-
-    fn send(&self, keys: &[&str]) {
-        assert!(self.cmd(&[&["send-keys", "-t", "main"][..], keys].concat()).status().unwrap().success());
-    }
-
-    /// The pane as shown, with its colors (`capture-pane -e`).
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-e", "-t", "main"]).output().unwrap().stdout).into_owned()
-    }
-
-    /// Polls the pane until `done` holds (at most 30 s); returns that screen.
-    fn until(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let screen = self.screen();
-            if done(&screen) {
-                return screen;
-            }
-            assert!(Instant::now() < deadline, "no {what} on the screen:\n{screen}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]).status();
-    }
-}
-
 /// The escape sequence tmux shows before `text` (its color), if any.
 fn color_before(screen: &str, text: &str) -> String {
     let line = screen.lines().find(|l| l.contains(text)).unwrap_or_else(|| panic!("no {text:?} in:\n{screen}"));
@@ -246,7 +199,7 @@ fn terminal_session_in_tmux() {
         "daytmux",
         "services:\n  db:\n    image: busybox:latest\n    init: true\n    command: sh -c 'echo db-ready; sleep 3600'\n    healthcheck:\n      test: [\"CMD\", \"true\"]\n      interval: 1s\n  web:\n    image: busybox:latest\n    init: true\n    command: sh -c 'echo web-hello; sleep 3600'\n    depends_on:\n      db:\n        condition: service_healthy\n",
     );
-    let tmux = Tmux::start(s.path(), "up");
+    let tmux = Tmux::start(s.path(), "daily-up", true);
     let hoist = format!("{HOIST} --backend builtin -p {}", s.project);
     tmux.send(&[&format!("clear; {hoist} up"), "Enter"]);
 
@@ -279,7 +232,7 @@ fn terminal_session_in_tmux() {
 fn exec_in_a_terminal(b: &'static str) {
     let s = Stack::new(b, "dayexec", "services:\n  web:\n    image: busybox:latest\n    init: true\n    command: sleep 3600\n");
     s.ok(&["up", "-d"]);
-    let tmux = Tmux::start(s.path(), &format!("exec-{b}"));
+    let tmux = Tmux::start(s.path(), &format!("daily-exec-{b}"), true);
     tmux.send(&[&format!("clear; {HOIST} --backend {b} -p {} exec web sh", s.project), "Enter"]);
     tmux.until("the container's prompt", |sc| sc.lines().any(|l| l.trim_end().ends_with('#')));
     tmux.send(&["echo $((6*7)); tty", "Enter"]);

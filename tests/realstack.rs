@@ -13,6 +13,7 @@ mod common;
 
 use common::stack::Stack;
 use common::HOIST;
+use common::tmux::Tmux;
 
 fn example_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/real-stack")
@@ -191,7 +192,7 @@ fn crash_looping_dependency_fails_up(b: &'static str) {
 /// `exec db psql` in a real terminal (tmux): the prompt, a query, `\q`, exit status 0.
 fn exec_psql_in_a_terminal(b: &'static str) {
     let s = up_ready(b, "pty", 3);
-    let tmux = Tmux::start(s.path());
+    let tmux = Tmux::start(s.path(), &format!("psql-{b}"), false);
     tmux.line(&format!("clear; {HOIST} --backend {b} -p {} exec db psql -U app -d app", s.project));
     tmux.until("psql's prompt", |sc| sc.contains("app=#"));
     // `\g` ends the query: tmux would take a final `;` as its own command separator.
@@ -204,53 +205,6 @@ fn exec_psql_in_a_terminal(b: &'static str) {
     tmux.line("echo exec-status=$?");
     let screen = tmux.until("the exit status", |sc| sc.lines().any(|l| l.starts_with("exec-status=")));
     assert!(screen.contains("exec-status=0") && !screen.contains("panicked"), "{screen}");
-}
-
-/// A tmux server of our own (its socket named after this process and the test), killed
-/// when dropped.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(dir: &Path) -> Tmux {
-        let t = Tmux { socket: format!("hoist-realstack-{}-{}", std::process::id(), dir.file_name().unwrap().to_string_lossy()) };
-        let ok = t.cmd(&["new-session", "-d", "-s", "main", "-x", "160", "-y", "50", "-c"]).arg(dir).status().unwrap();
-        assert!(ok.success(), "tmux did not start (apt-get install tmux)");
-        t
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket]).args(args);
-        c
-    }
-
-    /// Types `text` as it is (no key names), then Enter.
-    fn line(&self, text: &str) {
-        for keys in [&["-l", text][..], &["Enter"]] {
-            assert!(self.cmd(&[&["send-keys", "-t", "main"][..], keys].concat()).status().unwrap().success(), "tmux send-keys {keys:?}");
-        }
-    }
-
-    /// Polls the pane until `done` holds (at most 30 s); returns that screen.
-    fn until(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let screen = String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "main"]).output().unwrap().stdout).into_owned();
-            if done(&screen) {
-                return screen;
-            }
-            assert!(Instant::now() < deadline, "no {what} on the screen:\n{screen}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]).status();
-    }
 }
 
 on_both_backends!(first_start_data_kept_and_down_v, rebuild_recreates_only_web, crash_looping_dependency_fails_up, exec_psql_in_a_terminal);

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod stack;
+pub mod tar;
+pub mod tmux;
 
 use std::path::PathBuf;
 use std::process::Command;

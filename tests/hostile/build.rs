@@ -10,6 +10,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use crate::common::stack::Stack;
+use crate::common::tar::{E, tar_of};
 
 /// A canary directory outside the context: a secret file whose content, mode and owner
 /// must never change, and that must never reach an image.
@@ -212,42 +213,19 @@ fn destination_symlinks_resolve_inside_the_image(backend: &'static str) {
     assert!(out.contains('F') && out.contains("workdir-made"), "{out}");
 }
 
-fn tar_with(entries: &[(&str, tar::EntryType, &str)]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for (name, kind, data) in entries {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(*kind);
-        h.set_mode(0o644);
-        (h.set_uid(0), h.set_gid(0), h.set_mtime(0));
-        // Raw names: the tar crate refuses to write `..` and absolute ones.
-        h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
-        if *kind == tar::EntryType::Regular {
-            h.set_size(data.len() as u64);
-            h.set_cksum();
-            b.append(&h, data.as_bytes()).unwrap();
-        } else {
-            h.set_link_name(data).unwrap();
-            h.set_cksum();
-            b.append(&h, std::io::empty()).unwrap();
-        }
-    }
-    b.into_inner().unwrap()
-}
-
 /// ADD unpacks local archives: `../` and `/` entries land inside the destination (as
 /// Docker's chrooted extraction does); a link planted to a host directory, or a hard link
 /// to a host file, fails the build.
 fn add_of_a_tar_with_escaping_entries(backend: &'static str) {
-    use tar::EntryType::{Link, Regular, Symlink};
     let canary = Canary::new();
     let p = Project::new(backend, "addtar");
     let c = canary.path().display().to_string();
     let write = |name: &str, data: Vec<u8>| std::fs::write(p.path().join(name), data).unwrap();
-    write("inside.tar", tar_with(&[("../../escape", Regular, "e"), ("/abs/file", Regular, "a")]));
-    write("link.tar", tar_with(&[("l", Symlink, &c), ("l/pwn", Regular, "x")]));
-    write("rel.tar", tar_with(&[("l", Symlink, &format!("../../../../../../../..{c}")), ("l/pwn", Regular, "x")]));
+    write("inside.tar", tar_of(&[E::File("../../escape", "e"), E::File("/abs/file", "a")]));
+    write("link.tar", tar_of(&[E::Symlink("l", &c), E::File("l/pwn", "x")]));
+    write("rel.tar", tar_of(&[E::Symlink("l", &format!("../../../../../../../..{c}")), E::File("l/pwn", "x")]));
     let hard_target = format!("../../../../../../../..{c}/secret");
-    write("hard.tar", tar_with(&[("h", Link, &hard_target)]));
+    write("hard.tar", tar_of(&[E::Link("h", &hard_target)]));
     p.built("FROM busybox\nADD inside.tar /d/\n");
     let out = p.run("cat /d/escape /d/abs/file");
     assert!(out.contains("ea"), "{out}");

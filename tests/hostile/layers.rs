@@ -10,9 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
-
 use crate::common::stack::Stack;
+use crate::common::tar::{E, save_archive, tar_of};
 use crate::common::{HOIST, busybox_tar, ensure_busybox};
 
 fn hoist(backend: &str, args: &[&str]) -> Output {
@@ -99,87 +98,6 @@ fn xattr_names(path: &Path) -> Vec<String> {
     buf[..n as usize].split(|b| *b == 0).filter(|k| !k.is_empty() && !k.starts_with(b"security.")).map(|k| String::from_utf8_lossy(k).into_owned()).collect()
 }
 
-/// One entry of a hand-made layer tar; names are written raw (`..`, absolute paths).
-enum E<'a> {
-    Dir(&'a str),
-    File(&'a str, &'a str),
-    Symlink(&'a str, &'a str),
-    Link(&'a str, &'a str),
-    Char(&'a str, u32, u32),
-    Fifo(&'a str),
-}
-
-/// A layer tar of `entries` (uid/gid 0, mode 0755 for directories, 0644 otherwise).
-fn layer(entries: &[E]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for e in entries {
-        let mut h = tar::Header::new_gnu();
-        let (name, kind, link, data, mode): (&str, tar::EntryType, Option<&str>, &[u8], u32) = match e {
-            E::Dir(n) => (n, tar::EntryType::Directory, None, b"", 0o755),
-            E::File(n, d) => (n, tar::EntryType::Regular, None, d.as_bytes(), 0o644),
-            E::Symlink(n, t) => (n, tar::EntryType::Symlink, Some(t), b"", 0o777),
-            E::Link(n, t) => (n, tar::EntryType::Link, Some(t), b"", 0o644),
-            E::Char(n, major, minor) => {
-                h.set_device_major(*major).unwrap();
-                h.set_device_minor(*minor).unwrap();
-                (n, tar::EntryType::Char, None, b"", 0o666)
-            }
-            E::Fifo(n) => (n, tar::EntryType::Fifo, None, b"", 0o644),
-        };
-        let gnu = h.as_gnu_mut().unwrap();
-        gnu.name[..name.len()].copy_from_slice(name.as_bytes());
-        if let Some(l) = link {
-            gnu.linkname[..l.len()].copy_from_slice(l.as_bytes());
-        }
-        h.set_entry_type(kind);
-        h.set_mode(mode);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_mtime(1_700_000_000);
-        h.set_size(data.len() as u64);
-        h.set_cksum();
-        b.append(&h, data).unwrap();
-    }
-    b.into_inner().unwrap()
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    enc.write_all(bytes).unwrap();
-    enc.finish().unwrap()
-}
-
-/// A `docker save` archive of one image: `layers` (uncompressed tars, lowest first; the
-/// same tar twice is stored once), gzipped when `gzipped`, tagged `repo_tags`.
-fn save_archive(dir: &Path, layers: &[&[u8]], repo_tags: &[&str], gzipped: bool) -> PathBuf {
-    let root = dir.join("archive");
-    std::fs::create_dir_all(&root).unwrap();
-    let mut files = Vec::new();
-    for l in layers {
-        let hex = sha256(l).trim_start_matches("sha256:").to_string();
-        std::fs::create_dir_all(root.join(&hex)).unwrap();
-        std::fs::write(root.join(&hex).join("layer.tar"), if gzipped { gzip(l) } else { l.to_vec() }).unwrap();
-        files.push(format!("{hex}/layer.tar"));
-    }
-    let config = serde_json::json!({
-        "architecture": "amd64", "os": "linux",
-        "config": {"Env": ["PATH=/bin"], "Cmd": ["sh"]},
-        "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|l| sha256(l)).collect::<Vec<_>>()},
-    })
-    .to_string();
-    let config_name = format!("{}.json", sha256(config.as_bytes()).trim_start_matches("sha256:"));
-    std::fs::write(root.join(&config_name), &config).unwrap();
-    let manifest = serde_json::json!([{"Config": config_name, "RepoTags": repo_tags, "Layers": files}]);
-    std::fs::write(root.join("manifest.json"), manifest.to_string()).unwrap();
-    let archive = dir.join("image.tar");
-    assert!(Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&archive).arg(".").status().unwrap().success());
-    archive
-}
-
 /// Writes `bytes` to a file of `dir`; returns its path as a string.
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
     let p = dir.join(name);
@@ -191,7 +109,7 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
 /// marker, a new directory and a file written through it.
 fn whiteout_layer(canary: &Canary) -> Vec<u8> {
     let target = canary.path().to_string_lossy().into_owned();
-    layer(&[
+    tar_of(&[
         E::Symlink("ev", &target),
         E::File("ev/.wh.file", ""),
         E::Dir("ev/newdir/"),
@@ -245,10 +163,10 @@ fn symlink_then_file_write_through_it() {
     let abs = canary.path().to_string_lossy().into_owned();
     let secret = format!("{abs}/secret");
     for (name, tar) in [
-        ("through-abs", layer(&[E::Symlink("d", &abs), E::File("d/x", "pwned")])),
-        ("through-rel", layer(&[E::Symlink("d", &up), E::File("d/secret", "pwned")])),
-        ("replace-link", layer(&[E::Symlink("f", &secret), E::File("f", "pwned")])),
-        ("deep", layer(&[E::Dir("a/"), E::Symlink("a/b", &abs), E::Dir("a/b/c/"), E::File("a/b/c/x", "pwned"), E::Fifo("a/b/p")])),
+        ("through-abs", tar_of(&[E::Symlink("d", &abs), E::File("d/x", "pwned")])),
+        ("through-rel", tar_of(&[E::Symlink("d", &up), E::File("d/secret", "pwned")])),
+        ("replace-link", tar_of(&[E::Symlink("f", &secret), E::File("f", "pwned")])),
+        ("deep", tar_of(&[E::Dir("a/"), E::Symlink("a/b", &abs), E::Dir("a/b/c/"), E::File("a/b/c/x", "pwned"), E::Fifo("a/b/p")])),
     ] {
         import_leaves_host_alone("builtin", &canary, &tar, name);
     }
@@ -261,9 +179,9 @@ fn hard_link_to_outside() {
     let up = format!("../../../../../..{abs}");
     let dir_link = canary.path().to_string_lossy().into_owned();
     for (name, tar) in [
-        ("link-abs", layer(&[E::Link("h", &abs)])),
-        ("link-rel", layer(&[E::Link("h", &up)])),
-        ("link-through-symlink", layer(&[E::Symlink("s", &dir_link), E::Link("h", "s/secret")])),
+        ("link-abs", tar_of(&[E::Link("h", &abs)])),
+        ("link-rel", tar_of(&[E::Link("h", &up)])),
+        ("link-through-symlink", tar_of(&[E::Symlink("s", &dir_link), E::Link("h", "s/secret")])),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let err = fails("builtin", &["image", "import", &write(dir.path(), "layer.tar", &tar), &unique(name)]);
@@ -271,31 +189,39 @@ fn hard_link_to_outside() {
         canary.assert_untouched();
     }
     // A hard link inside the layer still works.
-    let tar = layer(&[E::File("a", "same"), E::Link("b", "a")]);
+    let tar = tar_of(&[E::File("a", "same"), E::Link("b", "a")]);
     import_leaves_host_alone("builtin", &canary, &tar, "link-inside");
+}
+
+/// `..` stops at the layer's top and a leading `/` is dropped, as Docker cleans layer
+/// names (the same policy as ADD's archives): both land inside the layer, never outside.
+fn dotdot_and_absolute_names_land_inside(backend: &'static str, canary: &Canary) -> String {
+    let base = std::fs::read(busybox_tar()).unwrap();
+    let climbing = format!("../../../../../../../..{}/x", canary.path().display());
+    let absolute = format!("/{}/y", canary.rel());
+    let names = tar_of(&[E::File(&climbing, "up "), E::File(&absolute, "abs "), E::File("a/../../../z", "z")]);
+    let dir = tempfile::tempdir().unwrap();
+    let reference = format!("{}:1", unique("dotdot"));
+    let archive = save_archive(dir.path(), &[&base, &names], &[&reference], false);
+    let _clean = Images(backend, vec![reference.clone()]);
+    ok(backend, &["image", "load", "-i", &archive.to_string_lossy()]);
+    canary.assert_untouched();
+    run(backend, &reference, &format!("cat /{0}/x /{0}/y /z", canary.rel()))
 }
 
 #[test]
 fn dotdot_and_absolute_names() {
     let canary = Canary::new();
-    let dir = tempfile::tempdir().unwrap();
-    let climbing = format!("../../../../../../../..{}/x", canary.path().display());
-    let err = fails("builtin", &["image", "import", &write(dir.path(), "up.tar", &layer(&[E::File(&climbing, "pwned")])), &unique("dotdot")]);
-    assert!(err.contains("leads outside"), "{err}");
-    canary.assert_untouched();
-    // Absolute names land inside the layer, as tar and Docker do.
-    let absolute = format!("/{}/x", canary.rel());
-    let reference = unique("absolute");
-    let _clean = Images("builtin", vec![reference.clone()]);
-    ok("builtin", &["image", "import", &write(dir.path(), "abs.tar", &layer(&[E::File(&absolute, "inside")])), &reference]);
-    canary.assert_untouched();
+    let builtin = dotdot_and_absolute_names_land_inside("builtin", &canary);
+    assert_eq!(builtin, "up abs z");
+    assert_eq!(builtin, dotdot_and_absolute_names_land_inside("docker", &canary));
 }
 
 /// Device nodes and fifos in a layer are made (hoist runs as root), as Docker makes them.
 #[test]
 fn device_nodes_are_made_as_docker_makes_them() {
     let base = std::fs::read(busybox_tar()).unwrap();
-    let devices = layer(&[E::Dir("x/"), E::Char("x/mynull", 1, 3), E::Fifo("x/pipe")]);
+    let devices = tar_of(&[E::Dir("x/"), E::Char("x/mynull", 1, 3), E::Fifo("x/pipe")]);
     let dir = tempfile::tempdir().unwrap();
     let reference = format!("{}:1", unique("devices"));
     let archive = save_archive(dir.path(), &[&base, &devices], &[&reference], false);
@@ -321,7 +247,7 @@ fn run(backend: &'static str, image: &str, script: &str) -> String {
 fn repo_tags_that_are_paths_are_refused() {
     ensure_busybox("builtin");
     let canary = Canary::new();
-    let base = layer(&[E::File("f", "x")]);
+    let base = tar_of(&[E::File("f", "x")]);
     for tag in ["../../etc:x", &format!("../../../../..{}:x", canary.path().display()), "/abs:x", "UPPER:x"] {
         let dir = tempfile::tempdir().unwrap();
         let archive = save_archive(dir.path(), &[&base], &[tag], false);
@@ -381,7 +307,7 @@ fn pull_symlink_whiteout_and_opaque_stay_inside() {
     let remote = format!("127.0.0.1:{}/hoist/{}:1", reg.1, unique("pull-whiteout"));
     let _clean = Images("builtin", vec![local.clone(), remote.clone()]);
     // The whiteouts need a directory to exist first: the canary path without the symlink.
-    let tar = layer(&[E::Dir(&format!("{}/", canary.rel())), E::Symlink("ev", &canary.path().to_string_lossy()), E::File("ev/.wh.file", ""), E::File("ev/sub/.wh..wh..opq", ""), E::File("ev/written", "pwned")]);
+    let tar = tar_of(&[E::Dir(&format!("{}/", canary.rel())), E::Symlink("ev", &canary.path().to_string_lossy()), E::File("ev/.wh.file", ""), E::File("ev/sub/.wh..wh..opq", ""), E::File("ev/written", "pwned")]);
     let archive = save_archive(dir.path(), &[&tar], &[&local], true);
     ok("builtin", &["image", "load", "-i", &archive.to_string_lossy()]);
     canary.assert_untouched();
@@ -401,7 +327,7 @@ fn pull_symlink_whiteout_and_opaque_stay_inside() {
 fn copy_up_through_a_symlink_stays_in_the_image() {
     let canary = Canary::new();
     let base = std::fs::read(busybox_tar()).unwrap();
-    let evil = layer(&[E::Symlink("data", "/etc"), E::File("etc/from-image", "image's own"), E::Symlink("data2", &canary.path().to_string_lossy())]);
+    let evil = tar_of(&[E::Symlink("data", "/etc"), E::File("etc/from-image", "image's own"), E::Symlink("data2", &canary.path().to_string_lossy())]);
     let dir = tempfile::tempdir().unwrap();
     let reference = format!("{}:1", unique("copyup"));
     let archive = save_archive(dir.path(), &[&base, &evil], &[&reference], false);
@@ -486,7 +412,7 @@ fn repeated_layer_runs(backend: &'static str) -> String {
     // would hide what a first load of the repeated layer does).
     let reference = format!("{}:1", unique("repeated"));
     let script = format!("echo repeated-ok # {reference}");
-    let app = layer(&[E::Dir("app/"), E::File("app/entrypoint.sh", &script)]);
+    let app = tar_of(&[E::Dir("app/"), E::File("app/entrypoint.sh", &script)]);
     let dir = tempfile::tempdir().unwrap();
     let archive = save_archive(dir.path(), &[&base, &app, &app], &[&reference], false);
     let _clean = Images(backend, vec![reference.clone()]);

@@ -329,7 +329,7 @@ fn copy_from_image(layers: &[PathBuf], empty: &Path, view: &Path, target: &str, 
     lowers.push(empty.to_path_buf());
     let data = format!("lowerdir={}", lowers.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":"));
     mount(Some("overlay"), view, Some("overlay"), MsFlags::MS_RDONLY, Some(data.as_str())).map_err(|e| std::io::Error::other(format!("mounting the image's layers: {e}")))?;
-    let rel = tree::clean(Path::new(target))?;
+    let rel = tree::clean(Path::new(target));
     let source = match tree::Tree::open(view)?.dir(&rel) {
         Ok(dir) => dir,
         // Nothing there (or not a directory): the volume stays as it is.

@@ -1,9 +1,9 @@
-//! Safe operations on trees hoist does not trust (image layers, volumes, an image's files):
-//! paths resolve inside an open root they cannot leave (pathrs: openat2 RESOLVE_IN_ROOT,
-//! with a safe fallback), and each entry is made, changed or removed relative to its
-//! parent's descriptor, one name at a time and never following it, so no symlink planted
-//! in the tree (or swapped in by a running container) can lead an operation outside.
-
+//! The one way hoist touches a tree it does not trust (image layers, an image's or a
+//! container's files, volumes, build contexts, a build's stages): paths resolve inside an
+//! open root they cannot leave (pathrs: openat2 RESOLVE_IN_ROOT, with a safe fallback), and
+//! each entry is made, changed, opened or removed relative to its parent's descriptor, one
+//! name at a time and never following it, so no symlink planted in the tree (or swapped in
+//! by a running container) can lead an operation outside.
 use std::collections::HashMap;
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
@@ -46,29 +46,44 @@ pub enum Kind {
     Block(u64),
 }
 
+/// pathrs errors as io errors (the errno kept, so NotFound stays NotFound).
 fn pathrs_err(e: pathrs::error::Error) -> io::Error {
     match e.kind() {
-        pathrs::error::ErrorKind::OsError(Some(errno)) => io::Error::new(io::Error::from_raw_os_error(errno).kind(), format!("{e}")),
+        pathrs::error::ErrorKind::OsError(Some(errno)) => {
+            let os = io::Error::from_raw_os_error(errno);
+            io::Error::new(os.kind(), format!("{e}: {os}"))
+        }
         _ => io::Error::other(format!("{e}")),
     }
 }
 
-/// `name` inside a tree, relative and without `.` or `..`: leading `/` and `.` are dropped
-/// and `..` goes up, as Docker cleans layer entry names; a name that would climb above the
-/// root is refused.
-pub fn clean(name: &Path) -> io::Result<PathBuf> {
+/// `name` inside a tree, relative and without `.` or `..`, cleaned as Docker cleans a path
+/// joined to `/` (layer and ADD entry names, COPY paths): a leading `/` and `.` are dropped
+/// and `..` goes up, stopping at the top (`../../x` and `/x` are both `x`).
+pub fn clean(name: &Path) -> PathBuf {
     let mut out = PathBuf::new();
-    for c in name.components() {
-        match c {
-            Component::Normal(n) => out.push(n),
-            Component::ParentDir if out.pop() => {}
-            Component::ParentDir => {
-                return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{} leads outside the tree", name.display())));
-            }
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+    for part in parts(name).into_iter().rev() {
+        if part == ".." {
+            out.pop();
+        } else {
+            out.push(part);
         }
     }
-    Ok(out)
+    out
+}
+
+/// The components of `path` to walk, last first (`.` and the root dropped, `..` kept).
+fn parts(path: &Path) -> Vec<OsString> {
+    let mut out: Vec<OsString> = path
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_os_string()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect();
+    out.reverse();
+    out
 }
 
 /// A cleaned relative path split into its parent and its last name (None for the root).
@@ -76,40 +91,208 @@ pub fn split(rel: &Path) -> (&Path, Option<&OsStr>) {
     (rel.parent().unwrap_or(Path::new("")), rel.file_name())
 }
 
+/// pathrs names the tree's top `.`, not an empty path.
 fn dot(rel: &Path) -> &Path {
     if rel.as_os_str().is_empty() { Path::new(".") } else { rel }
 }
 
+fn not_found(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound
+}
+
+/// Symlinks followed in one path before giving up (the kernel's limit).
+const MAX_SYMLINKS: usize = 40;
+
 impl Tree {
     pub fn open(path: &Path) -> io::Result<Tree> {
-        let root = pathrs::Root::open(path).map_err(|e| io::Error::other(format!("opening {}: {}", path.display(), pathrs_err(e))))?;
-        Ok(Tree { root })
+        pathrs::Root::open(path).map(|root| Tree { root }).map_err(pathrs_err)
     }
 
-    /// The directory at `rel`, made (0755, root's) with its missing parents.
-    pub fn make_dir(&self, rel: &Path) -> io::Result<Dir> {
-        use std::os::unix::fs::PermissionsExt;
-        let handle = self.root.mkdir_all(dot(rel), &std::fs::Permissions::from_mode(0o755)).map_err(pathrs_err)?;
-        Ok(Dir(handle.into()))
+    /// The directory `rel` as a tree of its own (what is in it cannot climb out of it).
+    pub fn subtree(&self, rel: &Path) -> io::Result<Tree> {
+        let Dir(fd) = self.dir(rel)?;
+        Ok(Tree { root: pathrs::Root::from_fd(fd) })
     }
 
     /// The existing directory at `rel` (symlinks followed inside the tree).
     pub fn dir(&self, rel: &Path) -> io::Result<Dir> {
         let handle = self.root.resolve(dot(rel)).map_err(pathrs_err)?;
-        let dir = Dir(handle.into());
         // An O_PATH handle: opening "." checks it is a directory and gives a full descriptor.
-        dir.open_dir(OsStr::new("."))
+        Dir(handle.into()).open_dir(OsStr::new("."))
+    }
+
+    /// The directory at `rel`, made (0755, root's) with its missing parents; symlinks are
+    /// followed inside the tree (one to a path the tree does not have is an error).
+    pub fn mkdir_all(&self, rel: &Path) -> io::Result<Dir> {
+        use std::os::unix::fs::PermissionsExt;
+        let handle = self.root.mkdir_all(dot(rel), &std::fs::Permissions::from_mode(0o755)).map_err(pathrs_err)?;
+        Dir(handle.into()).open_dir(OsStr::new("."))
+    }
+
+    /// The directory holding `rel` (symlinks followed inside the tree) and `rel`'s name in
+    /// it: what the writes below act on, never following that name.
+    fn parent<'a>(&self, rel: &'a Path) -> io::Result<(Dir, &'a OsStr)> {
+        match split(rel) {
+            (parent, Some(name)) => Ok((self.dir(parent)?, name)),
+            (_, None) => Err(io::Error::new(io::ErrorKind::InvalidInput, "the top of the tree cannot be replaced")),
+        }
+    }
+
+    /// `path` with every symlink in it followed inside the tree (an absolute target from
+    /// the tree's top, `..` stopping there), as Docker resolves COPY sources and
+    /// destinations. A missing tail (or a dangling link's target) is kept as written; the
+    /// flag says whether the path exists. `visible` hides entries (.dockerignore).
+    pub fn canonical(&self, path: &Path, visible: &dyn Fn(&Path, bool) -> bool) -> io::Result<(PathBuf, bool)> {
+        let mut done = PathBuf::new();
+        let mut todo = parts(path);
+        let (mut links, mut exists) = (0, true);
+        while let Some(part) = todo.pop() {
+            if part == ".." {
+                done.pop();
+                continue;
+            }
+            let next = done.join(&part);
+            if !exists {
+                done = next;
+                continue;
+            }
+            match self.lstat(&next) {
+                Ok(m) if !visible(&next, m.is_dir()) => {
+                    exists = false;
+                    done = next;
+                }
+                Ok(m) if m.file_type().is_symlink() => {
+                    links += 1;
+                    if links > MAX_SYMLINKS {
+                        return Err(io::Error::from_raw_os_error(libc::ELOOP));
+                    }
+                    let target = self.readlink(&next)?;
+                    if target.is_absolute() {
+                        done = PathBuf::new();
+                    }
+                    todo.extend(parts(&target));
+                }
+                Ok(_) => done = next,
+                Err(e) if not_found(&e) => {
+                    exists = false;
+                    done = next;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((done, exists))
+    }
+
+    /// Metadata of `rel` itself (a final symlink is not followed).
+    pub fn lstat(&self, rel: &Path) -> io::Result<std::fs::Metadata> {
+        let handle = self.root.resolve_nofollow(dot(rel)).map_err(pathrs_err)?;
+        File::from(OwnedFd::from(handle)).metadata()
+    }
+
+    pub fn readlink(&self, rel: &Path) -> io::Result<PathBuf> {
+        self.root.readlink(rel).map_err(pathrs_err)
+    }
+
+    /// The names in directory `rel` (not a symlink to one), sorted.
+    pub fn read_dir(&self, rel: &Path) -> io::Result<Vec<OsString>> {
+        let handle = self.root.resolve_nofollow(dot(rel)).map_err(pathrs_err)?;
+        Dir(handle.into()).open_dir(OsStr::new("."))?.names()
+    }
+
+    /// Opens the regular file `rel` (not through a final symlink) for reading.
+    pub fn open_file(&self, rel: &Path) -> io::Result<File> {
+        let handle = self.root.resolve_nofollow(dot(rel)).map_err(pathrs_err)?;
+        reopen_regular(handle, rel.as_os_str())
+    }
+
+    /// Creates the missing directories of `rel` (a canonical path: no symlink is
+    /// followed), new ones 0755 and owned by `owner`; a non-directory on the way is an error.
+    pub fn make_dirs(&self, rel: &Path, owner: (u32, u32)) -> io::Result<()> {
+        let mut dir = self.dir(Path::new(""))?;
+        let mut cur = PathBuf::new();
+        for name in rel.iter() {
+            cur.push(name);
+            match dir.stat(name)? {
+                Some(st) if file_type(&st) == SFlag::S_IFDIR => {}
+                Some(_) => return Err(io::Error::new(io::ErrorKind::NotADirectory, format!("/{} is not a directory", cur.display()))),
+                None => {
+                    dir.make(name, Kind::Dir)?;
+                    set_meta(&dir.open_dir(name)?, owner, 0o755, None)?;
+                }
+            }
+            dir = dir.open_dir(name)?;
+        }
+        Ok(())
+    }
+
+    /// A directory at `rel` (an existing one is kept, anything else replaced), open so its
+    /// metadata can be set.
+    pub fn make_dir(&self, rel: &Path) -> io::Result<Dir> {
+        let (dir, name) = self.parent(rel)?;
+        dir.make(name, Kind::Dir)?;
+        dir.open_dir(name)
+    }
+
+    /// A new empty regular file at `rel`, replacing what was there.
+    pub fn create_file(&self, rel: &Path) -> io::Result<File> {
+        let (dir, name) = self.parent(rel)?;
+        dir.create_file(name)
+    }
+
+    /// A symlink at `rel` to `target`, replacing what was there.
+    pub fn symlink(&self, rel: &Path, target: &Path) -> io::Result<()> {
+        let (dir, name) = self.parent(rel)?;
+        dir.symlink(name, target)
+    }
+
+    /// Removes `rel` and everything below it (a symlink is removed, not followed).
+    pub fn remove(&self, rel: &Path) -> io::Result<()> {
+        let (dir, name) = self.parent(rel)?;
+        dir.remove(name)
+    }
+
+    /// Sets the owner of `rel` itself (a symlink is not followed).
+    pub fn lchown(&self, rel: &Path, owner: (u32, u32)) -> io::Result<()> {
+        let (dir, name) = self.parent(rel)?;
+        dir.chown(name, owner)
     }
 
     /// Hard-links `name` in `dir` to the entry at `target` (a cleaned relative path, its
     /// parents followed inside the tree, the entry itself not followed).
     pub fn hard_link(&self, target: &Path, dir: &Dir, name: &OsStr) -> io::Result<()> {
-        let (parent, Some(target_name)) = split(target) else {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "a hard link to the root"));
-        };
-        let parent = self.root.resolve(dot(parent)).map_err(pathrs_err)?;
+        let (parent, target_name) = self.parent(target)?;
         dir.remove(name)?;
-        nix::unistd::linkat(parent.as_fd(), target_name, dir.0.as_fd(), name, AtFlags::empty()).map_err(io::Error::from)
+        nix::unistd::linkat(parent.fd(), target_name, dir.fd(), name, AtFlags::empty()).map_err(io::Error::from)
+    }
+}
+
+/// Opens what `handle` (an O_PATH descriptor) is, for reading, if it is a regular file. The
+/// type is checked on the very inode then opened, so a FIFO or a device swapped in can
+/// neither block nor act.
+fn reopen_regular(handle: pathrs::Handle, shown: &OsStr) -> io::Result<File> {
+    let st = nix::sys::stat::fstat(handle.as_fd())?;
+    if file_type(&st) != SFlag::S_IFREG {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not a regular file", Path::new(shown).display())));
+    }
+    handle.reopen(pathrs::flags::OpenFlags::O_RDONLY).map_err(pathrs_err)
+}
+
+/// Owner, then mode (a chown clears set-id bits), then the modification time of an open
+/// file or directory.
+pub fn set_meta(file: &impl AsFd, owner: (u32, u32), mode: u32, mtime: Option<i64>) -> io::Result<()> {
+    let fd = file.as_fd();
+    nix::unistd::fchown(fd, Some(owner.0.into()), Some(owner.1.into()))?;
+    nix::sys::stat::fchmod(fd, Mode::from_bits_truncate(mode & 0o7777))?;
+    if let Some(secs) = mtime {
+        let t = TimeSpec::new(secs, 0);
+        nix::sys::stat::futimens(fd, &TimeSpec::UTIME_OMIT, &t)?;
+    }
+    Ok(())
+}
+
+impl AsFd for Dir {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
     }
 }
 
@@ -140,12 +323,11 @@ impl Dir {
 
     /// The regular file `name`, for reading (not through a symlink).
     pub fn open_file(&self, name: &OsStr) -> io::Result<File> {
-        let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK;
-        let fd = nix::fcntl::openat(self.fd(), name, flags, Mode::empty())?;
-        Ok(File::from(fd))
+        let fd = nix::fcntl::openat(self.fd(), name, OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())?;
+        reopen_regular(pathrs::Handle::from_fd(fd), name)
     }
 
-    /// The names in the directory (without `.` and `..`).
+    /// The names in the directory (without `.` and `..`), sorted.
     pub fn names(&self) -> io::Result<Vec<OsString>> {
         let fd = nix::fcntl::openat(self.fd(), ".", OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())?;
         let mut names = Vec::new();
@@ -155,6 +337,7 @@ impl Dir {
                 names.push(name);
             }
         }
+        names.sort();
         Ok(names)
     }
 
@@ -211,6 +394,11 @@ impl Dir {
     pub fn link_to(&self, name: &OsStr, file: &impl AsFd) -> io::Result<()> {
         self.remove(name)?;
         nix::unistd::linkat(file.as_fd(), "", self.fd(), name, AtFlags::AT_EMPTY_PATH).map_err(io::Error::from)
+    }
+
+    /// Sets the owner of `name` itself (a symlink is not followed).
+    pub fn chown(&self, name: &OsStr, (uid, gid): (u32, u32)) -> io::Result<()> {
+        nix::unistd::fchownat(self.fd(), name, Some(uid.into()), Some(gid.into()), AtFlags::AT_SYMLINK_NOFOLLOW).map_err(io::Error::from)
     }
 
     /// `/proc/self/fd/<dir>/<name>`: the entry's path for the xattr calls that take one
@@ -324,9 +512,7 @@ pub fn copy_contents(src: &Dir, dst: &Dir) -> io::Result<()> {
 const MAX_LINKS: usize = 512;
 
 fn copy_dir(src: &Dir, dst: &Dir, links: &mut HashMap<(u64, u64), File>) -> io::Result<()> {
-    let mut names = src.names()?;
-    names.sort();
-    for name in names {
+    for name in src.names()? {
         let context = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", name.to_string_lossy()));
         let Some(st) = src.stat(&name)? else { continue };
         let meta = src.meta(&name, &st).map_err(context)?;
@@ -367,17 +553,21 @@ fn copy_dir(src: &Dir, dst: &Dir, links: &mut HashMap<(u64, u64), File>) -> io::
 mod tests {
     use super::*;
 
-    #[test]
-    fn clean_names() {
-        assert_eq!(clean(Path::new("/a/./b/")).unwrap(), Path::new("a/b"));
-        assert_eq!(clean(Path::new("a/../b")).unwrap(), Path::new("b"));
-        assert!(clean(Path::new("../x")).is_err());
-        assert!(clean(Path::new("a/../../x")).is_err());
-        assert_eq!(clean(Path::new("./")).unwrap(), Path::new(""));
+    fn all(_: &Path, _: bool) -> bool {
+        true
     }
 
     #[test]
-    fn symlinks_resolve_inside() {
+    fn clean_names() {
+        assert_eq!(clean(Path::new("/a/./b/")), Path::new("a/b"));
+        assert_eq!(clean(Path::new("a/../b")), Path::new("b"));
+        assert_eq!(clean(Path::new("../x")), Path::new("x"));
+        assert_eq!(clean(Path::new("/a/./b/../../../c")), Path::new("c"));
+        assert_eq!(clean(Path::new("./")), Path::new(""));
+    }
+
+    #[test]
+    fn writes_stay_inside() {
         let d = tempfile::tempdir().unwrap();
         let outside = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(outside.path(), d.path().join("ev")).unwrap();
@@ -385,16 +575,44 @@ mod tests {
         // "ev" points outside: inside the tree it means <tree>/<that path>, which does not
         // exist; pathrs refuses to create through such a dangling link, and either way
         // nothing appears outside.
-        if let Ok(dir) = tree.make_dir(Path::new("ev/sub")) {
+        if let Ok(dir) = tree.mkdir_all(Path::new("ev/sub")) {
             dir.create_file(OsStr::new("f")).unwrap();
             assert!(d.path().join(outside.path().strip_prefix("/").unwrap()).join("sub/f").exists());
         }
         assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none(), "wrote outside");
         // A symlink at the final name is replaced, never written through.
         std::os::unix::fs::symlink(outside.path().join("g"), d.path().join("g")).unwrap();
-        let root = tree.dir(Path::new("")).unwrap();
-        root.create_file(OsStr::new("g")).unwrap();
+        drop(tree.create_file(Path::new("g")).unwrap());
         assert!(!outside.path().join("g").exists());
-        assert!(d.path().join("g").symlink_metadata().unwrap().is_file());
+        assert!(tree.lstat(Path::new("g")).unwrap().is_file(), "the link itself was replaced");
+        assert!(tree.make_dirs(Path::new("g/x"), (0, 0)).is_err(), "a file on the way");
+    }
+
+    #[test]
+    fn symlinks_resolve_inside_the_tree() {
+        let host = tempfile::tempdir().unwrap();
+        std::fs::write(host.path().join("secret"), "host").unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path();
+        std::fs::create_dir_all(p.join("real/sub")).unwrap();
+        std::fs::write(p.join("real/f"), "in").unwrap();
+        std::os::unix::fs::symlink(host.path(), p.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../../../../..", p.join("real/up")).unwrap();
+        std::os::unix::fs::symlink("/real", p.join("real/sub/top")).unwrap();
+        std::os::unix::fs::symlink("loop", p.join("loop")).unwrap();
+        nix::unistd::mkfifo(&p.join("fifo"), Mode::from_bits_truncate(0o600)).unwrap();
+        let t = Tree::open(p).unwrap();
+        let host_rel = host.path().strip_prefix("/").unwrap().join("secret");
+        assert_eq!(t.canonical(Path::new("abs/secret"), &all).unwrap(), (host_rel, false), "an absolute link starts at the tree's top");
+        assert_eq!(t.canonical(Path::new("real/up/real/f"), &all).unwrap(), (PathBuf::from("real/f"), true));
+        assert_eq!(t.canonical(Path::new("real/sub/top/f"), &all).unwrap(), (PathBuf::from("real/f"), true));
+        assert_eq!(t.canonical(Path::new("../../real/./f"), &all).unwrap(), (PathBuf::from("real/f"), true));
+        assert!(t.canonical(Path::new("loop"), &all).is_err());
+        assert!(t.open_file(Path::new("abs/secret")).is_err(), "never the host's file");
+        assert!(t.open_file(Path::new("fifo")).is_err(), "a FIFO is not opened (it would block)");
+        assert!(t.dir(Path::new("")).unwrap().open_file(OsStr::new("fifo")).is_err());
+        assert_eq!(std::io::read_to_string(t.open_file(Path::new("real/up/real/f")).unwrap()).unwrap(), "in");
+        assert_eq!(t.read_dir(Path::new("real")).unwrap(), vec![OsString::from("f"), "sub".into(), "up".into()]);
+        assert_eq!(std::fs::read_to_string(host.path().join("secret")).unwrap(), "host");
     }
 }

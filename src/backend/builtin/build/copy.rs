@@ -9,6 +9,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use super::super::image::unpack;
 use super::archive;
 use super::cache;
 use super::context::{self, Entry, Ignore, Ownership, Source};
@@ -206,7 +207,8 @@ impl Target<'_> {
         }
         if self.unpack && first.meta.is_file() && let Some(reader) = archive::reader(src.open_file(&first.rel)?).map_err(io::Error::other)? {
             let dir = self.image.subtree(&self.dest_dir()?)?;
-            return archive::unpack(reader, &dir).map_err(|e| io::Error::new(e.kind(), format!("unpacking the archive: {e}")));
+            let skipped = unpack::unpack(reader, &dir, unpack::As::Add).map_err(|e| io::Error::new(e.kind(), format!("unpacking the archive: {e}")))?;
+            return Ok(skipped.iter().map(|p| format!("{}: device nodes and FIFOs in an ADD archive are skipped", p.display())).collect());
         }
         let target = if self.dest_is_dir {
             self.dest_dir()?.join(found.name.file_name().unwrap_or_default())

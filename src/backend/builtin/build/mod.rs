@@ -11,13 +11,13 @@ mod ignore;
 mod scratch;
 mod stage;
 mod steps;
-mod tree;
 mod vars;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 
 use super::BuiltinBackend;
+use super::tree;
 use super::image::ImageStore;
 use crate::backend::{Backend, BuildSpec, ProgressEvent, ProgressFn};
 use dockerfile::{Dockerfile, Kind};

@@ -11,7 +11,7 @@ use std::time::Duration;
 use nix::fcntl::{Flock, FlockArg};
 use nix::mount::{MntFlags, MsFlags};
 
-use super::super::image::ImageStore;
+use super::super::image::{ImageStore, overlay_lowers};
 use super::super::runtime::{self, state};
 use super::tree::Tree;
 
@@ -89,10 +89,10 @@ fn is_mount_point(path: &Path) -> bool {
     m.dev() != p.dev()
 }
 
-/// Mounts an overlay of `layers` (lowest first) at `target`; `upper` (with `work`) makes
-/// it writable.
+/// Mounts an overlay of `layers` (lowest first; a repeated one only at its topmost place,
+/// see `overlay_lowers`) at `target`; `upper` (with `work`) makes it writable.
 fn mount_overlay(target: &Path, layers: &[PathBuf], upper: Option<(&Path, &Path)>) -> Result<(), String> {
-    let lower = layers.iter().rev().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":");
+    let lower = overlay_lowers(layers).iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":");
     let mut data = format!("lowerdir={lower}");
     if let Some((upper, work)) = upper {
         data += &format!(",upperdir={},workdir={}", upper.display(), work.display());
@@ -114,7 +114,7 @@ pub struct View {
 impl View {
     pub fn open(scratch: &Scratch, layers: &[PathBuf]) -> Result<View, String> {
         let open = |dir: &Path| Tree::open(dir).map_err(|e| format!("opening {}: {e}", dir.display()));
-        if let [only] = layers {
+        if let [only] = &overlay_lowers(layers)[..] {
             return Ok(View { tree: open(only)?, mounted: None });
         }
         let target = scratch.path("view");

@@ -42,7 +42,8 @@ fn unpack_archive(archive: &Path, dir: &Path) -> Result<()> {
         _ => Box::new(reader),
     };
     fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
-    super::unpack::unpack(decoded, dir, super::unpack::As::Archive).map(drop).map_err(io(format!("unpacking {}", archive.display())))
+    let tree = crate::backend::builtin::tree::Tree::open(dir).map_err(io(format!("opening {}", dir.display())))?;
+    super::unpack::unpack(decoded, &tree, super::unpack::As::Archive).map(drop).map_err(io(format!("unpacking {}", archive.display())))
 }
 
 /// `path` (relative, from the archive) inside `dir`, links followed; refuses what leads out.

@@ -7,7 +7,7 @@ mod archive;
 pub mod diff;
 mod oci;
 mod registry;
-mod unpack;
+pub(super) mod unpack;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -476,7 +476,8 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Unpacks a layer tar into `dir` (see `unpack`); device nodes this process may not make
 /// are skipped with a warning.
 fn unpack_layer(reader: impl Read, dir: &Path) -> Result<()> {
-    let skipped = unpack::unpack(reader, dir, unpack::As::Layer).map_err(io("unpacking the layer"))?;
+    let tree = super::tree::Tree::open(dir).map_err(io(format!("opening {}", dir.display())))?;
+    let skipped = unpack::unpack(reader, &tree, unpack::As::Layer).map_err(io("unpacking the layer"))?;
     if !skipped.is_empty() {
         let names: Vec<String> = skipped.iter().map(|p| format!("/{}", p.display())).collect();
         eprintln!("warning: a layer's device nodes were skipped (no right to make them here): {}", names.join(", "));
