@@ -146,7 +146,7 @@ fn seed_scenarios_load() {
     assert!(links.legacy);
     let r = &links.services["receiver"];
     assert_eq!((r.links[0].target.as_str(), r.links[0].alias.as_str()), ("example", "ex"));
-    assert_eq!(links.services["example"].expose, vec!["8080/tcp".to_string(), "80/tcp".to_string()]);
+    assert_eq!(links.services["example"].expose.iter().map(|e| e.to_string()).collect::<Vec<_>>(), ["8080/tcp", "80/tcp"]);
     assert!(links.networks.is_empty(), "legacy projects use the default bridge");
 
     let env = load("env-interpolation");

@@ -243,7 +243,7 @@ volumes:
     let a = &p.services["a"];
     assert!(a.build.as_ref().unwrap().context.ends_with("/ctx") && a.build.as_ref().unwrap().context.starts_with('/'));
     assert_eq!(a.command.as_deref().unwrap(), ["sh", "-c", "echo \"a b\""]);
-    assert_eq!(a.expose, ["3000/tcp", "3001/tcp", "53/udp"]);
+    assert_eq!(a.expose.iter().map(|e| e.to_string()).collect::<Vec<_>>(), ["3000/tcp", "3001/tcp", "53/udp"]);
     assert_eq!(a.ports.len(), 2);
     assert_eq!((a.ports[1].target, a.ports[1].published, a.ports[1].host_ip.as_deref()), (443, Some(8443), Some("127.0.0.1")));
     let v = &a.volumes;
@@ -255,12 +255,12 @@ volumes:
     assert_eq!(a.healthcheck.as_ref().unwrap().test, ["CMD-SHELL", "curl -f localhost"]);
     assert_eq!((a.mem_limit, a.shm_size, a.memswap_limit), (Some(512 << 20), Some(1 << 30), Some(1024)));
     assert_eq!((a.ulimits["nofile"].soft, a.ulimits["nofile"].hard, a.ulimits["nproc"].hard), (1024, 2048, 512));
-    assert_eq!(a.extra_hosts, ["db:10.0.0.2"]);
+    assert_eq!((a.extra_hosts[0].host.as_str(), a.extra_hosts[0].ip.as_str()), ("db", "10.0.0.2"));
     assert_eq!(a.labels["c"], "");
     assert_eq!((a.dns.clone(), a.tmpfs.clone()), (vec!["8.8.8.8".to_string()], vec!["/run".to_string()]));
     assert_eq!(a.networks["front"].aliases, ["web"]);
     assert_eq!(a.sysctls["net.core.somaxconn"], "1024");
-    assert!(a.extensions.contains_key("x-custom") && a.other.contains_key("oom_score_adj"));
+    assert!(a.extensions.contains_key("x-custom") && a.oom_score_adj == Some(5));
     let b = &p.services["b"];
     assert_eq!((b.links[0].alias.as_str(), b.links[1].alias.as_str()), ("a", "alias"));
     assert_eq!(b.volumes_from[1].source, VolumesFromSource::Container("other".into()));

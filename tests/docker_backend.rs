@@ -14,7 +14,7 @@ use hoist::backend::{
     Backend, BackendError, ContainerSpec, ContainerState, Health, ImportOptions, LogOptions, Mount, NetworkAttachment,
     NetworkMode, NetworkSpec, VolumeSpec, labels,
 };
-use hoist::compose::model::{Healthcheck, Port, Service};
+use hoist::compose::model::{Healthcheck, Port};
 use indexmap::IndexMap;
 
 const IMAGE: &str = "hoist-test-busybox:latest";
@@ -106,20 +106,12 @@ impl Project {
             number: 1,
             oneoff: false,
             image: IMAGE.to_string(),
-            service: Service { command: Some(vec!["sh".into(), "-c".into(), script.into()]), ..Default::default() },
-            env: Vec::new(),
+            command: Some(vec!["sh".into(), "-c".into(), script.into()]),
             labels: l,
-            hostname: None,
-            mounts: Vec::new(),
-            volumes_from: Vec::new(),
-            ports: Vec::new(),
-            expose: Vec::new(),
             network: NetworkMode::DefaultBridge,
-            links: Vec::new(),
-            pid: None,
-            ipc: None,
             stop_grace_period: Some(Duration::from_secs(1)),
             config_hash: "hash-1".to_string(),
+            ..Default::default()
         }
     }
 
@@ -199,7 +191,7 @@ fn free_port() -> u16 {
 async fn legacy_links_set_env_and_hosts() {
     let p = Project::new("links").await;
     let mut ex = p.spec("example", "mkdir -p /www && echo hi > /www/index.html && httpd -f -p 80 -h /www");
-    ex.expose = vec!["80/tcp".into(), "8080/tcp".into()];
+    ex.expose = vec!["80/tcp".parse().unwrap(), "8080/tcp".parse().unwrap()];
     ex.env = vec![("BOOK".into(), "Learning Docker".into())];
     p.run(&ex).await;
     let mut rx = p.spec("receiver", "env | sort; cat /etc/hosts; wget -q -O - http://ex:80/ | sed s/^/FETCH:/; sleep 60");
@@ -377,14 +369,14 @@ async fn ports_fixed_random_and_in_use() {
 async fn healthcheck_reaches_healthy_and_labels_map_back() {
     let p = Project::new("health").await;
     let mut spec = p.spec("db", "touch /tmp/ready; sleep 60");
-    spec.service.healthcheck = Some(Healthcheck {
+    spec.healthcheck = Some(Healthcheck {
         test: vec!["CMD-SHELL".into(), "test -f /tmp/ready".into()],
         interval: Some("500ms".into()),
         timeout: Some("2s".into()),
         retries: Some(3),
         ..Default::default()
     });
-    spec.service.labels.insert("app.tier".into(), "data".into());
+    spec.labels.insert("app.tier".into(), "data".into());
     let id = p.run(&spec).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     let c = loop {

@@ -19,7 +19,7 @@ use futures::Stream;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use crate::compose::model::{Port, Service};
+use crate::compose::model::{ExposedPort, ExtraHost, Healthcheck, Port, RestartPolicy, Ulimit};
 
 pub type Result<T, E = BackendError> = std::result::Result<T, E>;
 
@@ -65,9 +65,10 @@ pub mod labels {
     pub const IMAGE: &str = "com.docker.compose.image";
 }
 
-/// Everything a backend needs to create one container. Project-level references are
-/// already resolved by the plan (names of volumes, networks, linked containers).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Everything a backend needs to create one container, as typed values: the plan builds
+/// it from the model and has resolved the project references (volumes, networks, linked
+/// containers). Backends read nothing else of the compose file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ContainerSpec {
     /// Engine-side container name (`<project>-<service>-<n>` or `container_name`).
     pub name: String,
@@ -77,26 +78,79 @@ pub struct ContainerSpec {
     pub oneoff: bool,
     /// Image reference to run.
     pub image: String,
-    /// The normalized service; knobs without a resolved field below are read from here.
-    pub service: Service,
+    /// `None`: the image's ENTRYPOINT.
+    pub entrypoint: Option<Vec<String>>,
+    /// `None`: the image's CMD (none at all when `entrypoint` is set, as with Docker).
+    pub command: Option<Vec<String>>,
     /// Final environment (without link variables, which the backend adds).
     pub env: Vec<(String, String)>,
+    /// The service's labels and Compose's own.
     pub labels: IndexMap<String, String>,
     pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    /// `None`: the image's user.
+    pub user: Option<String>,
+    /// `None`: the image's working directory.
+    pub working_dir: Option<String>,
     pub mounts: Vec<Mount>,
     /// Containers whose mounts this one takes, with forced read-only.
     pub volumes_from: Vec<(String, bool)>,
     pub ports: Vec<Port>,
-    /// `port/proto` of every exposed port (service `expose`; image EXPOSE is added by the backend).
-    pub expose: Vec<String>,
+    /// The service's `expose` (image EXPOSE is added by the backend).
+    pub expose: Vec<ExposedPort>,
     pub network: NetworkMode,
     /// (source container name, alias).
     pub links: Vec<(String, String)>,
+    pub extra_hosts: Vec<ExtraHost>,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_opt: Vec<String>,
     /// pid / ipc namespaces to join (`host` or `container:<name>`).
     pub pid: Option<String>,
     pub ipc: Option<String>,
+    pub tty: bool,
+    pub stdin_open: bool,
+    pub init: Option<bool>,
+    pub privileged: bool,
+    pub read_only: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub security_opt: Vec<String>,
+    pub group_add: Vec<String>,
+    pub sysctls: IndexMap<String, String>,
+    pub ulimits: IndexMap<String, Ulimit>,
+    /// `devices:` entries, `host[:container][:permissions]`.
+    pub devices: Vec<String>,
+    pub resources: Resources,
+    pub cgroup_parent: Option<String>,
+    pub oom_score_adj: Option<i64>,
+    pub userns_mode: Option<String>,
+    /// The engine's OCI runtime.
+    pub runtime: Option<String>,
+    /// `None`: the engine's default (no restart).
+    pub restart: Option<RestartPolicy>,
+    /// The service's healthcheck; `None`: the image's.
+    pub healthcheck: Option<Healthcheck>,
+    /// `None`: the image's STOPSIGNAL, else SIGTERM.
+    pub stop_signal: Option<String>,
     pub stop_grace_period: Option<Duration>,
     pub config_hash: String,
+}
+
+/// cgroup limits of a container (bytes, CPUs, pids).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Resources {
+    pub memory: Option<u64>,
+    pub memory_reservation: Option<u64>,
+    /// -1: unlimited swap.
+    pub memory_swap: Option<i64>,
+    pub shm_size: Option<u64>,
+    pub cpu_shares: Option<u64>,
+    pub cpus: Option<f64>,
+    pub cpu_quota: Option<i64>,
+    pub cpu_period: Option<u64>,
+    pub cpuset: Option<String>,
+    pub pids_limit: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -115,9 +169,10 @@ impl Mount {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub enum NetworkMode {
     /// The engine's default bridge (legacy v1 projects): links are legacy links.
+    #[default]
     DefaultBridge,
     /// Project networks (already created by the plan), in priority order.
     Networks(Vec<NetworkAttachment>),

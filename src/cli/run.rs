@@ -115,20 +115,19 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     check_name(NameKind::Container, &spec.name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
     spec.labels.insert(labels::ONEOFF.into(), "True".into());
     spec.labels.insert("com.docker.compose.slug".into(), suffix);
-    spec.service.container_name = None;
-    spec.service.restart = None;
+    spec.restart = None;
     if !a.command.is_empty() {
-        spec.service.command = Some(a.command.clone());
+        spec.command = Some(a.command.clone());
     }
     if let Some(ep) = &a.entrypoint {
-        spec.service.entrypoint = Some(shell_words::split(ep).with_context(|| format!("invalid --entrypoint {ep:?}"))?);
+        spec.entrypoint = Some(shell_words::split(ep).with_context(|| format!("invalid --entrypoint {ep:?}"))?);
     }
     spec.env.extend(common::env_pairs(&a.env));
     if a.user.is_some() {
-        spec.service.user = a.user.clone();
+        spec.user = a.user.clone();
     }
     if a.workdir.is_some() {
-        spec.service.working_dir = a.workdir.clone();
+        spec.working_dir = a.workdir.clone();
     }
     for v in &a.volumes {
         let m = parse_volume(&ctx, v)?;
@@ -142,8 +141,8 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
         spec.ports.push(parse_publish(p)?);
     }
     let tty = !a.no_tty && !a.detach && console::Term::stdout().is_term() && console::Term::stderr().is_term();
-    spec.service.tty = tty;
-    spec.service.stdin_open = a.interactive && !a.detach;
+    spec.tty = tty;
+    spec.stdin_open = a.interactive && !a.detach;
 
     execute::prepare_one_off(&ctx, &a.service).await?;
     let id = ctx.backend.create_container(&spec, None).await.with_context(|| format!("container {}", spec.name))?;
@@ -152,7 +151,7 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
         writeln!(std::io::stdout(), "{}", spec.name)?;
         return Ok(0);
     }
-    let result = ctx.backend.attach_and_start(&id, tty, spec.service.stdin_open).await;
+    let result = ctx.backend.attach_and_start(&id, tty, spec.stdin_open).await;
     if a.rm {
         ctx.backend.remove_container(&id, true, true).await.with_context(|| format!("removing {}", spec.name))?;
     }

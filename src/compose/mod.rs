@@ -18,6 +18,7 @@ pub mod normalize;
 pub mod ports;
 pub mod render;
 pub mod validate;
+pub mod values;
 pub mod volumes;
 pub mod yaml;
 

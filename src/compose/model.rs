@@ -12,6 +12,8 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use super::values::{ExposedPort, ExtraHost, RestartPolicy};
+
 /// A whole project: the merged result of all its compose files.
 // No `deny_unknown_fields` on Project and Service: serde does not support it together with
 // the flattened `x-*` extensions (every extension was refused); the schema keeps the rule.
@@ -69,9 +71,9 @@ pub struct Service {
     pub env_file: Vec<EnvFile>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<Port>,
-    /// Exposed container ports, normalized to `port/proto` (ranges expanded).
+    /// Exposed container ports, one per port (ranges expanded), printed as `port/proto`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub expose: Vec<String>,
+    pub expose: Vec<ExposedPort>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<ServiceVolume>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -90,9 +92,8 @@ pub struct Service {
     pub networks: IndexMap<String, ServiceNetwork>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<Healthcheck>,
-    /// `no`, `always`, `on-failure[:N]`, `unless-stopped`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub restart: Option<String>,
+    pub restart: Option<RestartPolicy>,
     /// Replica count from `scale` or `deploy.replicas` (absent = 1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scale: Option<u32>,
@@ -133,9 +134,9 @@ pub struct Service {
     pub dns_search: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dns_opt: Vec<String>,
-    /// `host:ip` entries.
+    /// Printed as `host:ip`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub extra_hosts: Vec<String>,
+    pub extra_hosts: Vec<ExtraHost>,
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub labels: IndexMap<String, String>,
     /// Bytes.
@@ -159,6 +160,18 @@ pub struct Service {
     pub cpuset: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pids_limit: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cgroup_parent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oom_score_adj: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userns_mode: Option<String>,
+    /// The engine's OCI runtime (`runc`, `runsc`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
+    /// Container annotations (`annotations:`), kept on Kubernetes pods.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub annotations: IndexMap<String, String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub security_opt: Vec<String>,
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
@@ -192,8 +205,8 @@ pub struct Service {
     pub configs: Vec<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<serde_json::Value>,
-    /// Every other compose-spec service key (`blkio_config`, `cgroup_parent`, `mac_address`,
-    /// `oom_score_adj`, `runtime`, `storage_opt`, `userns_mode`, ...), stored as written.
+    /// Every other compose-spec service key (`blkio_config`, `mac_address`, `storage_opt`,
+    /// ...), stored as written: nothing downstream reads these.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub other: IndexMap<String, serde_json::Value>,
     /// `x-*` keys of the service.

@@ -62,19 +62,13 @@ fn opt_text(srcs: &Sources, n: &Node, what: &str) -> Result<Option<String>> {
 
 /// `restart:` as the engine takes it, checked here so that a bad value is named with its
 /// line rather than by the engine at create. A bare `no` (YAML 1.1's false) means "no".
-fn restart(srcs: &Sources, n: &Node, what: &str) -> Result<Option<String>> {
+fn restart(srcs: &Sources, n: &Node, what: &str) -> Result<Option<RestartPolicy>> {
     let policy = match &n.v {
         Val::Null => return Ok(None),
         Val::Bool(false) => "no".to_string(),
         _ => text(srcs, n, what)?,
     };
-    let retries_ok = |r: &str| r.parse::<u32>().is_ok();
-    let valid = matches!(policy.as_str(), "no" | "always" | "unless-stopped" | "on-failure")
-        || policy.strip_prefix("on-failure:").is_some_and(retries_ok);
-    if !valid {
-        return Err(srcs.err(n, format!("{what}: invalid restart policy {policy:?}: use \"no\", always, on-failure[:max-retries] or unless-stopped")));
-    }
-    Ok(Some(policy))
+    policy.parse().map(Some).map_err(|e| srcs.err(n, format!("{what}: {e}")))
 }
 
 /// `pull_policy:` one of Docker Compose's values (`every_<duration>` included).
@@ -303,12 +297,7 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
             "dns" => s.dns = str_list(srcs, v, &w)?,
             "dns_search" => s.dns_search = str_list(srcs, v, &w)?,
             "dns_opt" => s.dns_opt = str_list(srcs, v, &w)?,
-            "extra_hosts" => {
-                s.extra_hosts = match &v.v {
-                    Val::Map(_) => kv(srcs, v, &w, '=')?.into_iter().map(|(h, ip)| format!("{h}:{}", ip.unwrap_or_default())).collect(),
-                    _ => strict_list(srcs, v, &w)?.into_iter().map(|e| e.replacen('=', ":", 1)).collect(),
-                }
-            }
+            "extra_hosts" => s.extra_hosts = extra_hosts(srcs, v, &w)?,
             "labels" => s.labels = labels(srcs, v, &w)?,
             "mem_limit" => s.mem_limit = Some(bytes(srcs, v, &w)?),
             "mem_reservation" => s.mem_reservation = Some(bytes(srcs, v, &w)?),
@@ -337,6 +326,11 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
                 }
             }
             "group_add" => s.group_add = strict_list(srcs, v, &w)?,
+            "cgroup_parent" => s.cgroup_parent = opt_text(srcs, v, &w)?,
+            "oom_score_adj" => s.oom_score_adj = Some(int(srcs, v, &w)?),
+            "userns_mode" => s.userns_mode = opt_text(srcs, v, &w)?,
+            "runtime" => s.runtime = opt_text(srcs, v, &w)?,
+            "annotations" => s.annotations = labels(srcs, v, &w)?,
             "pid" => s.pid = opt_text(srcs, v, &w)?,
             "ipc" => s.ipc = opt_text(srcs, v, &w)?,
             "platform" => s.platform = opt_text(srcs, v, &w)?,
@@ -368,6 +362,16 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
         s.environment.insert(k, v);
     }
     Ok(s)
+}
+
+/// `extra_hosts:` as a `host: ip` mapping or a list of `host:ip` / `host=ip`.
+fn extra_hosts(srcs: &Sources, n: &Node, what: &str) -> Result<Vec<ExtraHost>> {
+    let entries: Vec<(String, &Node)> = match &n.v {
+        Val::Map(m) => m.iter().map(|(k, v)| Ok((format!("{}={}", k.key(), text(srcs, v, what)?), v))).collect::<Result<_>>()?,
+        Val::Seq(items) => items.iter().map(|i| Ok((text(srcs, i, what)?, i))).collect::<Result<_>>()?,
+        _ => return Err(type_err(srcs, n, what, "a list of strings")),
+    };
+    entries.into_iter().map(|(e, node)| e.parse().map_err(|msg| srcs.err(node, format!("{what}: {msg}")))).collect()
 }
 
 fn develop(cx: &Ctx, n: &Node, what: &str) -> Result<Develop> {

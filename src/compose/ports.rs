@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use super::error::Result;
-use super::model::Port;
+use super::model::{ExposedPort, Port};
 use super::normalize::{check_keys, int, text, type_err};
 use super::yaml::{Node, Sources, Val};
 
@@ -126,14 +126,14 @@ fn long(srcs: &Sources, n: &Node, what: &str) -> Result<Vec<Port>> {
     }
 }
 
-pub fn expose(srcs: &Sources, n: &Node, what: &str) -> Result<Vec<String>> {
+pub fn expose(srcs: &Sources, n: &Node, what: &str) -> Result<Vec<ExposedPort>> {
     let Val::Seq(items) = &n.v else { return Err(type_err(srcs, n, what, "a list")) };
     let mut out = Vec::new();
     for item in items {
         let spec = text(srcs, item, what)?;
         let (ports, proto) = spec.split_once('/').unwrap_or((&spec, "tcp"));
         let (a, b) = range(ports).map_err(|e| srcs.err(item, format!("{what}: {e}")))?;
-        out.extend((a..=b).map(|p| format!("{p}/{proto}")));
+        out.extend((a..=b).map(|p| ExposedPort { port: p as u16, protocol: proto.to_string() }));
     }
     Ok(out)
 }

@@ -5,7 +5,7 @@ use indexmap::IndexMap;
 use sha2::{Digest, Sha256};
 
 use crate::backend::{
-    labels, ContainerSpec, ContainerSummary, Mount, NetworkAttachment, NetworkMode, NetworkSpec, VolumeSpec,
+    labels, ContainerSpec, ContainerSummary, Mount, NetworkAttachment, NetworkMode, NetworkSpec, Resources, VolumeSpec,
 };
 use crate::compose::model::{parse_duration, FileObject, FileRef, Project, Service, VolumeType, VolumesFromSource};
 
@@ -290,6 +290,7 @@ pub fn container_spec(
         })
     };
 
+    let s = service;
     ContainerSpec {
         name,
         project: project.name.clone(),
@@ -297,20 +298,59 @@ pub fn container_spec(
         number,
         oneoff,
         image: service_image(project, service_name),
-        env: service.environment.iter().filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone()))).collect(),
+        entrypoint: s.entrypoint.clone(),
+        command: s.command.clone(),
+        env: s.environment.iter().filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone()))).collect(),
         labels: container_labels(project, service_name, number, oneoff, &hash),
-        hostname: service.hostname.clone(),
+        hostname: s.hostname.clone(),
+        domainname: s.domainname.clone(),
+        user: s.user.clone(),
+        working_dir: s.working_dir.clone(),
         mounts,
         volumes_from,
-        ports: service.ports.clone(),
-        expose: service.expose.clone(),
+        ports: s.ports.clone(),
+        expose: s.expose.clone(),
         network,
         links,
-        pid: ns(&service.pid),
-        ipc: ns(&service.ipc),
-        stop_grace_period: service.stop_grace_period.as_deref().and_then(parse_duration),
+        extra_hosts: s.extra_hosts.clone(),
+        dns: s.dns.clone(),
+        dns_search: s.dns_search.clone(),
+        dns_opt: s.dns_opt.clone(),
+        pid: ns(&s.pid),
+        ipc: ns(&s.ipc),
+        tty: s.tty,
+        stdin_open: s.stdin_open,
+        init: s.init,
+        privileged: s.privileged,
+        read_only: s.read_only,
+        cap_add: s.cap_add.clone(),
+        cap_drop: s.cap_drop.clone(),
+        security_opt: s.security_opt.clone(),
+        group_add: s.group_add.clone(),
+        sysctls: s.sysctls.clone(),
+        ulimits: s.ulimits.clone(),
+        devices: s.devices.clone(),
+        resources: Resources {
+            memory: s.mem_limit,
+            memory_reservation: s.mem_reservation,
+            memory_swap: s.memswap_limit,
+            shm_size: s.shm_size,
+            cpu_shares: s.cpu_shares,
+            cpus: s.cpus,
+            cpu_quota: s.cpu_quota,
+            cpu_period: s.cpu_period,
+            cpuset: s.cpuset.clone(),
+            pids_limit: s.pids_limit,
+        },
+        cgroup_parent: s.cgroup_parent.clone(),
+        oom_score_adj: s.oom_score_adj,
+        userns_mode: s.userns_mode.clone(),
+        runtime: s.runtime.clone(),
+        restart: s.restart,
+        healthcheck: s.healthcheck.clone(),
+        stop_signal: s.stop_signal.clone(),
+        stop_grace_period: s.stop_grace_period.as_deref().and_then(parse_duration),
         config_hash: hash,
-        service: service.clone(),
     }
 }
 

@@ -104,8 +104,8 @@ impl BuiltinBackend {
             _ => None,
         };
         let label = |k: &str| r.spec.labels.get(k).cloned().unwrap_or_default();
-        let mut command: Vec<String> = r.spec.service.entrypoint.clone().or_else(|| r.image_config.entrypoint.clone()).unwrap_or_default();
-        command.extend(r.spec.service.command.clone().or_else(|| r.image_config.cmd.clone()).unwrap_or_default());
+        let mut command: Vec<String> = r.spec.entrypoint.clone().or_else(|| r.image_config.entrypoint.clone()).unwrap_or_default();
+        command.extend(r.spec.command.clone().or_else(|| r.image_config.cmd.clone()).unwrap_or_default());
         let ports = if state.is_running() {
             let mut ports: Vec<PublishedPort> = st
                 .ports
@@ -113,7 +113,8 @@ impl BuiltinBackend {
                 .map(|p| PublishedPort { host_ip: p.host_ip.clone(), host_port: p.host_port, container_port: p.container_port, protocol: p.protocol.clone() })
                 .collect();
             // Exposed but not published (the image's EXPOSE, `expose:`): `5432/tcp`, as Docker lists them.
-            for (container_port, protocol) in exposed_ports(r.image_config.exposed_ports.iter().chain(&r.spec.expose)) {
+            let service_exposed = r.spec.expose.iter().map(|e| (e.port, e.protocol.clone()));
+            for (container_port, protocol) in exposed_ports(&r.image_config.exposed_ports).into_iter().chain(service_exposed) {
                 if !ports.iter().any(|p| p.container_port == container_port && p.protocol == protocol) {
                     ports.push(PublishedPort { host_ip: String::new(), host_port: 0, container_port, protocol });
                 }
@@ -246,11 +247,9 @@ impl BuiltinBackend {
                     entries.push((ip.clone(), vec![alias.clone(), src.name.clone()]));
                 }
             }
-            // extra_hosts: `name:ip` or `name=ip` (the address may be IPv6), as Docker adds them.
-            for h in &r.spec.service.extra_hosts {
-                if let Some((name, ip)) = h.split_once('=').or_else(|| h.split_once(':')) {
-                    entries.push((ip.trim_matches(['[', ']']).to_string(), vec![name.to_string()]));
-                }
+            // extra_hosts, as Docker adds them.
+            for h in &r.spec.extra_hosts {
+                entries.push((h.ip.clone(), vec![h.host.clone()]));
             }
             let hosts = self.store.container_dir(&r.id).join("hosts");
             let content = network::render_hosts(&entries);
@@ -284,7 +283,7 @@ impl BuiltinBackend {
             let mut src_env = src.image_config.env.clone();
             src_env.extend(src.spec.env.iter().map(|(k, v)| format!("{k}={v}")));
             let mut ports = src.image_config.exposed_ports.clone();
-            ports.extend(src.spec.expose.iter().cloned());
+            ports.extend(src.spec.expose.iter().map(|e| e.to_string()));
             ports.extend(src.spec.ports.iter().map(|p| format!("{}/{}", p.target, p.protocol)));
             let link = links::LinkSource { alias, name: &src.name, ip: &src_ip, env: &src_env, ports: &ports };
             env.extend(links::link_env(&r.name, &link));
@@ -343,7 +342,7 @@ fn copy_from_image(layers: &[PathBuf], empty: &Path, view: &Path, target: &str, 
 
 /// Docker's argv rules: a service entrypoint drops the image's CMD unless a command is given.
 fn argv(r: &Record) -> Vec<String> {
-    let s = &r.spec.service;
+    let s = &r.spec;
     let entrypoint = s.entrypoint.clone().or_else(|| r.image_config.entrypoint.clone()).unwrap_or_default();
     let cmd = match (&s.entrypoint, &s.command) {
         (_, Some(c)) => c.clone(),
@@ -353,17 +352,18 @@ fn argv(r: &Record) -> Vec<String> {
     entrypoint.into_iter().chain(cmd).collect()
 }
 
-fn restart(policy: &Option<String>) -> RestartPolicy {
-    match policy.as_deref() {
-        Some("always") => RestartPolicy::Always,
-        Some("unless-stopped") => RestartPolicy::UnlessStopped,
-        Some(p) if p.starts_with("on-failure") => RestartPolicy::OnFailure(p.split_once(':').and_then(|(_, n)| n.parse().ok())),
-        _ => RestartPolicy::No,
+fn restart(policy: Option<crate::compose::model::RestartPolicy>) -> RestartPolicy {
+    use crate::compose::model::RestartPolicy as P;
+    match policy {
+        Some(P::Always) => RestartPolicy::Always,
+        Some(P::UnlessStopped) => RestartPolicy::UnlessStopped,
+        Some(P::OnFailure(n)) => RestartPolicy::OnFailure(n),
+        Some(P::No) | None => RestartPolicy::No,
     }
 }
 
 fn runtime_spec(r: &Record, dir: &Path, env: Vec<String>, ip: Option<&str>, pid_ns: NamespaceMode, ipc_ns: NamespaceMode, base_layer: Option<PathBuf>) -> RuntimeSpec {
-    let s = &r.spec.service;
+    let s = &r.spec;
     let dur = |v: &Option<String>, d: u64| v.as_deref().and_then(parse_duration).unwrap_or(Duration::from_secs(d));
     // The service's healthcheck, else the image's (a service `disable: true` turns both off).
     let image_check = r.image_config.healthcheck.as_ref().filter(|_| s.healthcheck.is_none());
@@ -422,16 +422,16 @@ fn runtime_spec(r: &Record, dir: &Path, env: Vec<String>, ip: Option<&str>, pid_
         ulimits: s.ulimits.iter().map(|(k, u)| (k.clone(), u.soft, u.hard)).collect(),
         devices: s.devices.clone(),
         resources: Resources {
-            memory: s.mem_limit,
-            memory_swap: s.memswap_limit,
-            cpu_shares: s.cpu_shares,
-            cpus: s.cpus,
-            pids_limit: s.pids_limit,
-            shm_size: s.shm_size,
+            memory: s.resources.memory,
+            memory_swap: s.resources.memory_swap,
+            cpu_shares: s.resources.cpu_shares,
+            cpus: s.resources.cpus,
+            pids_limit: s.resources.pids_limit,
+            shm_size: s.resources.shm_size,
         },
         stop_signal: s.stop_signal.clone().or_else(|| r.image_config.stop_signal.clone()).unwrap_or_else(|| "SIGTERM".into()),
         stop_timeout: r.spec.stop_grace_period.unwrap_or(Duration::from_secs(10)),
-        restart: restart(&s.restart),
+        restart: restart(s.restart),
         healthcheck,
         ports,
         events: None,
@@ -499,7 +499,7 @@ impl Backend for BuiltinBackend {
         let t = timeout.or(r.spec.stop_grace_period).unwrap_or(Duration::from_secs(10));
         let sink = self.event_sink(&r);
         if runtime::state(&dir).is_ok_and(|s| s.status == "running" || s.status == "paused") {
-            let signal = r.spec.service.stop_signal.clone().or_else(|| r.image_config.stop_signal.clone()).unwrap_or_else(|| "SIGTERM".into());
+            let signal = r.spec.stop_signal.clone().or_else(|| r.image_config.stop_signal.clone()).unwrap_or_else(|| "SIGTERM".into());
             sink.emit("kill", &[("signal", runtime::signal_number(&signal).unwrap_or(15).to_string())]);
         }
         blocking(move || runtime::stop(&dir, t).map_err(other)).await?;
@@ -848,7 +848,7 @@ impl BuiltinBackend {
         let r = self.store.find(id)?;
         let dir = self.store.container_dir(&r.id);
         blocking(move || {
-            let files = files::ContainerFiles::open(&dir, &r.layers, &r.mounts, r.spec.service.read_only).map_err(other)?;
+            let files = files::ContainerFiles::open(&dir, &r.layers, &r.mounts, r.spec.read_only).map_err(other)?;
             match f(files) {
                 Ok(out) => Ok((out, r.name)),
                 Err(e) => Err(BackendError::Engine(format!("container {}: {e}", r.name))),
@@ -945,7 +945,7 @@ impl BuiltinBackend {
         };
         std::fs::write(dir.join("hostname"), format!("{hostname}\n")).map_err(io("writing hostname"))?;
         std::fs::write(dir.join("hosts"), network::render_hosts(&[("127.0.1.1".into(), vec![hostname.clone()])])).map_err(io("writing hosts"))?;
-        std::fs::write(dir.join("resolv.conf"), resolv_conf(&spec.service.dns, &spec.service.dns_search)).map_err(io("writing resolv.conf"))?;
+        std::fs::write(dir.join("resolv.conf"), resolv_conf(&spec.dns, &spec.dns_search)).map_err(io("writing resolv.conf"))?;
         for f in ["hostname", "hosts", "resolv.conf"] {
             mounts.push(RuntimeMount { source: dir.join(f), target: format!("/etc/{f}"), kind: MountKind::Bind, read_only: false });
         }
@@ -1034,7 +1034,8 @@ fn tokio_stream<T: Send + 'static>(mut rx: tokio::sync::mpsc::Receiver<T>) -> im
 }
 
 /// `80`, `80/udp`, `8000-8002/tcp` (EXPOSE and `expose:` forms) → (port, protocol) pairs.
-fn exposed_ports<'a>(specs: impl Iterator<Item = &'a String>) -> Vec<(u16, String)> {
+/// The image's EXPOSE entries (`80`, `53/udp`, `8000-8010/tcp`) as (port, protocol).
+fn exposed_ports(specs: &[String]) -> Vec<(u16, String)> {
     let mut out = Vec::new();
     for spec in specs {
         let (range, proto) = spec.split_once('/').unwrap_or((spec.as_str(), "tcp"));

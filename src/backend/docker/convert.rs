@@ -26,11 +26,9 @@ pub struct CreatePlan {
 }
 
 pub fn create_body(spec: &ContainerSpec, carried: &[CarriedVolume]) -> Result<CreatePlan> {
-    let svc = &spec.service;
-    let mut labels: HashMap<String, String> = svc.labels.clone().into_iter().collect();
-    labels.extend(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let labels: HashMap<String, String> = spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
 
-    let mut exposed: Vec<String> = spec.expose.iter().map(|e| with_proto(e)).collect();
+    let mut exposed: Vec<String> = spec.expose.iter().map(|e| e.to_string()).collect();
     let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
     for p in &spec.ports {
         let key = format!("{}/{}", p.target, p.protocol);
@@ -47,7 +45,8 @@ pub fn create_body(spec: &ContainerSpec, carried: &[CarriedVolume]) -> Result<Cr
 
     let (network_mode, endpoints, later_networks, legacy_links) = network_parts(spec);
 
-    let mut host = HostConfig {
+    let r = &spec.resources;
+    let host = HostConfig {
         network_mode: Some(network_mode),
         links: legacy_links,
         port_bindings: (!bindings.is_empty()).then_some(bindings),
@@ -55,73 +54,64 @@ pub fn create_body(spec: &ContainerSpec, carried: &[CarriedVolume]) -> Result<Cr
         volumes_from: non_empty(
             spec.volumes_from.iter().map(|(name, ro)| if *ro { format!("{name}:ro") } else { name.clone() }).collect(),
         ),
-        restart_policy: svc.restart.as_deref().map(restart_policy).transpose()?,
-        init: svc.init,
-        cap_add: non_empty(svc.cap_add.clone()),
-        cap_drop: non_empty(svc.cap_drop.clone()),
-        privileged: Some(svc.privileged),
-        readonly_rootfs: Some(svc.read_only),
-        security_opt: non_empty(svc.security_opt.clone()),
-        sysctls: (!svc.sysctls.is_empty()).then(|| svc.sysctls.clone().into_iter().collect()),
+        restart_policy: spec.restart.map(restart_policy),
+        init: spec.init,
+        cap_add: non_empty(spec.cap_add.clone()),
+        cap_drop: non_empty(spec.cap_drop.clone()),
+        privileged: Some(spec.privileged),
+        readonly_rootfs: Some(spec.read_only),
+        security_opt: non_empty(spec.security_opt.clone()),
+        sysctls: (!spec.sysctls.is_empty()).then(|| spec.sysctls.clone().into_iter().collect()),
         ulimits: non_empty(
-            svc.ulimits
+            spec.ulimits
                 .iter()
                 .map(|(name, u)| ResourcesUlimits { name: Some(name.clone()), soft: Some(u.soft), hard: Some(u.hard) })
                 .collect(),
         ),
-        devices: non_empty(svc.devices.iter().map(|d| device(d)).collect()),
+        devices: non_empty(spec.devices.iter().map(|d| device(d)).collect()),
         // `tmpfs:` entries are Mounts (with their size and mode) from the plan.
-        group_add: non_empty(svc.group_add.clone()),
-        dns: non_empty(svc.dns.clone()),
-        dns_search: non_empty(svc.dns_search.clone()),
-        dns_options: non_empty(svc.dns_opt.clone()),
-        extra_hosts: non_empty(svc.extra_hosts.clone()),
-        memory: svc.mem_limit.map(|v| v as i64),
-        memory_reservation: svc.mem_reservation.map(|v| v as i64),
-        memory_swap: svc.memswap_limit,
-        shm_size: svc.shm_size.map(|v| v as i64),
-        cpu_shares: svc.cpu_shares.map(|v| v as i64),
-        nano_cpus: svc.cpus.map(|c| (c * 1e9) as i64),
-        cpu_quota: svc.cpu_quota,
-        cpu_period: svc.cpu_period.map(|v| v as i64),
-        cpuset_cpus: svc.cpuset.clone(),
-        pids_limit: svc.pids_limit,
+        group_add: non_empty(spec.group_add.clone()),
+        dns: non_empty(spec.dns.clone()),
+        dns_search: non_empty(spec.dns_search.clone()),
+        dns_options: non_empty(spec.dns_opt.clone()),
+        extra_hosts: non_empty(spec.extra_hosts.iter().map(|h| h.to_string()).collect()),
+        memory: r.memory.map(|v| v as i64),
+        memory_reservation: r.memory_reservation.map(|v| v as i64),
+        memory_swap: r.memory_swap,
+        shm_size: r.shm_size.map(|v| v as i64),
+        cpu_shares: r.cpu_shares.map(|v| v as i64),
+        nano_cpus: r.cpus.map(|c| (c * 1e9) as i64),
+        cpu_quota: r.cpu_quota,
+        cpu_period: r.cpu_period.map(|v| v as i64),
+        cpuset_cpus: r.cpuset.clone(),
+        pids_limit: r.pids_limit,
         pid_mode: spec.pid.clone(),
         ipc_mode: spec.ipc.clone(),
+        cgroup_parent: spec.cgroup_parent.clone(),
+        oom_score_adj: spec.oom_score_adj,
+        userns_mode: spec.userns_mode.clone(),
+        runtime: spec.runtime.clone(),
         ..Default::default()
     };
-    // A few engine knobs the model keeps only as raw `other` keys.
-    if let Some(v) = svc.other.get("cgroup_parent").and_then(|v| v.as_str()) {
-        host.cgroup_parent = Some(v.to_string());
-    }
-    if let Some(v) = svc.other.get("oom_score_adj").and_then(|v| v.as_i64()) {
-        host.oom_score_adj = Some(v);
-    }
-    if let Some(v) = svc.other.get("userns_mode").and_then(|v| v.as_str()) {
-        host.userns_mode = Some(v.to_string());
-    }
-    if let Some(v) = svc.other.get("runtime").and_then(|v| v.as_str()) {
-        host.runtime = Some(v.to_string());
-    }
 
     let body = ContainerCreateBody {
         image: Some(spec.image.clone()),
-        cmd: svc.command.clone(),
-        entrypoint: svc.entrypoint.clone(),
+        cmd: spec.command.clone(),
+        entrypoint: spec.entrypoint.clone(),
         env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-        hostname: spec.hostname.clone().or_else(|| svc.hostname.clone()),
-        domainname: svc.domainname.clone(),
-        user: svc.user.clone(),
-        working_dir: svc.working_dir.clone(),
-        tty: Some(svc.tty),
-        open_stdin: Some(svc.stdin_open),
-        attach_stdin: Some(svc.stdin_open),
+        hostname: spec.hostname.clone(),
+        domainname: spec.domainname.clone(),
+        user: spec.user.clone(),
+        working_dir: spec.working_dir.clone(),
+        tty: Some(spec.tty),
+        open_stdin: Some(spec.stdin_open),
+        attach_stdin: Some(spec.stdin_open),
         attach_stdout: Some(true),
         attach_stderr: Some(true),
         exposed_ports: non_empty(exposed),
         labels: Some(labels),
-        healthcheck: svc.healthcheck.as_ref().map(healthcheck),
-        stop_signal: svc.stop_signal.clone(),
+        healthcheck: spec.healthcheck.as_ref().map(healthcheck),
+        stop_signal: spec.stop_signal.clone(),
         stop_timeout: spec.stop_grace_period.map(|d| d.as_secs() as i64),
         host_config: Some(host),
         networking_config: endpoints.map(|e| NetworkingConfig { endpoints_config: Some(e) }),
@@ -241,22 +231,15 @@ pub(crate) fn healthcheck(h: &Healthcheck) -> HealthConfig {
     }
 }
 
-fn restart_policy(s: &str) -> Result<RestartPolicy> {
-    let (name, count) = match s.split_once(':') {
-        Some((n, c)) => {
-            let c = c.parse::<i64>().map_err(|_| BackendError::Engine(format!("invalid restart policy {s:?}")))?;
-            (n, Some(c))
-        }
-        None => (s, None),
+fn restart_policy(p: crate::compose::model::RestartPolicy) -> RestartPolicy {
+    use crate::compose::model::RestartPolicy as P;
+    let (name, count) = match p {
+        P::No => (RestartPolicyNameEnum::NO, None),
+        P::Always => (RestartPolicyNameEnum::ALWAYS, None),
+        P::UnlessStopped => (RestartPolicyNameEnum::UNLESS_STOPPED, None),
+        P::OnFailure(n) => (RestartPolicyNameEnum::ON_FAILURE, n.map(i64::from)),
     };
-    let name = match name {
-        "no" | "" => RestartPolicyNameEnum::NO,
-        "always" => RestartPolicyNameEnum::ALWAYS,
-        "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
-        "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
-        other => return Err(BackendError::Engine(format!("invalid restart policy {other:?}"))),
-    };
-    Ok(RestartPolicy { name: Some(name), maximum_retry_count: count })
+    RestartPolicy { name: Some(name), maximum_retry_count: count }
 }
 
 /// `host[:container[:perms]]`.
@@ -266,10 +249,6 @@ fn device(d: &str) -> DeviceMapping {
     let cont = parts.next().map(str::to_string).unwrap_or_else(|| host.clone());
     let perms = parts.next().unwrap_or("rwm").to_string();
     DeviceMapping { path_on_host: Some(host), path_in_container: Some(cont), cgroup_permissions: Some(perms) }
-}
-
-fn with_proto(p: &str) -> String {
-    if p.contains('/') { p.to_string() } else { format!("{p}/tcp") }
 }
 
 fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
@@ -287,10 +266,9 @@ mod tests {
 
     #[test]
     fn restart_policies() {
-        let p = restart_policy("on-failure:3").unwrap();
+        let p = restart_policy("on-failure:3".parse().unwrap());
         assert_eq!(p.name, Some(RestartPolicyNameEnum::ON_FAILURE));
         assert_eq!(p.maximum_retry_count, Some(3));
-        assert!(restart_policy("sometimes").is_err());
     }
 
     #[test]

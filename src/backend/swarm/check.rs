@@ -104,7 +104,7 @@ fn warned_keys(s: &Service, warn: &mut impl FnMut(&str, &str)) {
     if s.build.is_some() && s.image.is_some() {
         warn("build", "is ignored: swarm runs `image:` as it is in the registry (or on the nodes)");
     }
-    let unmapped: [(&str, bool); 10] = [
+    let unmapped: [(&str, bool); 15] = [
         ("domainname", s.domainname.is_some()),
         ("memswap_limit", s.memswap_limit.is_some()),
         ("shm_size", s.shm_size.is_some()),
@@ -115,6 +115,11 @@ fn warned_keys(s: &Service, warn: &mut impl FnMut(&str, &str)) {
         ("platform", s.platform.is_some()),
         ("pull_policy", s.pull_policy.is_some()),
         ("develop", s.develop.is_some()),
+        ("cgroup_parent", s.cgroup_parent.is_some()),
+        ("oom_score_adj", s.oom_score_adj.is_some()),
+        ("userns_mode", s.userns_mode.is_some()),
+        ("runtime", s.runtime.is_some()),
+        ("annotations", !s.annotations.is_empty()),
     ];
     for (key, set) in unmapped {
         if set {
@@ -169,7 +174,7 @@ mod tests {
     fn warns_about_ordering_and_ignored_keys() {
         let mut web = image();
         web.depends_on.insert("db".into(), DependsOn { condition: Default::default(), restart: false, required: true });
-        web.other.insert("oom_score_adj".into(), serde_json::json!(100));
+        web.oom_score_adj = Some(100);
         let warnings = check(&project(vec![("web", web), ("db", image())]), &[]).unwrap();
         assert_eq!(warnings.len(), 2);
         assert!(warnings[0].contains("depends_on is ignored"));

@@ -20,7 +20,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{NAMESPACE, SPEC_HASH, STACK_IMAGE, SwarmError};
-use crate::compose::model::{parse_duration, Project, Service, VolumeType};
+use crate::compose::model::{parse_duration, Project, RestartPolicy, Service, VolumeType};
 use crate::compose::normalize::parse_bytes;
 use crate::plan::spec::{network_name, tmpfs_options, volume_name};
 
@@ -213,7 +213,7 @@ pub fn service(project: &Project, key: &str, objects: &[ObjectPlan], replicas: O
         stop_signal: s.stop_signal.clone(),
         stop_grace_period: s.stop_grace_period.as_deref().and_then(parse_duration).map(|d| d.as_nanos() as i64),
         health_check: s.healthcheck.as_ref().map(crate::backend::docker::convert::healthcheck),
-        hosts: non_empty(s.extra_hosts.iter().filter_map(|h| host_entry(h)).collect()),
+        hosts: non_empty(s.extra_hosts.iter().map(|h| format!("{} {}", h.ip, h.host)).collect()),
         dns_config: (!s.dns.is_empty() || !s.dns_search.is_empty() || !s.dns_opt.is_empty()).then(|| TaskSpecContainerSpecDnsConfig {
             nameservers: non_empty(s.dns.clone()),
             search: non_empty(s.dns_search.clone()),
@@ -376,11 +376,6 @@ fn port(p: &crate::compose::model::Port) -> EndpointPortConfig {
 }
 
 /// Compose's `host:ip` (or `host=ip`) as a hosts-file line, `ip host`.
-fn host_entry(h: &str) -> Option<String> {
-    let (host, ip) = h.split_once('=').or_else(|| h.split_once(':'))?;
-    Some(format!("{} {}", ip.trim_matches(['[', ']']), host))
-}
-
 fn log_driver(v: &Value) -> Option<TaskSpecLogDriver> {
     let name = v.get("driver")?.as_str()?.to_string();
     let options = v.get("options").and_then(Value::as_object).map(|o| o.iter().map(|(k, v)| (k.clone(), text(v).unwrap_or_default())).collect());
@@ -547,7 +542,7 @@ pub fn deploy(s: &Service) -> (Deploy, Vec<(String, String)>) {
             max_attempts: r.read(rp, "deploy.restart_policy.max_attempts", Value::as_i64, "a number"),
             window: r.read(rp, "deploy.restart_policy.window", nanos, "a duration"),
         }),
-        None => s.restart.as_deref().and_then(restart_from_engine_policy),
+        None => s.restart.map(restart_from_engine_policy),
     };
 
     let uc = d.and_then(|d| d.get("update_config"));
@@ -631,15 +626,13 @@ pub fn deploy(s: &Service) -> (Deploy, Vec<(String, String)>) {
 }
 
 /// `restart:` (the engine's policy) as swarm's, when `deploy.restart_policy` is absent.
-fn restart_from_engine_policy(s: &str) -> Option<TaskSpecRestartPolicy> {
-    let (name, count) = s.split_once(':').map_or((s, None), |(n, c)| (n, c.parse::<i64>().ok()));
-    let condition = match name {
-        "no" => TaskSpecRestartPolicyConditionEnum::NONE,
-        "on-failure" => TaskSpecRestartPolicyConditionEnum::ON_FAILURE,
-        "always" | "unless-stopped" => TaskSpecRestartPolicyConditionEnum::ANY,
-        _ => return None,
+fn restart_from_engine_policy(p: RestartPolicy) -> TaskSpecRestartPolicy {
+    let (condition, count) = match p {
+        RestartPolicy::No => (TaskSpecRestartPolicyConditionEnum::NONE, None),
+        RestartPolicy::OnFailure(n) => (TaskSpecRestartPolicyConditionEnum::ON_FAILURE, n.map(i64::from)),
+        RestartPolicy::Always | RestartPolicy::UnlessStopped => (TaskSpecRestartPolicyConditionEnum::ANY, None),
     };
-    Some(TaskSpecRestartPolicy { condition: Some(condition), max_attempts: count, ..Default::default() })
+    TaskSpecRestartPolicy { condition: Some(condition), max_attempts: count, ..Default::default() }
 }
 
 /// A scalar as text (`8080`, `"8080"`, `true`).
@@ -708,9 +701,9 @@ mod tests {
         web.configs.push(json!({"source": "app", "target": "/etc/app.conf", "mode": 440}));
         web.secrets.push(json!("token"));
         web.scale = Some(3);
-        web.restart = Some("on-failure:2".into());
+        web.restart = Some(RestartPolicy::OnFailure(Some(2)));
         web.mem_limit = Some(64 << 20);
-        web.extra_hosts.push("db:10.0.0.5".into());
+        web.extra_hosts.push("db:10.0.0.5".parse().unwrap());
         web.deploy = Some(json!({
             "replicas": 3, "labels": ["tier=front"],
             "resources": {"limits": {"cpus": "0.5"}, "reservations": {"memory": "16M"}},

@@ -88,10 +88,9 @@ pub fn ports(svc: &Service) -> ServicePorts {
         }
     }
     for e in &svc.expose {
-        let (port, proto) = e.split_once('/').unwrap_or((e, "tcp"));
-        match (port.parse::<u16>(), protocol(proto)) {
-            (Ok(port), Some(protocol)) => add(&mut out.container, PortRef { port, target: port, protocol, app_protocol: None }),
-            _ => out.warnings.push(("expose", format!("{e:?} is not a port/protocol Kubernetes knows (tcp, udp, sctp): dropped"))),
+        match protocol(&e.protocol) {
+            Some(protocol) => add(&mut out.container, PortRef { port: e.port, target: e.port, protocol, app_protocol: None }),
+            None => out.warnings.push(("expose", format!("{:?} is not a port/protocol Kubernetes knows (tcp, udp, sctp): dropped", e.to_string()))),
         }
     }
     out
@@ -138,7 +137,7 @@ mod tests {
     fn container_public_and_loopback_ports() {
         let svc = Service {
             ports: vec![port(80, Some(8080), None, "tcp"), port(80, Some(8081), None, "tcp"), port(53, Some(53), None, "udp"), port(9, Some(9), Some("127.0.0.1"), "tcp"), port(7, None, None, "tcp")],
-            expose: vec!["6379/tcp".into(), "x/tcp".into()],
+            expose: vec!["6379/tcp".parse().unwrap(), "6380/xyz".parse().unwrap()],
             ..Default::default()
         };
         let p = ports(&svc);

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::objects::*;
 use super::{escape_refs, has_claims, names, seconds, service_subject, Cx};
-use crate::compose::model::{Healthcheck, Service, VolumeType};
+use crate::compose::model::{Healthcheck, RestartPolicy, Service, VolumeType};
 use crate::compose::normalize::parse_bytes;
 
 pub(super) fn workload(cx: &mut Cx, key: &str, svc: &Service, meta: &Metadata) -> Object {
@@ -353,8 +353,7 @@ fn pod_spec(cx: &mut Cx, s: &str, svc: &Service, container: Container, volumes: 
     }
     p.dns_config = (dns != DnsConfig::default()).then_some(dns);
     for e in &svc.extra_hosts {
-        let Some((host, ip)) = e.split_once(':') else { continue };
-        let ip = ip.trim_matches(['[', ']']);
+        let (host, ip) = (e.host.as_str(), e.ip.as_str());
         if ip.parse::<std::net::IpAddr>().is_err() {
             cx.warn(s, "extra_hosts", format!("{host}:{ip}: Kubernetes host aliases take an IP address: dropped"));
             continue;
@@ -460,9 +459,9 @@ fn string_map(v: &Value) -> IndexMap<String, String> {
 /// The service's `annotations:`, onto the pod template.
 fn annotations(cx: &mut Cx, s: &str, svc: &Service) -> IndexMap<String, String> {
     let mut out = IndexMap::new();
-    for (k, v) in svc.other.get("annotations").map(string_map).unwrap_or_default() {
-        if names::valid_key(&k) {
-            out.insert(k, v);
+    for (k, v) in &svc.annotations {
+        if names::valid_key(k) {
+            out.insert(k.clone(), v.clone());
         } else {
             cx.warn(s, "annotations", format!("{k:?} is not a valid Kubernetes annotation key: dropped"));
         }
@@ -504,11 +503,11 @@ fn unmapped(cx: &mut Cx, s: &str, svc: &Service) {
             cx.warn(s, "networks", format!("{net:?}: fixed addresses are not kept: pods get theirs from the cluster"));
         }
     }
-    match svc.restart.as_deref() {
-        None | Some("always" | "unless-stopped") => {}
-        Some(r) => cx.warn(s, "restart", format!("{r:?} is not kept: the pods of a Deployment always restart (a run-once service fits a Job)")),
+    match svc.restart {
+        None | Some(RestartPolicy::Always | RestartPolicy::UnlessStopped) => {}
+        Some(r) => cx.warn(s, "restart", format!("{:?} is not kept: the pods of a Deployment always restart (a run-once service fits a Job)", r.to_string())),
     }
-    let ignored: [(&str, bool); 15] = [
+    let ignored: [(&str, bool); 19] = [
         ("container_name", svc.container_name.is_some()),
         ("domainname", svc.domainname.is_some()),
         ("init", svc.init == Some(true)),
@@ -524,13 +523,17 @@ fn unmapped(cx: &mut Cx, s: &str, svc: &Service) {
         ("cpuset", svc.cpuset.is_some()),
         ("pids_limit", svc.pids_limit.is_some()),
         ("memswap_limit", svc.memswap_limit.is_some()),
+        ("cgroup_parent", svc.cgroup_parent.is_some()),
+        ("oom_score_adj", svc.oom_score_adj.is_some()),
+        ("userns_mode", svc.userns_mode.is_some()),
+        ("runtime", svc.runtime.is_some()),
     ];
     for (key, set) in ignored {
         if set {
             cx.warn(s, key, "not kept: Kubernetes has no equivalent (see docs/kubernetes.md)");
         }
     }
-    for key in svc.other.keys().filter(|k| *k != "annotations") {
+    for key in svc.other.keys() {
         cx.warn(s, key, "not kept: Kubernetes has no equivalent (see docs/kubernetes.md)");
     }
 }
