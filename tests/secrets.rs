@@ -59,7 +59,9 @@ fn secrets_and_configs_reach_the_container(b: &'static str) {
     let out = wait_done(&s, "file=from-file env=from-env conf=k=v");
     assert!(out.contains("S-READONLY") && out.contains("C-READONLY"), "a secret or config was writable:\n{out}");
 
-    let runtime = Path::new("/run/hoist").join(&s.project);
+    // The test's state root (HOIST_ROOT) picks the directory, as it does for hoist.
+    let runtime = hoist::plan::spec::runtime_dir(&s.project);
+    assert!(runtime.starts_with("/run/hoist"), "{}", runtime.display());
     let dir = runtime.join("secrets/app");
     assert_eq!(mode(&dir.join("envsec")), 0o400);
     assert_eq!(mode(&dir), 0o700);

@@ -99,8 +99,13 @@ fn parse_publish(p: &str) -> Result<Port> {
 }
 
 pub async fn run(app: &App, a: Args) -> Result<i32> {
+    // Names are checked before the dependencies start: a refused run leaves nothing up.
+    if let Some(name) = &a.name {
+        check_name(NameKind::Container, name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
+    }
     let ctx = app.ctx_targeting(std::slice::from_ref(&a.service)).await?;
     common::check_services(&ctx, std::slice::from_ref(&a.service))?;
+    let volumes = a.volumes.iter().map(|v| parse_volume(&ctx, v)).collect::<Result<Vec<_>>>()?;
     if !a.no_deps {
         let graph = Graph::new(&ctx.project)?;
         let deps: Vec<String> = graph.with_dependencies(std::slice::from_ref(&a.service)).into_iter().filter(|s| *s != a.service).collect();
@@ -112,7 +117,6 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     let mut spec = container_spec(&ctx.project, &a.service, 1, true, &observed);
     let suffix: String = format!("{:012x}", rand_suffix());
     spec.name = a.name.clone().unwrap_or_else(|| format!("{}-{}-run-{suffix}", ctx.project.name, a.service));
-    check_name(NameKind::Container, &spec.name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
     spec.labels.insert(labels::ONEOFF.into(), "True".into());
     spec.labels.insert("com.docker.compose.slug".into(), suffix);
     spec.restart = None;
@@ -129,8 +133,7 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     if a.workdir.is_some() {
         spec.working_dir = a.workdir.clone();
     }
-    for v in &a.volumes {
-        let m = parse_volume(&ctx, v)?;
+    for m in volumes {
         spec.mounts.retain(|x| x.target() != m.target());
         spec.mounts.push(m);
     }

@@ -126,6 +126,16 @@ pub fn readiness(containers: &[ContainerSummary], cond: DependsCondition, runnin
     if ready { Readiness::Ready } else { Readiness::Pending }
 }
 
+/// Docker Compose's warning for an optional dependency (`required: false`) that failed
+/// its condition (`why`, as `readiness` words it): the dependent starts anyway.
+pub fn optional_dependency_warning(dep: &str, cond: DependsCondition, why: &str) -> String {
+    match cond {
+        // `service "db" didn't complete successfully: exit 1` → `optional dependency "db" …`.
+        DependsCondition::ServiceCompletedSuccessfully => format!("optional dependency {}", why.strip_prefix("service ").unwrap_or(why)),
+        _ => format!("optional dependency {dep:?} failed to start: {why}"),
+    }
+}
+
 /// Project containers whose service is not in the model any more.
 pub fn orphans<'a>(observed: &'a [ContainerSummary], services: &[&str]) -> Vec<&'a ContainerSummary> {
     observed.iter().filter(|c| !c.oneoff && !services.contains(&c.service.as_str())).collect()

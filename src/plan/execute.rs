@@ -11,7 +11,7 @@ use futures::future::{join_all, BoxFuture, FutureExt, Shared};
 use futures::StreamExt;
 use tokio::sync::Semaphore;
 
-use super::converge::{orphans, plan_service, readiness, Action, Readiness, Recreate};
+use super::converge::{optional_dependency_warning, orphans, plan_service, readiness, Action, Readiness, Recreate};
 use super::graph::{EdgeKind, Graph};
 use super::spec::{container_spec, network_specs, service_image, volume_specs};
 use crate::backend::{labels, Backend, ContainerSummary, EventOptions, PullPolicy};
@@ -272,7 +272,7 @@ async fn converge_all(
             for (dep, kind, f) in deps {
                 f.await.map_err(|_| format!("dependency {dep} failed to start"))?;
                 if !opts2.no_start {
-                    wait_condition(&ctx2, &dep, kind.condition(), deadline).await.map_err(|e| format!("{e:#}"))?;
+                    wait_dependency(&ctx2, &name2, &dep, kind.condition(), deadline).await.map_err(|e| format!("{e:#}"))?;
                 }
             }
             converge_service(&ctx2, &name2, &opts2, &observed2, &created2).await.map_err(|e| format!("{e:#}"))
@@ -492,6 +492,27 @@ pub async fn wait_condition(ctx: &Ctx, service: &str, cond: DependsCondition, de
         DependsCondition::ServiceHealthy => anyhow!("dependency failed to start: {e:#}"),
         _ => e,
     })
+}
+
+/// Waits until `dep` satisfies what `dependant` asks of it. An optional dependency
+/// (`required: false`) that has no container or fails its condition is a warning and the
+/// dependant starts anyway, as with Docker Compose; running out of time fails either way.
+async fn wait_dependency(ctx: &Ctx, dependant: &str, dep: &str, cond: DependsCondition, deadline: Option<Instant>) -> Result<()> {
+    let required = ctx.project.services.get(dependant).and_then(|s| s.depends_on.get(dep)).is_none_or(|d| d.required);
+    if required || cond == DependsCondition::ServiceStarted {
+        return wait_condition(ctx, dep, cond, deadline).await;
+    }
+    if !ctx.observe().await?.iter().any(|c| c.service == dep && !c.oneoff) {
+        ctx.progress.warn(&format!("{dependant} is missing dependency {dep}"));
+        return Ok(());
+    }
+    match wait_ready(ctx, &[dep.to_string()], cond, false, deadline).await {
+        Err(e) if deadline.is_none_or(|d| Instant::now() < d) => {
+            ctx.progress.warn(&optional_dependency_warning(dep, cond, &format!("{e:#}")));
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// Waits until all of `services` are ready together (`up --wait` asks that of the whole
@@ -726,7 +747,7 @@ pub async fn start_existing(ctx: &Ctx, services: &[String]) -> Result<()> {
         }
         for (dep, kind) in graph.dependencies(&name) {
             if services.is_empty() || services.contains(&dep) {
-                wait_condition(ctx, &dep, kind.condition(), None).await?;
+                wait_dependency(ctx, &name, &dep, kind.condition(), None).await?;
             }
         }
         let mine: Vec<&ContainerSummary> = observed.iter().filter(|c| c.service == name && !c.oneoff && !c.state.is_running()).collect();

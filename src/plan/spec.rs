@@ -88,15 +88,24 @@ pub fn file_target(kind: FileKind, r: &FileRef) -> String {
     }
 }
 
-/// The project's runtime directory: `/run/hoist/<project>` as root, else under the
-/// temporary directory (per user).
+/// The project's runtime directory, where `up` writes secrets and configs:
+/// `/run/hoist/<root>/<project>` as root, else under the temporary directory (per user).
+/// `<root>` stands for the state root (its last component and a hash of its path): two
+/// state roots with a project of the same name must not share, or remove, each other's
+/// files. It stays in /run rather than under the state root: the files are not kept on
+/// disk, and a Docker engine on this host bind-mounts them from there as well.
 pub fn runtime_dir(project: &str) -> std::path::PathBuf {
+    use sha2::Digest;
     let base = if nix::unistd::geteuid().is_root() {
         std::path::PathBuf::from("/run/hoist")
     } else {
         std::env::temp_dir().join(format!("hoist-{}", nix::unistd::geteuid()))
     };
-    base.join(project)
+    let root = crate::backend::builtin::state_root();
+    let root = std::fs::canonicalize(&root).or_else(|_| std::path::absolute(&root)).unwrap_or(root);
+    let name = root.file_name().map_or("root".into(), |n| n.to_string_lossy());
+    let hash = hex::encode(sha2::Sha256::digest(root.as_os_str().as_encoded_bytes()));
+    base.join(format!("{name}-{}", &hash[..12])).join(project)
 }
 
 /// Where a secret or config without a file of its own (`environment:`, `content:`) is

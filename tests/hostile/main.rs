@@ -11,3 +11,4 @@ mod cp;
 mod devices;
 mod names;
 mod bounded;
+mod faults;

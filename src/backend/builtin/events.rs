@@ -58,14 +58,13 @@ impl EventSink {
 }
 
 /// Appends one line, rotating the log when it is full. Writers of several processes
-/// (CLI calls, supervisors) take turns on a lock file, so a rotation never loses lines.
+/// (CLI calls, supervisors) take turns on a lock of the log's directory, so a rotation
+/// never loses lines (the directory itself: a lock file per project would stay behind).
 pub fn append(path: &Path, event: &ContainerEvent) -> std::io::Result<()> {
     use nix::fcntl::{Flock, FlockArg};
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let lock_file = OpenOptions::new().create(true).truncate(false).write(true).open(path.with_extension("lock"))?;
-    let _lock = Flock::lock(lock_file, FlockArg::LockExclusive).map_err(|(_, e)| std::io::Error::from(e))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let _lock = Flock::lock(File::open(dir)?, FlockArg::LockExclusive).map_err(|(_, e)| std::io::Error::from(e))?;
     if std::fs::metadata(path).is_ok_and(|m| m.len() >= MAX_LOG_BYTES) {
         std::fs::rename(path, rotated(path))?;
     }

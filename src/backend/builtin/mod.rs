@@ -473,6 +473,8 @@ impl Backend for BuiltinBackend {
             }
             Err(e) => {
                 self.store.release_name(&spec.name, &id);
+                // The namespace is a mount of its own: nothing else would ever remove it.
+                let _ = self.net.remove_netns(&self.store.root.join("netns").join(&id));
                 let _ = std::fs::remove_dir_all(self.store.container_dir(&id));
                 Err(e)
             }

@@ -224,8 +224,13 @@ impl Store {
         }
         fs::create_dir_all(&data).map_err(io(format!("creating volume {name}")))?;
         let rec = VolumeRecord { name: name.to_string(), labels, anonymous, created: chrono::Utc::now() };
-        write_atomic(&dir.join("volume.json"), &serde_json::to_vec_pretty(&rec).map_err(|e| BackendError::Engine(e.to_string()))?)?;
-        Ok(data)
+        let written = write_atomic(&dir.join("volume.json"), &serde_json::to_vec_pretty(&rec).map_err(|e| BackendError::Engine(e.to_string()))?);
+        if written.is_err() {
+            // A directory without a record is no volume (nothing lists or removes it);
+            // only empty directories go, so no data is ever lost here.
+            let _ = fs::remove_dir(&data).and_then(|()| fs::remove_dir(&dir));
+        }
+        written.map(|()| data)
     }
 
     pub fn volumes(&self) -> Vec<VolumeSummary> {
@@ -248,10 +253,14 @@ fn lock(f: &fs::File, wait: bool) -> std::io::Result<()> {
     crate::backend::builtin::runtime::state::ofd_lock(f, libc::F_WRLCK, wait)
 }
 
+/// Replaces `path` whole; a failure (a full disk) leaves the old file and no temporary one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    fs::write(&tmp, bytes).map_err(io(format!("writing {}", tmp.display())))?;
-    fs::rename(&tmp, path).map_err(io(format!("writing {}", path.display())))
+    let written = fs::write(&tmp, bytes).and_then(|()| fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written.map_err(io(format!("writing {}", path.display())))
 }
 
 /// Rewrites a file in place (same inode): it is bind-mounted into a running container.

@@ -144,9 +144,12 @@ pub struct HostClaim {
 }
 
 impl HostClaim {
-    /// A claim lives as long as the network's record does.
+    /// A claim lives as long as the network's record does. The registry is shared by every
+    /// state root: a network name in it that is not a name (`../x`) names no record.
     fn is_live(&self) -> bool {
-        std::path::Path::new(&self.state_root).join("networks").join(format!("{}.json", self.network)).exists()
+        use crate::compose::validate::{check_name, NameKind};
+        check_name(NameKind::Network, &self.network).is_ok()
+            && std::path::Path::new(&self.state_root).join("networks").join(format!("{}.json", self.network)).exists()
     }
 }
 
@@ -179,8 +182,11 @@ fn write_claims(registry: &std::path::Path, claims: &[HostClaim]) -> Result<()> 
     }
     let tmp = registry.with_extension("tmp");
     let bytes = serde_json::to_vec_pretty(claims).map_err(|e| NetError::failed("encoding subnet claims", e.to_string()))?;
-    std::fs::write(&tmp, bytes).map_err(|e| NetError::io(format!("writing {}", tmp.display()), e))?;
-    std::fs::rename(&tmp, registry).map_err(|e| NetError::io(format!("writing {}", registry.display()), e))
+    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, registry));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map_err(|e| NetError::io(format!("writing {}", registry.display()), e))
 }
 
 /// Picks a free host address in `range` (or the whole subnet), skipping network, broadcast,

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::backend::{NetworkAttachment, NetworkSpec, NetworkSummary};
+use crate::compose::validate::{check_name, NameKind};
 use bridge::Netlink;
 use ipam::Subnet;
 use nat::Firewall;
@@ -34,6 +35,9 @@ pub enum NetError {
     PortInUse(String),
     #[error("network {0} not found")]
     NetworkNotFound(String),
+    /// A network name that is not a name (`../x`, `a/b`): refused before it becomes a path.
+    #[error("{0}")]
+    InvalidName(String),
 }
 
 impl NetError {
@@ -295,13 +299,17 @@ fn mac_string(mac: [u8; 6]) -> String {
     mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
 }
 
-fn is_valid_name(name: &str) -> bool {
-    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) && !name.starts_with('.')
+/// `name` if it is a network name by the loader's rules (`validate::check_name`): names
+/// become file names here and parts of link aliases, so a caller that forgot to check
+/// must not reach out of the records directory (`../x`) or split an alias (`a:b`).
+fn valid(name: &str) -> Result<&str> {
+    check_name(NameKind::Network, name).map_err(NetError::InvalidName)?;
+    Ok(name)
 }
 
 impl Inner {
-    fn record_path(&self, name: &str) -> PathBuf {
-        self.root.join(format!("{name}.json"))
+    fn record_path(&self, name: &str) -> Result<PathBuf> {
+        Ok(self.root.join(format!("{}.json", valid(name)?)))
     }
 
     fn root_lock(&self) -> Result<Flock<File>> {
@@ -309,10 +317,7 @@ impl Inner {
     }
 
     fn read_record(&self, name: &str) -> Result<Option<NetworkRecord>> {
-        if !is_valid_name(name) {
-            return Ok(None);
-        }
-        let path = self.record_path(name);
+        let path = self.record_path(name)?;
         match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
@@ -323,11 +328,15 @@ impl Inner {
     }
 
     fn write_record(&self, rec: &NetworkRecord) -> Result<()> {
-        let path = self.record_path(&rec.name);
+        let path = self.record_path(&rec.name)?;
         let tmp = self.root.join(format!(".{}.json.tmp", rec.name));
         let bytes = serde_json::to_vec_pretty(rec).map_err(|e| NetError::failed("encoding network record", e.to_string()))?;
-        std::fs::write(&tmp, bytes).map_err(|e| NetError::io(format!("writing {}", tmp.display()), e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| NetError::io(format!("writing {}", path.display()), e))
+        // A full disk must not leave a half-written file behind.
+        let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, &path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written.map_err(|e| NetError::io(format!("writing {}", path.display()), e))
     }
 
     fn records(&self) -> Result<Vec<NetworkRecord>> {
@@ -335,7 +344,8 @@ impl Inner {
         let mut out = Vec::new();
         for entry in dir.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(name) = name.strip_suffix(".json").filter(|n| !n.starts_with('.')) else { continue };
+            // Temporary files (`.x.json.tmp`) and anything else that is not a record.
+            let Some(name) = name.strip_suffix(".json").filter(|n| check_name(NameKind::Network, n).is_ok()) else { continue };
             if let Some(rec) = self.read_record(name)? {
                 out.push(rec);
             }
@@ -365,9 +375,7 @@ impl Inner {
     }
 
     fn ensure_network(&self, spec: &NetworkSpec) -> Result<NetworkRecord> {
-        if !is_valid_name(&spec.name) {
-            return Err(NetError::failed(format!("creating network {:?}", spec.name), "invalid network name"));
-        }
+        let path = self.record_path(&spec.name)?;
         match spec.driver.as_deref() {
             None | Some("bridge") => {}
             Some(other) => {
@@ -410,12 +418,12 @@ impl Inner {
         self.write_record(&rec)?;
         let claim = ipam::HostClaim { subnet: rec.subnet, state_root: self.state_root.clone(), network: rec.name.clone() };
         if let Err(e) = ipam::add_host_claim(Path::new(HOST_SUBNETS), claim) {
-            let _ = std::fs::remove_file(self.record_path(&rec.name));
+            let _ = std::fs::remove_file(&path);
             return Err(e);
         }
         if let Err(e) = self.realize(&rec) {
             let _ = self.unrealize(&rec);
-            let _ = std::fs::remove_file(self.record_path(&rec.name));
+            let _ = std::fs::remove_file(&path);
             return Err(e);
         }
         Ok(rec)
@@ -518,11 +526,12 @@ impl Inner {
     }
 
     fn remove_network(&self, name: &str) -> Result<()> {
+        let path = self.record_path(name)?;
         let _host = lock_file(Path::new(HOST_LOCK))?;
         let _root = self.root_lock()?;
         let Some(rec) = self.read_record(name)? else { return Ok(()) };
         self.unrealize(&rec)?;
-        std::fs::remove_file(self.record_path(name)).map_err(|e| NetError::io(format!("removing network record {name}"), e))?;
+        std::fs::remove_file(&path).map_err(|e| NetError::io(format!("removing network record {name}"), e))?;
         ipam::remove_host_claim(Path::new(HOST_SUBNETS), &self.state_root, name)
     }
 
@@ -691,5 +700,29 @@ fn default_bridge_spec() -> NetworkSpec {
         subnets: vec![],
         labels: IndexMap::new(),
         external: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Names reach this layer already checked; one that did not must still never become
+    /// a path: refused before any file, lock or link is touched.
+    #[test]
+    fn names_that_are_paths_are_refused_before_they_become_paths() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("networks");
+        std::fs::create_dir(&root).unwrap();
+        std::fs::write(t.path().join("x.json"), "{}").unwrap();
+        let inner = Inner { root, state_root: t.path().display().to_string(), fw: Firewall::Missing };
+        for bad in ["../x", "/etc/passwd", "a/b", "..", "x\ny", "-rf", "a:b", ""] {
+            assert!(matches!(inner.read_record(bad), Err(NetError::InvalidName(_))), "{bad:?}");
+            assert!(matches!(inner.remove_network(bad), Err(NetError::InvalidName(_))), "{bad:?}");
+            let spec = NetworkSpec { name: bad.into(), ..default_bridge_spec() };
+            assert!(matches!(inner.ensure_network(&spec), Err(NetError::InvalidName(_))), "{bad:?}");
+        }
+        assert_eq!(std::fs::read_to_string(t.path().join("x.json")).unwrap(), "{}");
+        assert_eq!(std::fs::read_dir(t.path().join("networks")).unwrap().count(), 0, "a refused name left a file");
     }
 }
