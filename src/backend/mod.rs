@@ -69,6 +69,7 @@ pub mod labels {
 /// it from the model and has resolved the project references (volumes, networks, linked
 /// containers). Backends read nothing else of the compose file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ContainerSpec {
     /// Engine-side container name (`<project>-<service>-<n>` or `container_name`).
     pub name: String,

@@ -273,7 +273,7 @@ pub const KEYS: &[Key] = &[
     both("services.*.cgroup", NOT_PASSED, "`host` or `private` cgroup namespace"),
     k("services.*.cgroup_parent", NOT_BUILTIN, Applied, ""),
     a("services.*.command", ""),
-    a("services.*.configs", "mounted read-only at `/<target or name>`; `content:`/`environment:` ones are written under /run/hoist/<project>/configs"),
+    a("services.*.configs", "mounted read-only at `/<target or name>`; `content:`/`environment:` ones are written under /run/hoist/<root>-<hash>/<project>/configs"),
     a("services.*.configs[].source", ""),
     a("services.*.configs[].target", ""),
     a("services.*.configs[].uid", "for written configs; a `file:` config is bind-mounted as it is, as Docker Compose does"),
@@ -563,7 +563,7 @@ pub const KEYS: &[Key] = &[
     a("volumes.*.name", ""),
     // ---- configs and secrets
     a("configs", ""),
-    a("configs.*.content", "written under /run/hoist/<project>/configs by `up`"),
+    a("configs.*.content", "written under /run/hoist/<root>-<hash>/<project>/configs by `up`"),
     a("configs.*.environment", "read when the file is loaded"),
     both("configs.*.external", Refused("external configs exist only on a swarm"), "`false` is applied").when(|_, n| is_false(n)),
     both("configs.*.external.name", Refused("external configs exist only on a swarm"), ""),

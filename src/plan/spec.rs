@@ -299,7 +299,6 @@ pub fn container_spec(
         })
     };
 
-    let s = service;
     ContainerSpec {
         name,
         project: project.name.clone(),
@@ -307,26 +306,36 @@ pub fn container_spec(
         number,
         oneoff,
         image: service_image(project, service_name),
+        env: service.environment.iter().filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone()))).collect(),
+        labels: container_labels(project, service_name, number, oneoff, &hash),
+        mounts,
+        volumes_from,
+        network,
+        links,
+        pid: ns(&service.pid),
+        ipc: ns(&service.ipc),
+        config_hash: hash,
+        ..service_settings(service)
+    }
+}
+
+/// The settings a container takes from its service as they are, with nothing of the
+/// project resolved (name, image, environment, labels, mounts, network, links and
+/// namespaces are left empty for the caller).
+pub fn service_settings(s: &Service) -> ContainerSpec {
+    ContainerSpec {
         entrypoint: s.entrypoint.clone(),
         command: s.command.clone(),
-        env: s.environment.iter().filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone()))).collect(),
-        labels: container_labels(project, service_name, number, oneoff, &hash),
         hostname: s.hostname.clone(),
         domainname: s.domainname.clone(),
         user: s.user.clone(),
         working_dir: s.working_dir.clone(),
-        mounts,
-        volumes_from,
         ports: s.ports.clone(),
         expose: s.expose.clone(),
-        network,
-        links,
         extra_hosts: s.extra_hosts.clone(),
         dns: s.dns.clone(),
         dns_search: s.dns_search.clone(),
         dns_opt: s.dns_opt.clone(),
-        pid: ns(&s.pid),
-        ipc: ns(&s.ipc),
         tty: s.tty,
         stdin_open: s.stdin_open,
         init: s.init,
@@ -359,7 +368,7 @@ pub fn container_spec(
         healthcheck: s.healthcheck.clone(),
         stop_signal: s.stop_signal.clone(),
         stop_grace_period: s.stop_grace_period.as_deref().and_then(parse_duration),
-        config_hash: hash,
+        ..ContainerSpec::default()
     }
 }
 

@@ -37,6 +37,7 @@ pub struct Record {
     pub image_id: String,
     pub image_config: ImageConfig,
     pub layers: Vec<PathBuf>,
+    #[serde(deserialize_with = "spec_or_legacy")]
     pub spec: ContainerSpec,
     /// Every mount, resolved to host paths (volumes_from reads these).
     pub mounts: Vec<RuntimeMount>,
@@ -48,6 +49,40 @@ pub struct Record {
     pub own_netns: bool,
     pub networks: Vec<NetworkAttachment>,
     pub hostname: String,
+}
+
+/// Reads a record's spec, also as hoist 0.1 wrote it (the resolved fields plus the whole
+/// compose `service`): the service's settings are taken from it, so containers made by
+/// an older hoist keep running, restarting and stopping as they were made.
+fn spec_or_legacy<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<ContainerSpec, D::Error> {
+    use serde::de::Error;
+    let mut value = serde_json::Value::deserialize(d)?;
+    let legacy = value.as_object_mut().and_then(|m| m.remove("service"));
+    let spec: ContainerSpec = serde_json::from_value(value).map_err(D::Error::custom)?;
+    let Some(service) = legacy else { return Ok(spec) };
+    let service: crate::compose::model::Service = serde_json::from_value(service).map_err(D::Error::custom)?;
+    Ok(ContainerSpec {
+        name: spec.name,
+        project: spec.project,
+        service_name: spec.service_name,
+        number: spec.number,
+        oneoff: spec.oneoff,
+        image: spec.image,
+        env: spec.env,
+        labels: spec.labels,
+        hostname: spec.hostname,
+        mounts: spec.mounts,
+        volumes_from: spec.volumes_from,
+        ports: spec.ports,
+        expose: spec.expose,
+        network: spec.network,
+        links: spec.links,
+        pid: spec.pid,
+        ipc: spec.ipc,
+        stop_grace_period: spec.stop_grace_period,
+        config_hash: spec.config_hash,
+        ..crate::plan::spec::service_settings(&service)
+    })
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -278,4 +313,39 @@ pub fn random_id() -> String {
         let _ = std::io::Read::read_exact(&mut f, &mut bytes);
     }
     hex::encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record as hoist 0.1 wrote it (the spec carried the compose service): its
+    /// settings come back from the service, its resolved fields as they were.
+    #[test]
+    fn a_record_of_an_older_hoist_keeps_its_settings() {
+        let old = serde_json::json!({
+            "id": "b101", "name": "p-web-1", "created": "2026-12-06T02:05:18Z", "image_id": "sha256:5c85",
+            "image_config": {"env": [], "cmd": ["httpd"], "entrypoint": null, "working_dir": null, "user": null,
+                             "exposed_ports": [], "volumes": [], "labels": {}, "stop_signal": null},
+            "layers": [], "mounts": [], "anonymous": [], "netns": null, "own_netns": true, "networks": [], "hostname": "p-web-1",
+            "spec": {
+                "name": "p-web-1", "project": "p", "service_name": "web", "number": 1, "oneoff": false, "image": "web:1",
+                "service": {"init": true, "restart": "always", "command": ["sleep", "1"], "cap_add": ["NET_ADMIN"],
+                            "expose": ["80"], "stop_signal": "SIGINT", "mem_limit": 1048576},
+                "env": [["A", "1"]], "labels": {"com.docker.compose.service": "web"}, "hostname": null, "mounts": [],
+                "volumes_from": [], "ports": [], "expose": ["80/tcp"],
+                "network": {"Networks": [{"network": "p_default", "aliases": ["web"], "ipv4_address": null}]},
+                "links": [], "pid": null, "ipc": null, "stop_grace_period": null, "config_hash": "abc"
+            }
+        });
+        let r: Record = serde_json::from_value(old).unwrap();
+        let s = &r.spec;
+        assert_eq!((s.name.as_str(), s.image.as_str(), s.config_hash.as_str()), ("p-web-1", "web:1", "abc"));
+        assert_eq!(s.init, Some(true));
+        assert_eq!(s.restart.map(|p| p.to_string()), Some("always".into()));
+        assert_eq!(s.command, Some(vec!["sleep".into(), "1".into()]));
+        assert_eq!((s.cap_add.clone(), s.stop_signal.clone(), s.resources.memory), (vec!["NET_ADMIN".into()], Some("SIGINT".into()), Some(1048576)));
+        assert_eq!(s.env, vec![("A".into(), "1".into())]);
+        assert!(matches!(&s.network, crate::backend::NetworkMode::Networks(n) if n[0].network == "p_default"));
+    }
 }
