@@ -184,12 +184,6 @@ fn host_platform() -> String {
     format!("linux/{arch}")
 }
 
-/// Long-syntax `type: tmpfs` entries.
-fn has_tmpfs_mount(n: &Node) -> bool {
-    let Val::Seq(items) = &n.v else { return false };
-    items.iter().any(|i| i.get("type").is_some_and(|t| text_is(t, &["tmpfs"])))
-}
-
 fn every_item(n: &Node, f: impl Fn(&str) -> bool) -> bool {
     match &n.v {
         Val::Seq(items) => items.iter().all(|i| i.scalar_text().is_some_and(|s| f(&s))),
@@ -364,9 +358,9 @@ pub const KEYS: &[Key] = &[
     both("services.*.devices[].target", Refused("the long syntax of devices is not supported yet: use host:container:permissions"), ""),
     both("services.*.devices[].permissions", Refused("the long syntax of devices is not supported yet: use host:container:permissions"), ""),
     a("services.*.dns", "built-in: written to the container's resolv.conf"),
-    k("services.*.dns_opt", Warned("not written to the container's resolv.conf yet"), Applied, ""),
+    a("services.*.dns_opt", "built-in: the `options` line of the container's resolv.conf, as Docker writes it"),
     a("services.*.dns_search", ""),
-    k("services.*.domainname", Warned("set as the domain name, but /etc/hosts does not list the host's FQDN as Docker's does"), Applied, ""),
+    a("services.*.domainname", "the FQDN `hostname.domainname` first on the container's own /etc/hosts line"),
     a("services.*.entrypoint", ""),
     a("services.*.env_file", "read when the file is loaded"),
     a("services.*.env_file[].path", ""),
@@ -385,7 +379,7 @@ pub const KEYS: &[Key] = &[
     both("services.*.gpus[].device_ids", GPU, ""),
     both("services.*.gpus[].driver", GPU, ""),
     both("services.*.gpus[].options", GPU, ""),
-    k("services.*.group_add", Warned("the primary group is not in the supplementary list as Docker puts it (`id -G` differs; file access is the same)"), Applied, ""),
+    a("services.*.group_add", "with the primary group kept in the supplementary list, as Docker keeps it"),
     a("services.*.healthcheck", ""),
     a("services.*.healthcheck.disable", ""),
     a("services.*.healthcheck.interval", ""),
@@ -478,28 +472,22 @@ pub const KEYS: &[Key] = &[
     a("services.*.stop_signal", ""),
     both("services.*.storage_opt", NOT_PASSED, ""),
     a("services.*.sysctls", ""),
-    k(
-        "services.*.tmpfs",
-        Warned("tmpfs mounts are not noexec as Docker's are, and options other than size= and mode= are not applied"),
-        Warned("options other than size= and mode= are not applied"),
-        "Docker: `/path[:size=..,mode=..]` is applied",
-    )
-    .when(|b, n| b == Backend::Docker && tmpfs_size_mode_only(n)),
+    both("services.*.tmpfs", Warned("options other than size= and mode= are not applied"), "`/path[:size=..,mode=..]` is applied, mounted nosuid,nodev,noexec as Docker mounts it")
+        .when(|_, n| tmpfs_size_mode_only(n)),
     a("services.*.tty", ""),
     a("services.*.ulimits", ""),
     a("services.*.ulimits.*.hard", ""),
     a("services.*.ulimits.*.soft", ""),
     both("services.*.use_api_socket", Refused("the engine's API socket is not mounted into containers"), "`false` is applied").when(|_, n| !is_true(n)),
-    a("services.*.user", "built-in: the primary group is not repeated in the supplementary list as Docker repeats it (`id -G` differs; file access is the same)"),
+    a("services.*.user", "the primary group is also a supplementary group, as Docker makes it"),
     k("services.*.userns_mode", Warned("user namespaces are not used"), Applied, "built-in: `host` is applied").when(|_, n| text_is(n, &["host"])),
     both("services.*.uts", NOT_PASSED, ""),
-    k(
+    both(
         "services.*.volumes",
-        Warned("SELinux relabelling (z, Z) and propagation options are not applied, and tmpfs mounts are not noexec as Docker's are"),
         Warned("SELinux relabelling (z, Z) and propagation options are not applied"),
-        "bind, named, anonymous and tmpfs mounts; applied: short-syntax entries without z, Z or propagation options (built-in: and no `type: tmpfs`)",
+        "bind, named, anonymous and tmpfs mounts (tmpfs nosuid,nodev,noexec as Docker's); applied: short-syntax entries without z, Z or propagation options",
     )
-    .when(|b, n| volumes_without_ignored_modes(n) && (b == Backend::Docker || !has_tmpfs_mount(n))),
+    .when(|_, n| volumes_without_ignored_modes(n)),
     both("services.*.volumes[].type", Refused("only bind, volume and tmpfs mounts are supported"), "`bind`, `volume`, `tmpfs` are applied").when(|_, n| supported_volume_type(n)),
     a("services.*.volumes[].source", ""),
     a("services.*.volumes[].target", ""),

@@ -224,9 +224,13 @@ impl BuiltinBackend {
         for r in targets {
             let mine = addresses(r);
             let mut entries: Vec<(String, Vec<String>)> = Vec::new();
+            let mut own = own_host_names(&r.hostname, r.spec.domainname.as_deref());
             match mine.first() {
-                Some((_, ip)) => entries.push((ip.clone(), vec![r.hostname.clone(), r.name.clone()])),
-                None => entries.push(("127.0.1.1".into(), vec![r.hostname.clone()])),
+                Some((_, ip)) => {
+                    own.push(r.name.clone());
+                    entries.push((ip.clone(), own));
+                }
+                None => entries.push(("127.0.1.1".into(), own)),
             }
             for (other, theirs) in running.iter().filter(|(o, _)| o.id != r.id) {
                 for (net, ip) in theirs {
@@ -946,8 +950,8 @@ impl BuiltinBackend {
             }
         };
         std::fs::write(dir.join("hostname"), format!("{hostname}\n")).map_err(io("writing hostname"))?;
-        std::fs::write(dir.join("hosts"), network::render_hosts(&[("127.0.1.1".into(), vec![hostname.clone()])])).map_err(io("writing hosts"))?;
-        std::fs::write(dir.join("resolv.conf"), resolv_conf(&spec.dns, &spec.dns_search)).map_err(io("writing resolv.conf"))?;
+        std::fs::write(dir.join("hosts"), network::render_hosts(&[("127.0.1.1".into(), own_host_names(&hostname, spec.domainname.as_deref()))])).map_err(io("writing hosts"))?;
+        std::fs::write(dir.join("resolv.conf"), resolv_conf(&spec.dns, &spec.dns_search, &spec.dns_opt, matches!(spec.network, NetworkMode::Networks(_)))).map_err(io("writing resolv.conf"))?;
         for f in ["hostname", "hosts", "resolv.conf"] {
             mounts.push(RuntimeMount { source: dir.join(f), target: format!("/etc/{f}"), kind: MountKind::Bind, read_only: false });
         }
@@ -1003,29 +1007,54 @@ impl BuiltinBackend {
     }
 }
 
+/// The names of a container's own line in /etc/hosts: with a `domainname`, the FQDN
+/// first, as Docker writes it (`hostname -f` and `dnsdomainname` read it from there).
+fn own_host_names(hostname: &str, domainname: Option<&str>) -> Vec<String> {
+    match domainname.filter(|d| !d.is_empty()) {
+        Some(d) => vec![format!("{hostname}.{d}"), hostname.to_string()],
+        None => vec![hostname.to_string()],
+    }
+}
+
 /// The host's resolv.conf without loopback nameservers (they mean nothing inside), or
-/// the service's `dns`.
-fn resolv_conf(dns: &[String], search: &[String]) -> String {
+/// the service's `dns`. Options are Docker's: `dns_opt` (else the host's), and on a user
+/// network `ndots:0` unless an `ndots:N` above 0 is set (Docker adds it for its
+/// embedded DNS; the line is the same here so lookups behave the same).
+fn resolv_conf(dns: &[String], search: &[String], dns_opt: &[String], user_network: bool) -> String {
     let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let mut out = String::new();
-    if dns.is_empty() {
-        for l in host.lines() {
-            if l.starts_with("nameserver") && (l.contains(" 127.") || l.contains(" ::1")) {
-                continue;
+    let mut options: Vec<String> = dns_opt.to_vec();
+    for l in host.lines() {
+        if let Some(o) = l.strip_prefix("options") {
+            if dns_opt.is_empty() {
+                options.extend(o.split_whitespace().map(String::from));
             }
-            if l.starts_with("search") && !search.is_empty() {
-                continue;
-            }
-            out.push_str(l);
-            out.push('\n');
+            continue;
         }
-    } else {
-        for d in dns {
-            out.push_str(&format!("nameserver {d}\n"));
+        if !dns.is_empty() && l.starts_with("nameserver") {
+            continue;
         }
+        if l.starts_with("nameserver") && (l.contains(" 127.") || l.contains(" ::1")) {
+            continue;
+        }
+        if l.starts_with("search") && !search.is_empty() {
+            continue;
+        }
+        out.push_str(l);
+        out.push('\n');
+    }
+    for d in dns {
+        out.push_str(&format!("nameserver {d}\n"));
     }
     if !search.is_empty() {
         out.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    let ndots_set = options.iter().any(|o| o.strip_prefix("ndots:").and_then(|n| n.parse::<u32>().ok()).is_some_and(|n| n > 0));
+    if user_network && !ndots_set {
+        options.push("ndots:0".into());
+    }
+    if !options.is_empty() {
+        out.push_str(&format!("options {}\n", options.join(" ")));
     }
     out
 }

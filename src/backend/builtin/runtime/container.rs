@@ -202,7 +202,8 @@ fn user_mount(root: &Path, m: &RuntimeMount) -> Res<()> {
         }
         MountKind::Tmpfs => {
             ensure_dir(&target)?;
-            let mut flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+            // Docker's defaults for a tmpfs: nothing run or trusted from it.
+            let mut flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
             if m.read_only {
                 flags |= MsFlags::MS_RDONLY;
             }

@@ -7,7 +7,8 @@ use std::path::Path;
 pub struct ResolvedUser {
     pub uid: u32,
     pub gid: u32,
-    /// Supplementary groups: those listing the user in /etc/group, plus `group_add`.
+    /// Supplementary groups: the primary group, those listing the user in /etc/group,
+    /// plus `group_add`.
     pub groups: Vec<u32>,
     pub home: String,
 }
@@ -96,7 +97,8 @@ pub fn resolve(root: &Path, user: Option<&str>, group_add: &[String]) -> Result<
         _ => entry.map(|e| e.gid).unwrap_or(0),
     };
 
-    let mut supplementary = Vec::new();
+    // Docker (runc) lists the primary group among the supplementary ones too.
+    let mut supplementary = vec![gid];
     // As Docker: only a user named by /etc/passwd and no explicit group gets its memberships.
     if group_part.is_none()
         && let Some(name) = &name
@@ -128,11 +130,11 @@ mod tests {
         let r = root();
         assert_eq!(resolve(r.path(), None, &[]).unwrap().uid, 0);
         let app = resolve(r.path(), Some("app"), &[]).unwrap();
-        assert_eq!((app.uid, app.gid, app.groups.clone(), app.home.as_str()), (1000, 1000, vec![10], "/home/app"));
+        assert_eq!((app.uid, app.gid, app.groups.clone(), app.home.as_str()), (1000, 1000, vec![10, 1000], "/home/app"));
         let n = resolve(r.path(), Some("65534"), &[]).unwrap();
         assert_eq!((n.uid, n.gid), (65534, 65534));
         let unknown = resolve(r.path(), Some("4242:nogroup"), &["wheel".into()]).unwrap();
-        assert_eq!((unknown.uid, unknown.gid, unknown.groups), (4242, 65534, vec![10]));
+        assert_eq!((unknown.uid, unknown.gid, unknown.groups), (4242, 65534, vec![10, 65534]));
         assert!(resolve(r.path(), Some("ghost"), &[]).unwrap_err().contains("unable to find user ghost"));
     }
 }
