@@ -6,8 +6,8 @@ mod common;
 
 use common::stack::Stack;
 
-/// Runs `script` (output between BEGIN and END) as the main process of service `probe`
-/// of `compose` on `backend`, and returns what it printed.
+/// Runs the compose file on `backend` and returns what service `probe` printed between
+/// BEGIN and END (stderr goes to stdout: two streams may reach the log out of order).
 fn observe(backend: &'static str, name: &str, compose: &str) -> String {
     let s = Stack::new(backend, name, compose);
     s.ok(&["up", "-d"]);
@@ -23,7 +23,7 @@ fn observe(backend: &'static str, name: &str, compose: &str) -> String {
 fn on_both(name: &str, service: &str, script: &str) -> (String, String) {
     let compose = format!(
         "services:\n  probe:\n    image: busybox\n{service}    command: [\"sh\", \"-c\", {script:?}]\n",
-        script = format!("echo BEGIN; {script}; echo END; sleep 300")
+        script = format!("exec 2>&1; echo BEGIN; {script}; echo END; sleep 300")
     );
     (observe("builtin", name, &compose), observe("docker", name, &compose))
 }
