@@ -91,7 +91,18 @@ fn deploy_limits_override_the_service_keys(backend: &'static str) {
     assert_eq!(applied(&s, "a"), EXPECTED);
 }
 
-on_both_backends!(limits_and_reservation_are_applied, deploy_limits_override_the_service_keys);
+/// Without `deploy`, the service-level keys give the same container (the baseline above).
+fn service_keys_alone_are_applied(backend: &'static str) {
+    let s = Stack::new(
+        backend,
+        "deploysvc",
+        "services:\n  a:\n    image: busybox\n    command: sleep 300\n    mem_limit: 64m\n    cpus: 0.5\n    pids_limit: 100\n    mem_reservation: 32m\n",
+    );
+    s.ok(&["up", "-d"]);
+    assert_eq!(applied(&s, "a"), EXPECTED);
+}
+
+on_both_backends!(limits_and_reservation_are_applied, deploy_limits_override_the_service_keys, service_keys_alone_are_applied);
 
 #[test]
 fn bad_resource_values_name_their_place() {
