@@ -116,7 +116,7 @@ const NOT_PASSED: Status = Warned("not passed to the engine yet");
 const NOT_BUILTIN: Status = Warned("not implemented by the built-in runtime yet");
 const BUILD_NOT_PASSED: Status = Warned("not passed to the builder yet");
 const LOGGING: Status = Warned("logging drivers are not applied: the built-in runtime keeps its own log file, the Docker backend the engine's default driver");
-const RESOURCES: Status = Warned("deploy.resources are not applied yet: use mem_limit, cpus, pids_limit, mem_reservation");
+const CPU_RESERVATION: Status = Warned("a swarm scheduling option: Docker Compose does not apply it outside a swarm either");
 const BLKIO: Status = Warned("block I/O limits are not applied yet");
 const NET_ATTACH: Status = Warned("not applied to the container's network endpoint yet");
 const NET_OPTS: Status = Warned("not passed to the network yet");
@@ -302,13 +302,13 @@ pub const KEYS: &[Key] = &[
     both("services.*.deploy.placement.preferences[].spread", SWARM, ""),
     a("services.*.deploy.replicas", "taken as `scale`"),
     a("services.*.deploy.resources", "what each sub-key does is in its own row"),
-    both("services.*.deploy.resources.limits", RESOURCES, ""),
-    both("services.*.deploy.resources.limits.cpus", RESOURCES, ""),
-    both("services.*.deploy.resources.limits.memory", RESOURCES, ""),
-    both("services.*.deploy.resources.limits.pids", RESOURCES, ""),
+    a("services.*.deploy.resources.limits", "what each sub-key does is in its own row"),
+    a("services.*.deploy.resources.limits.cpus", "overrides the service-level key, as in Docker Compose"),
+    a("services.*.deploy.resources.limits.memory", "overrides the service-level key, as in Docker Compose"),
+    a("services.*.deploy.resources.limits.pids", "overrides the service-level key, as in Docker Compose"),
     a("services.*.deploy.resources.reservations", "what each sub-key does is in its own row"),
-    both("services.*.deploy.resources.reservations.cpus", RESOURCES, ""),
-    both("services.*.deploy.resources.reservations.memory", RESOURCES, ""),
+    both("services.*.deploy.resources.reservations.cpus", CPU_RESERVATION, ""),
+    a("services.*.deploy.resources.reservations.memory", "overrides `mem_reservation`, as in Docker Compose"),
     both("services.*.deploy.resources.reservations.devices", GPU, ""),
     both("services.*.deploy.resources.reservations.devices[].capabilities", GPU, ""),
     both("services.*.deploy.resources.reservations.devices[].count", GPU, ""),
@@ -402,7 +402,7 @@ pub const KEYS: &[Key] = &[
     both("services.*.logging.options", LOGGING, ""),
     both("services.*.mac_address", NOT_PASSED, ""),
     a("services.*.mem_limit", ""),
-    k("services.*.mem_reservation", NOT_BUILTIN, Applied, ""),
+    a("services.*.mem_reservation", ""),
     both("services.*.mem_swappiness", NOT_PASSED, ""),
     a("services.*.memswap_limit", "with `mem_limit`, as Docker requires"),
     both("services.*.models", MODELS, ""),

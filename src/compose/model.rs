@@ -98,7 +98,7 @@ pub struct Service {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scale: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub deploy: Option<serde_json::Value>,
+    pub deploy: Option<Deploy>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -678,5 +678,57 @@ mod tests {
         assert_eq!(parse_duration("10"), Some(Duration::from_secs(10)));
         assert_eq!(parse_duration("1x"), None);
         assert_eq!(parse_duration(""), None);
+    }
+}
+
+/// `deploy:`. `resources` is typed because every backend applies it; the other keys
+/// (mode, placement, update_config, ...) are swarm's and stay as compose wrote them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Deploy {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<DeployResources>,
+    #[serde(default, flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DeployResources {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<ResourceLimits>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservations: Option<ResourceReservations>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceLimits {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<f64>,
+    /// Bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pids: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ResourceReservations {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<f64>,
+    /// Bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u64>,
+    /// `devices` and `generic_resources`, as written.
+    #[serde(default, flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Deploy {
+    pub fn limits(&self) -> ResourceLimits {
+        self.resources.as_ref().and_then(|r| r.limits.clone()).unwrap_or_default()
+    }
+
+    pub fn reservations(&self) -> ResourceReservations {
+        self.resources.as_ref().and_then(|r| r.reservations.clone()).unwrap_or_default()
     }
 }

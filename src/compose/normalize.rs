@@ -207,6 +207,39 @@ fn duration(srcs: &Sources, n: &Node, what: &str) -> Result<String> {
     Ok(s)
 }
 
+/// `deploy.resources`: the limits and reservations every backend applies, checked here.
+fn deploy_resources(srcs: &Sources, n: &Node, service: &str) -> Result<DeployResources> {
+    let what = |k: &str| format!("deploy.resources.{k} of service {service:?}");
+    check_keys(srcs, map(srcs, n, &what(""))?, &["limits", "reservations"], "deploy.resources")?;
+    let mut out = DeployResources::default();
+    if let Some(l) = n.get("limits") {
+        let w = what("limits");
+        check_keys(srcs, map(srcs, l, &w)?, &["cpus", "memory", "pids"], &w)?;
+        out.limits = Some(ResourceLimits {
+            cpus: l.get("cpus").map(|c| float(srcs, c, &what("limits.cpus"))).transpose()?,
+            memory: l.get("memory").map(|m| bytes(srcs, m, &what("limits.memory"))).transpose()?,
+            pids: l.get("pids").map(|p| int(srcs, p, &what("limits.pids"))).transpose()?,
+        });
+    }
+    if let Some(r) = n.get("reservations") {
+        let w = what("reservations");
+        let m = map(srcs, r, &w)?;
+        check_keys(srcs, m, &["cpus", "memory", "devices", "generic_resources"], &w)?;
+        let mut res = ResourceReservations::default();
+        for (k, v) in m {
+            match k.key() {
+                "cpus" => res.cpus = Some(float(srcs, v, &what("reservations.cpus"))?),
+                "memory" => res.memory = Some(bytes(srcs, v, &what("reservations.memory"))?),
+                key => {
+                    res.other.insert(key.to_string(), v.to_json());
+                }
+            }
+        }
+        out.reservations = Some(res);
+    }
+    Ok(out)
+}
+
 // ---- services ---------------------------------------------------------------------------
 
 pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
@@ -270,14 +303,21 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
                     "mode", "endpoint_mode", "replicas", "labels", "rollback_config", "update_config", "resources",
                     "restart_policy", "placement",
                 ];
-                check_keys(srcs, map(srcs, v, &w)?, DEPLOY, &w)?;
-                if let Some(r) = v.get("resources") {
-                    check_keys(srcs, map(srcs, r, "deploy.resources")?, &["limits", "reservations"], "deploy.resources")?;
-                }
+                let m = map(srcs, v, &w)?;
+                check_keys(srcs, m, DEPLOY, &w)?;
                 if let Some(r) = v.get("replicas") {
                     s.scale = Some(int(srcs, r, "deploy.replicas")?);
                 }
-                s.deploy = Some(v.to_json());
+                let mut d = Deploy::default();
+                for (k, val) in m {
+                    match k.key() {
+                        "resources" => d.resources = Some(deploy_resources(srcs, val, name)?),
+                        key => {
+                            d.other.insert(key.to_string(), val.to_json());
+                        }
+                    }
+                }
+                s.deploy = Some(d);
             }
             "init" => s.init = Some(boolean(srcs, v, &w)?),
             "stop_signal" => s.stop_signal = opt_text(srcs, v, &w)?,

@@ -323,6 +323,9 @@ pub fn container_spec(
 /// project resolved (name, image, environment, labels, mounts, network, links and
 /// namespaces are left empty for the caller).
 pub fn service_settings(s: &Service) -> ContainerSpec {
+    // As Compose outside swarm: `deploy.resources` overrides the service-level keys where
+    // set (non-zero); `reservations.cpus` is swarm's alone (keys.rs warns about it).
+    let (limits, reservations) = s.deploy.as_ref().map(|d| (d.limits(), d.reservations())).unwrap_or_default();
     ContainerSpec {
         entrypoint: s.entrypoint.clone(),
         command: s.command.clone(),
@@ -349,16 +352,16 @@ pub fn service_settings(s: &Service) -> ContainerSpec {
         ulimits: s.ulimits.clone(),
         devices: s.devices.clone(),
         resources: Resources {
-            memory: s.mem_limit,
-            memory_reservation: s.mem_reservation,
+            memory: limits.memory.filter(|m| *m > 0).or(s.mem_limit),
+            memory_reservation: reservations.memory.filter(|m| *m > 0).or(s.mem_reservation),
             memory_swap: s.memswap_limit,
             shm_size: s.shm_size,
             cpu_shares: s.cpu_shares,
-            cpus: s.cpus,
+            cpus: limits.cpus.filter(|c| *c > 0.0).or(s.cpus),
             cpu_quota: s.cpu_quota,
             cpu_period: s.cpu_period,
             cpuset: s.cpuset.clone(),
-            pids_limit: s.pids_limit,
+            pids_limit: limits.pids.filter(|p| *p != 0).or(s.pids_limit),
         },
         cgroup_parent: s.cgroup_parent.clone(),
         oom_score_adj: s.oom_score_adj,

@@ -427,6 +427,7 @@ fn runtime_spec(r: &Record, dir: &Path, env: Vec<String>, ip: Option<&str>, pid_
         devices: s.devices.clone(),
         resources: Resources {
             memory: s.resources.memory,
+            memory_reservation: s.resources.memory_reservation,
             memory_swap: s.resources.memory_swap,
             cpu_shares: s.resources.cpu_shares,
             cpus: s.resources.cpus,

@@ -21,7 +21,6 @@ use sha2::{Digest, Sha256};
 
 use super::{NAMESPACE, SPEC_HASH, STACK_IMAGE, SwarmError};
 use crate::compose::model::{parse_duration, Project, RestartPolicy, Service, VolumeType};
-use crate::compose::normalize::parse_bytes;
 use crate::plan::spec::{network_name, tmpfs_options, volume_name};
 
 /// `<project>_<service>`, as `docker stack deploy` names services.
@@ -481,7 +480,8 @@ impl Reader {
 
 /// The service's deploy settings, and what in them cannot be used.
 pub fn deploy(s: &Service) -> (Deploy, Vec<(String, String)>) {
-    let d = s.deploy.as_ref();
+    let other = s.deploy.as_ref().map(|d| Value::Object(d.other.clone()));
+    let d = other.as_ref();
     let mut r = Reader::default();
     let mut out = Deploy::default();
     match r.read(d, "deploy.mode", |v| v.as_str().map(str::to_string), "a mode").as_deref() {
@@ -502,18 +502,18 @@ pub fn deploy(s: &Service) -> (Deploy, Vec<(String, String)>) {
     );
     out.labels = r.read(d, "deploy.labels", labels, "a map or a list of KEY=VALUE").unwrap_or_default();
 
-    let res = d.and_then(|d| d.get("resources"));
-    let (limits, reservations) = (res.and_then(|r| r.get("limits")), res.and_then(|r| r.get("reservations")));
-    r.only(limits, "deploy.resources.limits", &["cpus", "memory", "pids"]);
-    r.only(reservations, "deploy.resources.reservations", &["cpus", "memory"]);
+    let (limits, reservations) = s.deploy.as_ref().map(|d| (d.limits(), d.reservations())).unwrap_or_default();
+    for k in reservations.other.keys() {
+        r.problems.push((format!("deploy.resources.reservations.{k}"), "is not supported on swarm".into()));
+    }
     let limit = Limit {
-        nano_cpus: r.read(limits, "deploy.resources.limits.cpus", nano_cpus, "a number of CPUs").or(s.cpus.map(|c| (c * 1e9) as i64)),
-        memory_bytes: r.read(limits, "deploy.resources.limits.memory", bytes, "a size like 512M").or(s.mem_limit.map(|m| m as i64)),
-        pids: r.read(limits, "deploy.resources.limits.pids", Value::as_i64, "a number").or(s.pids_limit),
+        nano_cpus: limits.cpus.or(s.cpus).map(|c| (c * 1e9) as i64),
+        memory_bytes: limits.memory.or(s.mem_limit).map(|m| m as i64),
+        pids: limits.pids.or(s.pids_limit),
     };
     let reservation = ResourceObject {
-        nano_cpus: r.read(reservations, "deploy.resources.reservations.cpus", nano_cpus, "a number of CPUs"),
-        memory_bytes: r.read(reservations, "deploy.resources.reservations.memory", bytes, "a size like 512M").or(s.mem_reservation.map(|m| m as i64)),
+        nano_cpus: reservations.cpus.map(|c| (c * 1e9) as i64),
+        memory_bytes: reservations.memory.or(s.mem_reservation).map(|m| m as i64),
         ..Default::default()
     };
     if limit != Limit::default() || reservation != ResourceObject::default() {
@@ -649,18 +649,6 @@ fn nanos(v: &Value) -> Option<i64> {
     parse_duration(&text(v)?).map(|d| d.as_nanos() as i64)
 }
 
-fn nano_cpus(v: &Value) -> Option<i64> {
-    let cpus: f64 = text(v)?.trim().parse().ok()?;
-    (cpus >= 0.0).then_some((cpus * 1e9) as i64)
-}
-
-fn bytes(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n.as_i64(),
-        _ => parse_bytes(&text(v)?).map(|b| b as i64),
-    }
-}
-
 fn strings(v: &Value) -> Option<Vec<String>> {
     v.as_array()?.iter().map(|s| s.as_str().map(str::to_string)).collect()
 }
@@ -704,12 +692,13 @@ mod tests {
         web.restart = Some(RestartPolicy::OnFailure(Some(2)));
         web.mem_limit = Some(64 << 20);
         web.extra_hosts.push("db:10.0.0.5".parse().unwrap());
-        web.deploy = Some(json!({
+        web.deploy = serde_json::from_value(json!({
             "replicas": 3, "labels": ["tier=front"],
-            "resources": {"limits": {"cpus": "0.5"}, "reservations": {"memory": "16M"}},
+            "resources": {"limits": {"cpus": 0.5}, "reservations": {"memory": 16 << 20}},
             "update_config": {"parallelism": 2, "delay": "1s", "order": "start-first", "failure_action": "rollback"},
             "placement": {"constraints": ["node.role == manager"], "max_replicas_per_node": 1}
-        }));
+        }))
+        .unwrap();
         p.services.insert("web".into(), web);
         p.networks.insert("default".into(), Network { name: "demo_default".into(), ..Default::default() });
         p.configs.insert("app".into(), FileObject { name: "demo_app".into(), content: Some("level=1".into()), ..Default::default() });
@@ -778,7 +767,7 @@ mod tests {
     fn global_services_and_ingress_ports() {
         let mut p = project();
         let web = &mut p.services["web"];
-        web.deploy = Some(json!({"mode": "global"}));
+        web.deploy = serde_json::from_value(json!({"mode": "global"})).unwrap();
         web.ports[0].mode = None;
         let plan = service(&p, "web", &read_objects(&p, &[]).unwrap(), None);
         assert_eq!(plan.replicas, None);

@@ -237,27 +237,27 @@ fn cpu_quantity(cpus: f64) -> Option<String> {
 /// `mem_reservation` and `cpus` for what deploy does not set.
 fn resources(cx: &mut Cx, s: &str, svc: &Service) -> Option<Resources> {
     let mut r = Resources::default();
-    let deploy = svc.deploy.as_ref().and_then(|d| d.get("resources"));
-    for (section, out) in [("limits", &mut r.limits), ("reservations", &mut r.requests)] {
-        let Some(m) = deploy.and_then(|d| d.get(section)).and_then(Value::as_object) else { continue };
-        for (k, v) in m {
-            let at = format!("deploy.resources.{section}.{k}");
-            let quantity = match k.as_str() {
-                "cpus" => v.as_f64().or_else(|| v.as_str()?.trim().parse().ok()).map(cpu_quantity).map(|q| ("cpu", q)),
-                "memory" => v.as_u64().or_else(|| parse_bytes(v.as_str()?)).map(|b| ("memory", (b > 0).then(|| memory_quantity(b)))),
-                _ => {
-                    cx.warn(s, &at, "not kept: Kubernetes has no such container resource here");
-                    continue;
-                }
-            };
-            match quantity {
-                Some((name, Some(q))) => {
-                    out.insert(name.to_string(), q);
-                }
-                Some((_, None)) => {}
-                None => cx.warn(s, &at, format!("{v} is not a quantity: dropped")),
+    let (limits, reservations) = svc.deploy.as_ref().map(|d| (d.limits(), d.reservations())).unwrap_or_default();
+    for (section, cpus, memory, out) in [
+        ("limits", limits.cpus, limits.memory, &mut r.limits),
+        ("reservations", reservations.cpus, reservations.memory, &mut r.requests),
+    ] {
+        match cpus.map(cpu_quantity) {
+            Some(Some(q)) => {
+                out.insert("cpu".into(), q);
             }
+            Some(None) => cx.warn(s, &format!("deploy.resources.{section}.cpus"), format!("{} is not a quantity: dropped", cpus.unwrap_or_default())),
+            None => {}
         }
+        if let Some(b) = memory.filter(|b| *b > 0) {
+            out.insert("memory".into(), memory_quantity(b));
+        }
+    }
+    if limits.pids.is_some() {
+        cx.warn(s, "deploy.resources.limits.pids", "not kept: Kubernetes has no such container resource here");
+    }
+    for k in reservations.other.keys() {
+        cx.warn(s, &format!("deploy.resources.reservations.{k}"), "not kept: Kubernetes has no such container resource here");
     }
     if let Some(b) = svc.mem_limit.filter(|b| *b > 0) {
         r.limits.entry("memory".into()).or_insert_with(|| memory_quantity(b));
@@ -395,11 +395,11 @@ struct Deploy {
 impl Deploy {
     fn read(cx: &mut Cx, s: &str, svc: &Service) -> Deploy {
         let mut d = Deploy { labels: IndexMap::new(), node_selector: IndexMap::new() };
-        let Some(Value::Object(m)) = &svc.deploy else { return d };
+        let Some(m) = svc.deploy.as_ref().map(|d| &d.other) else { return d };
         for (k, v) in m {
             let at = format!("deploy.{k}");
             match k.as_str() {
-                "replicas" | "resources" => {}
+                "replicas" => {}
                 "mode" if v.as_str() == Some("replicated") => {}
                 "mode" => cx.warn(s, &at, format!("{v} is not kept: a Deployment runs `replicas` pods (a DaemonSet would run one per node)")),
                 "endpoint_mode" if v.as_str() == Some("vip") => {}

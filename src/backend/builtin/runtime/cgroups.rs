@@ -93,6 +93,10 @@ fn create_v2(root: &Path, id: &str, res: Option<&Resources>, devices: Option<&[R
                 let _ = fs::write(dir.join("memory.swap.max"), v);
             }
         }
+        // runc's mapping of Docker's MemoryReservation on cgroup v2.
+        if let Some(m) = res.memory_reservation {
+            write(&dir, "memory.low", &m.to_string())?;
+        }
         if let Some(shares) = res.cpu_shares {
             let weight = 1 + (shares.clamp(2, 262_144) - 2) * 9999 / 262_142;
             write(&dir, "cpu.weight", &weight.to_string())?;
@@ -129,6 +133,9 @@ fn create_v1(id: &str, res: &Resources, devices: &[Rule], dirs: &mut Vec<PathBuf
                         // Swap accounting is often off: then the file does not exist.
                         let _ = fs::write(dir.join("memory.memsw.limit_in_bytes"), swap.to_string());
                     }
+                }
+                if let Some(m) = res.memory_reservation {
+                    write(&dir, "memory.soft_limit_in_bytes", &m.to_string())?;
                 }
             }
             "cpu" => {

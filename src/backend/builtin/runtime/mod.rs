@@ -120,6 +120,8 @@ pub enum MountKind {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Resources {
     pub memory: Option<u64>,
+    /// A soft limit (Docker's MemoryReservation).
+    pub memory_reservation: Option<u64>,
     pub memory_swap: Option<i64>,
     pub cpu_shares: Option<u64>,
     pub cpus: Option<f64>,
