@@ -110,6 +110,15 @@ fn float(srcs: &Sources, n: &Node, what: &str) -> Result<f64> {
     }
 }
 
+/// A number of CPUs: finite and not negative (the engine and the kernel take nothing else).
+fn cpus(srcs: &Sources, n: &Node, what: &str) -> Result<f64> {
+    let c = float(srcs, n, what)?;
+    if !c.is_finite() || c < 0.0 {
+        return Err(type_err(srcs, n, what, "a number of CPUs (0 or more)"));
+    }
+    Ok(c)
+}
+
 pub fn map<'n>(srcs: &Sources, n: &'n Node, what: &str) -> Result<&'n Vec<(Node, Node)>> {
     n.as_map().ok_or_else(|| type_err(srcs, n, what, "a mapping"))
 }
@@ -216,7 +225,7 @@ fn deploy_resources(srcs: &Sources, n: &Node, service: &str) -> Result<DeployRes
         let w = what("limits");
         check_keys(srcs, map(srcs, l, &w)?, &["cpus", "memory", "pids"], &w)?;
         out.limits = Some(ResourceLimits {
-            cpus: l.get("cpus").map(|c| float(srcs, c, &what("limits.cpus"))).transpose()?,
+            cpus: l.get("cpus").map(|c| cpus(srcs, c, &what("limits.cpus"))).transpose()?,
             memory: l.get("memory").map(|m| bytes(srcs, m, &what("limits.memory"))).transpose()?,
             pids: l.get("pids").map(|p| int(srcs, p, &what("limits.pids"))).transpose()?,
         });
@@ -228,7 +237,7 @@ fn deploy_resources(srcs: &Sources, n: &Node, service: &str) -> Result<DeployRes
         let mut res = ResourceReservations::default();
         for (k, v) in m {
             match k.key() {
-                "cpus" => res.cpus = Some(float(srcs, v, &what("reservations.cpus"))?),
+                "cpus" => res.cpus = Some(cpus(srcs, v, &what("reservations.cpus"))?),
                 "memory" => res.memory = Some(bytes(srcs, v, &what("reservations.memory"))?),
                 key => {
                     res.other.insert(key.to_string(), v.to_json());
@@ -349,7 +358,7 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
                 })
             }
             "cpu_shares" => s.cpu_shares = Some(int(srcs, v, &w)?),
-            "cpus" => s.cpus = Some(float(srcs, v, &w)?),
+            "cpus" => s.cpus = Some(cpus(srcs, v, &w)?),
             "cpu_quota" => s.cpu_quota = Some(int(srcs, v, &w)?),
             "cpu_period" => s.cpu_period = Some(int(srcs, v, &w)?),
             "cpuset" | "cpu_set" => s.cpuset = opt_text(srcs, v, &w)?,
