@@ -383,7 +383,22 @@ fn ps_and_images_show_what_compose_shows(b: &'static str) {
     assert!(cols.len() == 5 && id.contains(cols[3]) && cols[4].ends_with('B'), "{images}\n{id}");
 }
 
+/// `run --rm` from a script whose stdin is empty (`Command::output`, cron, CI): what the
+/// container prints after our stdin has ended still arrives, and piped input still ends.
+fn run_keeps_output_after_stdin_ends(b: &'static str) {
+    let s = Stack::new(b, "dayrunin", "services:\n  app:\n    image: busybox:latest\n    network_mode: none\n");
+    for _ in 0..3 {
+        let out = s.ok(&["run", "--rm", "-T", "app", "sh", "-c", "sleep 0.3; echo late"]);
+        assert_eq!(out.trim(), "late");
+    }
+    let mut piped = s.command(&["run", "--rm", "-T", "app", "sh", "-c", "sleep 0.3; cat; echo done"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    std::io::Write::write_all(&mut piped.stdin.take().unwrap(), b"in\n").unwrap();
+    let out = piped.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "in\ndone\n");
+}
+
 on_both_backends!(
+    run_keeps_output_after_stdin_ends,
     ps_and_images_show_what_compose_shows,
     events_wait_stats,
     logs_follow_restart_and_scale,

@@ -106,6 +106,10 @@ pub fn create_body(spec: &ContainerSpec, carried: &[CarriedVolume]) -> Result<Cr
         tty: Some(spec.tty),
         open_stdin: Some(spec.stdin_open),
         attach_stdin: Some(spec.stdin_open),
+        // As Compose's `run`: the engine closes the container's stdin when ours ends, and
+        // keeps streaming its output (without it, our stdin's EOF ends the attach and
+        // what the container prints afterwards is lost).
+        stdin_once: Some(spec.oneoff && spec.stdin_open),
         attach_stdout: Some(true),
         attach_stderr: Some(true),
         exposed_ports: non_empty(exposed),
