@@ -7,7 +7,7 @@
 //! static libc: the syscall probe (tests/isolation/probe.c) is built with `gcc -static` and
 //! bind-mounted into the containers, since the busybox image has no libc.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -20,11 +20,7 @@ use common::{HOIST, ensure_busybox};
 fn probe_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("hoist-isolation-probe-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/isolation/probe.c");
-        let out = Command::new("gcc").args(["-static", "-O1", "-o"]).arg(dir.join("probe")).arg(&src).output().expect("gcc is installed");
-        assert!(out.status.success(), "building the probe: {}", String::from_utf8_lossy(&out.stderr));
+        let dir = common::static_c_program("isolation/probe.c", "isolation-probe", "probe");
         // A node for `devices:` entries: char major 60 is reserved for local use, so no
         // driver answers: an open the device cgroup lets through fails with ENXIO, one
         // it refuses with EPERM, and neither touches anything.

@@ -74,3 +74,23 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// Asserts that a command failed and that its stderr holds every fragment.
+pub fn assert_refused(out: &std::process::Output, fragments: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "accepted: {err}");
+    for f in fragments {
+        assert!(err.contains(f), "error lacks {f:?}: {err}");
+    }
+}
+
+/// Builds the C program `tests/<src>` statically with gcc into a fresh folder of this
+/// process (`<tmp>/hoist-<tag>-<pid>/<name>`) and returns the folder.
+pub fn static_c_program(src: &str, tag: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hoist-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join(src);
+    let out = Command::new("gcc").args(["-static", "-O1", "-o"]).arg(dir.join(name)).arg(&src).output().expect("gcc is installed");
+    assert!(out.status.success(), "building {}: {}", src.display(), String::from_utf8_lossy(&out.stderr));
+    dir
+}

@@ -6,18 +6,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Instant;
 
-use crate::common::HOIST;
+use crate::common::{assert_refused, HOIST};
 
 fn config(dir: &Path, args: &[&str]) -> Output {
     Command::new(HOIST).args(args).args(["-p", "hostilebounded", "config", "-q"]).current_dir(dir).output().unwrap()
-}
-
-fn refused(out: &Output, fragments: &[&str]) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "accepted: {err}");
-    for f in fragments {
-        assert!(err.contains(f), "error lacks {f:?}: {err}");
-    }
 }
 
 #[test]
@@ -36,11 +28,11 @@ fn devices_fifos_and_big_files_are_not_read() {
     ] {
         std::fs::write(t.path().join("compose.yml"), body).unwrap();
         let started = Instant::now();
-        refused(&config(t.path(), &[]), &["only regular files are read"]);
+        assert_refused(&config(t.path(), &[]), &["only regular files are read"]);
         assert!(started.elapsed().as_secs() < 30, "{what} took {:?}", started.elapsed());
     }
-    refused(&config(t.path(), &["-f", big.to_str().unwrap()]), &["larger than 32 MiB"]);
-    refused(&config(t.path(), &["--env-file", "/dev/zero"]), &["only regular files are read"]);
+    assert_refused(&config(t.path(), &["-f", big.to_str().unwrap()]), &["larger than 32 MiB"]);
+    assert_refused(&config(t.path(), &["--env-file", "/dev/zero"]), &["only regular files are read"]);
 }
 
 #[test]
@@ -48,13 +40,13 @@ fn bad_env_files_are_named_with_their_line() {
     let t = tempfile::tempdir().unwrap();
     std::fs::write(t.path().join("compose.yml"), "services:\n  s:\n    image: busybox\n").unwrap();
     std::fs::write(t.path().join(".env"), b"A=1\nB=\xff\n").unwrap();
-    refused(&config(t.path(), &[]), &[".env:2:3", "invalid UTF-8"]);
+    assert_refused(&config(t.path(), &[]), &[".env:2:3", "invalid UTF-8"]);
     std::fs::write(t.path().join(".env"), b"A=1\nB=x\0y\n").unwrap();
-    refused(&config(t.path(), &[]), &[".env:2", "NUL"]);
+    assert_refused(&config(t.path(), &[]), &[".env:2", "NUL"]);
     std::fs::remove_file(t.path().join(".env")).unwrap();
     for env in ["      A: \"x\\0y\"", "      - \"=x\""] {
         std::fs::write(t.path().join("compose.yml"), format!("services:\n  s:\n    image: busybox\n    environment:\n{env}\n")).unwrap();
-        refused(&config(t.path(), &[]), &["compose.yml:4:5", "services.s.environment"]);
+        assert_refused(&config(t.path(), &[]), &["compose.yml:4:5", "services.s.environment"]);
     }
 }
 

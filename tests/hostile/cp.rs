@@ -14,15 +14,7 @@ use crate::common::stack::Stack;
 /// The static swapper (tests/hostile/cp/swap.c), built once per test process.
 fn swapper_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("hoist-hostile-swap-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hostile/cp/swap.c");
-        let out = Command::new("gcc").args(["-static", "-O1", "-o"]).arg(dir.join("swap")).arg(&src).output().expect("gcc is installed");
-        assert!(out.status.success(), "building the swapper: {}", String::from_utf8_lossy(&out.stderr));
-        dir
-    })
-    .clone()
+    DIR.get_or_init(|| crate::common::static_c_program("hostile/cp/swap.c", "hostile-swap", "swap")).clone()
 }
 
 /// A host directory the container must never reach, holding `secret`.

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::common::HOIST;
+use crate::common::{assert_refused, HOIST};
 
 fn hoist(dir: &Path, args: &[&str]) -> Output {
     Command::new(HOIST).args(args).current_dir(dir).env("HOIST_ROOT", std::env::var("HOIST_ROOT").unwrap_or("/var/lib/hoist-names".into())).output().unwrap()
@@ -17,14 +17,6 @@ fn canary() -> (tempfile::TempDir, std::path::PathBuf) {
     let c = t.path().join("canary");
     std::fs::write(&c, "canary").unwrap();
     (t, c)
-}
-
-fn assert_refused(out: &Output, fragments: &[&str]) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "accepted: {err}");
-    for f in fragments {
-        assert!(err.contains(f), "error lacks {f:?}: {err}");
-    }
 }
 
 #[test]
