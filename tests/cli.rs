@@ -201,8 +201,37 @@ fn build_push_pull_up(b: &'static str) {
     let _ = registry.wait();
 }
 
+/// The spellings people bring from Docker Compose: `exec -it`, `--interactive=false`,
+/// `run -P --cap-add --cap-drop -l`, `run -d` printing the ID; a Compose flag hoist lacks
+/// is refused with its reason and exit 1, as Compose exits on a bad flag.
+fn compose_spellings(b: &'static str) {
+    let s = Stack::new(b, "spell", "services:\n  app:\n    image: busybox:latest\n    init: true\n    command: sleep 3600\n    environment:\n      FOO: bar\n    ports: ['127.0.0.1::80']\n");
+    s.ok(&["up", "-d"]);
+    assert_eq!(s.ok(&["exec", "-it", "app", "sh", "-c", "echo $FOO"]).trim(), "bar");
+    assert_eq!(s.ok(&["exec", "--no-tty", "-i", "app", "cat"]).trim(), "");
+    let out = s.command(&["exec", "--interactive=false", "app", "sh", "-c", "cat; echo done"]).stdin(std::process::Stdio::piped()).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "done", "stdin was not closed");
+    // Docker's default set, with NET_ADMIN (bit 12) added and CHOWN (bit 0) dropped.
+    let caps = s.ok(&["run", "--rm", "-T", "--cap-add", "NET_ADMIN", "--cap-drop", "CHOWN", "-l", "x.spell=1", "app", "grep", "CapEff", "/proc/self/status"]);
+    assert_eq!(caps.split_whitespace().last(), Some("00000000a80435fa"), "{caps}");
+    let ports = s.ok(&["run", "--rm", "-T", "-P", "app", "true"]);
+    assert!(ports.is_empty(), "{ports}");
+    let id = s.ok(&["run", "-d", "-l", "x.spell=1", "app", "sleep", "60"]);
+    let id = id.trim();
+    assert!(id.len() >= 12 && id.bytes().all(|c| c.is_ascii_hexdigit()), "run -d printed {id:?}, not an ID");
+    let out = s.hoist(&["up", "--quiet-pull"]);
+    assert_eq!(out.status.code(), Some(1));
+    common::assert_refused(&out, &["`hoist up --quiet-pull` is Docker Compose's", "not implemented"]);
+    let out = s.hoist(&["up", "--no-such-flag"]);
+    assert_eq!(out.status.code(), Some(1), "a bad flag exits 1, as with Compose");
+    let out = s.hoist(&["attach", "app"]);
+    assert_eq!(out.status.code(), Some(1));
+    common::assert_refused(&out, &["`hoist attach` is Docker Compose's"]);
+    s.ok(&["down"]);
+}
 
 on_both_backends!(
+    compose_spellings,
     up_ps_logs_down,
     exec_and_run,
     scale_numbers,

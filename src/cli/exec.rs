@@ -21,8 +21,14 @@ pub struct Args {
     #[arg(short = 'w', long)]
     workdir: Option<String>,
     /// Disable pseudo-TTY allocation (default: auto-detected).
-    #[arg(short = 'T', long = "no-TTY")]
+    #[arg(short = 'T', long = "no-TTY", visible_alias = "no-tty")]
     no_tty: bool,
+    /// Allocate a pseudo-TTY (the default when the terminal is one; `--tty=false` = `-T`).
+    #[arg(short = 't', long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    tty: bool,
+    /// Keep STDIN open (the default; `--interactive=false` runs without input, for scripts).
+    #[arg(short = 'i', long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    interactive: bool,
     /// Index of the container if the service has multiple replicas.
     #[arg(long)]
     index: Option<u32>,
@@ -42,14 +48,14 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     if !c.state.is_running() {
         bail!("container {} is not running", c.name);
     }
-    let tty = !a.no_tty && !a.detach && console::Term::stdout().is_term();
+    let tty = a.tty && !a.no_tty && !a.detach && console::Term::stdout().is_term();
     let spec = ExecSpec {
         command: a.command,
         env: common::env_pairs(&a.env),
         user: a.user,
         working_dir: a.workdir,
         tty,
-        interactive: !a.detach,
+        interactive: a.interactive && !a.detach,
         detach: a.detach,
         privileged: a.privileged,
     };

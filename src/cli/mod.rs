@@ -3,6 +3,7 @@
 mod build;
 mod common;
 mod completion;
+pub mod compat;
 mod config;
 mod convert;
 mod cp;
@@ -36,7 +37,7 @@ use crate::output::progress::{self, ProgressRef};
 use crate::plan::execute::Ctx;
 
 #[derive(Parser, Debug)]
-#[command(name = "hoist", version, about = "Define and run multi-container applications, with or without a Docker engine")]
+#[command(name = "hoist", version, disable_version_flag = true, subcommand_required = false, about = "Define and run multi-container applications, with or without a Docker engine")]
 pub struct Cli {
     /// Compose configuration files (repeatable; `-` reads stdin).
     #[arg(short = 'f', long = "file")]
@@ -45,7 +46,7 @@ pub struct Cli {
     #[arg(short = 'p', long = "project-name")]
     project_name: Option<String>,
     /// Alternate working directory (default: the directory of the first file).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, alias = "workdir")]
     project_directory: Option<PathBuf>,
     /// Alternate environment files (repeatable).
     #[arg(long = "env-file", global = true)]
@@ -66,8 +67,14 @@ pub struct Cli {
     /// Control ANSI output: never, always, auto.
     #[arg(long, global = true, default_value = "auto")]
     ansi: String,
+    /// Docker Compose's old spelling of `--ansi never`.
+    #[arg(long, global = true, hide = true)]
+    no_ansi: bool,
+    /// Docker Compose's hidden `-v`: the version, as `hoist version` prints it.
+    #[arg(short = 'v', long = "version", hide = true, action = clap::ArgAction::SetTrue)]
+    show_version: bool,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -238,13 +245,24 @@ impl App {
 
 /// Runs the CLI; returns the process exit code.
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
+    let Some(command) = cli.command else {
+        if cli.show_version {
+            println!("hoist version {}", env!("CARGO_PKG_VERSION"));
+            return 0;
+        }
+        let _ = command().print_help();
+        return 0;
+    };
     let backend_kind = cli.backend.unwrap_or(if std::env::var_os("DOCKER_HOST").is_some() {
         BackendKind::Docker
     } else {
         BackendKind::Builtin
     });
-    let color = match cli.ansi.as_str() {
+    let color = match if cli.no_ansi { "never" } else { cli.ansi.as_str() } {
         "never" => false,
         "always" => true,
         _ => std::env::var_os("NO_COLOR").is_none() && console::Term::stdout().is_term(),
@@ -254,7 +272,7 @@ pub fn main() -> i32 {
         return 2;
     };
     let app = App {
-        key_check: key_check(backend_kind, &cli.command),
+        key_check: key_check(backend_kind, &command),
         cli_files: cli.files,
         project_name: cli.project_name,
         project_directory: cli.project_directory,
@@ -272,7 +290,7 @@ pub fn main() -> i32 {
             return 1;
         }
     };
-    let result = runtime.block_on(dispatch(&app, cli.command));
+    let result = runtime.block_on(dispatch(&app, command));
     // Background tasks (log followers) must not keep the process alive.
     runtime.shutdown_background();
     match result {
@@ -284,6 +302,50 @@ pub fn main() -> i32 {
             1
         }
     }
+}
+
+/// A command line clap refuses: help and version as asked; a flag or command of Docker
+/// Compose that hoist does not have gets the reason from compat.rs; exit 1 as Compose's.
+fn usage_error(e: clap::Error) -> i32 {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+        let _ = e.print();
+        return 0;
+    }
+    let invalid = match e.get(ContextKind::InvalidArg).or_else(|| e.get(ContextKind::InvalidSubcommand)) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = command();
+    let sub = args.iter().find(|a| root.find_subcommand(a.as_str()).is_some());
+    let refused = invalid.as_deref().and_then(|arg| {
+        let (cmd, option) = match (e.kind(), arg.strip_prefix("--")) {
+            (ErrorKind::InvalidSubcommand, _) => (arg, ""),
+            (_, Some(long)) => (sub.map_or("-", String::as_str), long.split('=').next().unwrap_or(long)),
+            _ => return None,
+        };
+        let (cmd, diff) = match compat::find(cmd, option) {
+            Some(d) => (cmd, d),
+            None => ("-", compat::find("-", option)?),
+        };
+        let what = match (cmd, option) {
+            (_, "") => format!("hoist {cmd}"),
+            ("-", _) => format!("hoist --{option}"),
+            _ => format!("hoist {cmd} --{option}"),
+        };
+        match diff {
+            compat::Diff::Refused(why) => Some(format!("`{what}` is Docker Compose's, and hoist does not take it: {why}")),
+            compat::Diff::Differs(_) => None,
+        }
+    });
+    match refused {
+        Some(msg) => eprintln!("hoist: {msg}"),
+        None => {
+            let _ = e.print();
+        }
+    }
+    1
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -394,4 +456,10 @@ async fn dispatch(app: &App, command: Command) -> Result<i32> {
         Command::Completion(a) => completion::completion(a),
         Command::Man => completion::man(),
     }
+}
+
+/// hoist's whole command line, as clap knows it (for completions, the man page and the
+/// check against Docker Compose's reference).
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
 }

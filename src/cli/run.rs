@@ -30,8 +30,17 @@ pub struct Args {
     #[arg(short = 'p', long = "publish")]
     publish: Vec<String>,
     /// Run command with the service's ports enabled and mapped to the host.
-    #[arg(long)]
+    #[arg(short = 'P', long)]
     service_ports: bool,
+    /// Add Linux capabilities (repeatable).
+    #[arg(long)]
+    cap_add: Vec<String>,
+    /// Drop Linux capabilities (repeatable).
+    #[arg(long)]
+    cap_drop: Vec<String>,
+    /// Add or override a label (repeatable).
+    #[arg(short = 'l', long = "label")]
+    labels: Vec<String>,
     /// Don't start linked services.
     #[arg(long)]
     no_deps: bool,
@@ -48,10 +57,13 @@ pub struct Args {
     #[arg(long)]
     name: Option<String>,
     /// Disable pseudo-TTY allocation (default: auto-detected).
-    #[arg(short = 'T', long = "no-TTY")]
+    #[arg(short = 'T', long = "no-TTY", visible_alias = "no-tty")]
     no_tty: bool,
-    /// Keep STDIN open even if not attached.
-    #[arg(short = 'i', long, default_value_t = true)]
+    /// Allocate a pseudo-TTY (the default when the terminal is one; `--tty=false` = `-T`).
+    #[arg(short = 't', long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    tty: bool,
+    /// Keep STDIN open even if not attached (`--interactive=false` closes it).
+    #[arg(short = 'i', long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     interactive: bool,
     service: String,
     command: Vec<String>,
@@ -143,7 +155,13 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     for p in &a.publish {
         spec.ports.push(parse_publish(p)?);
     }
-    let tty = !a.no_tty && !a.detach && console::Term::stdout().is_term() && console::Term::stderr().is_term();
+    spec.cap_add.extend(a.cap_add.iter().cloned());
+    spec.cap_drop.extend(a.cap_drop.iter().cloned());
+    for l in &a.labels {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        spec.labels.insert(k.into(), v.into());
+    }
+    let tty = a.tty && !a.no_tty && !a.detach && console::Term::stdout().is_term() && console::Term::stderr().is_term();
     spec.tty = tty;
     spec.stdin_open = a.interactive && !a.detach;
 
@@ -151,7 +169,8 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     let id = ctx.backend.create_container(&spec, None).await.with_context(|| format!("container {}", spec.name))?;
     if a.detach {
         ctx.backend.start_container(&id).await?;
-        writeln!(std::io::stdout(), "{}", spec.name)?;
+        // Compose prints the container's ID, as `docker run -d` does.
+        writeln!(std::io::stdout(), "{id}")?;
         return Ok(0);
     }
     let result = ctx.backend.attach_and_start(&id, tty, spec.stdin_open).await;

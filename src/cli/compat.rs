@@ -1,0 +1,139 @@
+//! Where hoist's command line differs from Docker Compose's, flag by flag, and why; the
+//! refusal of a Compose flag hoist does not have names the reason instead of "unexpected".
+//!
+//! `tests/cli_reference.rs` checks every command and flag of Compose's CLI reference
+//! (tests/cli-reference/compose.tsv) against hoist's parser: the same, or a row here.
+
+use Diff::{Differs, Refused};
+
+/// How hoist's flag differs from Compose's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Diff {
+    /// hoist does not take it: using it is an error that gives this reason.
+    Refused(&'static str),
+    /// hoist takes it, and this is what differs.
+    Differs(&'static str),
+}
+
+/// (command, option, difference). `-` is the top-level command; an empty option is the
+/// command itself.
+pub const DIFFERENCES: &[(&str, &str, Diff)] = &[
+    ("-", "all-resources", Refused("hoist creates only the resources services use")),
+    ("-", "compatibility", Refused("the v1 compatibility mode (underscore container names) is not implemented")),
+    ("-", "dry-run", Refused("a dry run is not implemented yet")),
+    ("-", "insecure-registry", Refused("registries are trusted per host in the engine's or hoist's own configuration, not per command")),
+    ("-", "verbose", Refused("a hidden debugging flag of Docker Compose; hoist has no verbose mode")),
+    ("attach", "", NOT_YET),
+    ("attach", "detach-keys", NOT_YET),
+    ("attach", "index", NOT_YET),
+    ("attach", "no-stdin", NOT_YET),
+    ("attach", "sig-proxy", NOT_YET),
+    ("build", "builder", BUILDKIT),
+    ("build", "check", BUILDKIT),
+    ("build", "compress", DEPRECATED),
+    ("build", "force-rm", DEPRECATED),
+    ("build", "memory", BUILDKIT),
+    ("build", "no-rm", DEPRECATED),
+    ("build", "print", BUILDKIT),
+    ("build", "provenance", BUILDKIT),
+    ("build", "push", NOT_YET),
+    ("build", "quiet", NOT_YET),
+    ("build", "sbom", BUILDKIT),
+    ("build", "ssh", BUILDKIT),
+    ("build", "with-dependencies", NOT_YET),
+    ("commit", "", NOT_YET),
+    ("commit", "author", NOT_YET),
+    ("commit", "change", NOT_YET),
+    ("commit", "index", NOT_YET),
+    ("commit", "message", NOT_YET),
+    ("commit", "pause", NOT_YET),
+    ("config", "environment", NOT_YET),
+    ("config", "hash", NOT_YET),
+    ("config", "lock-image-digests", Refused("image digests are not resolved by `config` yet")),
+    ("config", "models", Refused("AI models are not supported")),
+    ("config", "networks", NOT_YET),
+    ("config", "no-consistency", NOT_YET),
+    ("config", "no-env-resolution", NOT_YET),
+    ("config", "no-normalize", NOT_YET),
+    ("config", "no-path-resolution", NOT_YET),
+    ("config", "output", NOT_YET),
+    ("config", "resolve-image-digests", Refused("image digests are not resolved by `config` yet")),
+    ("config", "variables", NOT_YET),
+    ("convert", "", Differs("`hoist convert` converts the project to Kubernetes manifests; Compose's `convert` is an old name of `config`: use `hoist config`")),
+    ("convert", "format", CONVERT),
+    ("convert", "hash", CONVERT),
+    ("convert", "images", CONVERT),
+    ("convert", "no-consistency", CONVERT),
+    ("convert", "no-interpolate", CONVERT),
+    ("convert", "no-normalize", CONVERT),
+    ("convert", "profiles", CONVERT),
+    ("convert", "quiet", CONVERT),
+    ("convert", "resolve-image-digests", CONVERT),
+    ("convert", "services", CONVERT),
+    ("convert", "volumes", CONVERT),
+    ("create", "build", NOT_YET),
+    ("create", "no-build", NOT_YET),
+    ("create", "quiet-pull", NOT_YET),
+    ("create", "yes", NOT_YET),
+    ("export", "", NOT_YET),
+    ("export", "index", NOT_YET),
+    ("export", "output", NOT_YET),
+    ("ls", "filter", NOT_YET),
+    ("ps", "filter", NOT_YET),
+    ("ps", "no-trunc", NOT_YET),
+    ("ps", "orphans", NOT_YET),
+    ("publish", "", Refused("publishing a project as an OCI artifact is not supported")),
+    ("publish", "app", Refused("publishing a project as an OCI artifact is not supported")),
+    ("publish", "insecure-registry", Refused("publishing a project as an OCI artifact is not supported")),
+    ("publish", "oci-version", Refused("publishing a project as an OCI artifact is not supported")),
+    ("publish", "resolve-image-digests", Refused("publishing a project as an OCI artifact is not supported")),
+    ("publish", "with-env", Refused("publishing a project as an OCI artifact is not supported")),
+    ("publish", "yes", Refused("publishing a project as an OCI artifact is not supported")),
+    ("pull", "ignore-buildable", NOT_YET),
+    ("pull", "include-deps", NOT_YET),
+    ("pull", "no-parallel", Refused("deprecated in Docker Compose, where it has no effect: use --parallel 1")),
+    ("pull", "policy", NOT_YET),
+    ("push", "include-deps", NOT_YET),
+    ("push", "quiet", NOT_YET),
+    ("restart", "no-deps", NOT_YET),
+    ("rm", "all", Refused("deprecated in Docker Compose, where it has no effect: leave it out")),
+    ("run", "build", NOT_YET),
+    ("run", "env-from-file", NOT_YET),
+    ("run", "pull", NOT_YET),
+    ("run", "quiet", NOT_YET),
+    ("run", "quiet-build", NOT_YET),
+    ("run", "quiet-pull", NOT_YET),
+    ("run", "remove-orphans", NOT_YET),
+    ("run", "use-aliases", NOT_YET),
+    ("start", "wait", NOT_YET),
+    ("start", "wait-timeout", NOT_YET),
+    ("stats", "all", NOT_YET),
+    ("stats", "no-trunc", NOT_YET),
+    ("up", "abort-on-container-failure", NOT_YET),
+    ("up", "always-recreate-deps", NOT_YET),
+    ("up", "attach", NOT_YET),
+    ("up", "attach-dependencies", NOT_YET),
+    ("up", "menu", Refused("hoist has no interactive navigation menu")),
+    ("up", "no-attach", NOT_YET),
+    ("up", "no-build", NOT_YET),
+    ("up", "no-log-prefix", NOT_YET),
+    ("up", "quiet-build", NOT_YET),
+    ("up", "quiet-pull", NOT_YET),
+    ("up", "renew-anon-volumes", NOT_YET),
+    ("up", "yes", NOT_YET),
+    ("volumes", "", NOT_YET),
+    ("volumes", "format", NOT_YET),
+    ("volumes", "quiet", NOT_YET),
+    ("watch", "prune", NOT_YET),
+    ("watch", "quiet", NOT_YET),
+];
+
+const NOT_YET: Diff = Refused("not implemented in hoist yet");
+const BUILDKIT: Diff = Refused("a BuildKit option: hoist's builders (its own, and the engine's classic builder) have no such setting");
+const DEPRECATED: Diff = Refused("deprecated in Docker Compose, where it has no effect: leave it out");
+const CONVERT: Diff = Refused("`hoist convert` converts to Kubernetes manifests; Compose's `convert` is an old name of `config`: use `hoist config`");
+
+/// The difference recorded for a command's option.
+pub fn find(command: &str, option: &str) -> Option<Diff> {
+    DIFFERENCES.iter().find(|(c, o, _)| *c == command && *o == option).map(|(_, _, d)| *d)
+}
