@@ -71,3 +71,30 @@ fn every_difference_is_a_compose_flag() {
         assert!(rows.iter().any(|r| r.command == *c && r.option == *o), "{c} {o}: not in Compose's reference");
     }
 }
+
+const BEGIN: &str = "<!-- cli-differences: generated from src/cli/compat.rs by UPDATE_DOCS=1 cargo test --test cli_reference -->";
+const END: &str = "<!-- cli-differences: end -->";
+
+/// docs/compatibility.md shows the differences table as the code has it.
+#[test]
+fn compatibility_doc_lists_the_differences() {
+    let mut table = String::from("| command | flag | hoist |\n|---|---|---|\n");
+    for (c, o, d) in compat::DIFFERENCES {
+        let cmd = if *c == "-" { "(global)".to_string() } else { format!("`{c}`") };
+        let flag = if o.is_empty() { "(the command)".to_string() } else { format!("`--{o}`") };
+        let what = match d {
+            Diff::Refused(why) => format!("refused: {why}"),
+            Diff::Differs(how) => format!("differs: {how}"),
+        };
+        table.push_str(&format!("| {cmd} | {flag} | {} |\n", what.replace('|', "\\|")));
+    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/compatibility.md");
+    let doc = std::fs::read_to_string(&path).unwrap();
+    let (Some(b), Some(e)) = (doc.find(BEGIN), doc.find(END)) else { panic!("docs/compatibility.md lacks the {BEGIN} … {END} markers") };
+    let fresh = format!("{}{BEGIN}\n{table}{}", &doc[..b], &doc[e..]);
+    if std::env::var_os("UPDATE_DOCS").is_some_and(|v| v == "1") {
+        std::fs::write(&path, &fresh).unwrap();
+        return;
+    }
+    assert!(doc == fresh, "docs/compatibility.md's flag table differs from src/cli/compat.rs: run `UPDATE_DOCS=1 cargo test --release --test cli_reference`");
+}
