@@ -230,8 +230,39 @@ fn compose_spellings(b: &'static str) {
     s.ok(&["down"]);
 }
 
+/// The `COMPOSE_*` variables scripts set, and `down` leaving what an orphan still uses.
+fn compose_environment(b: &'static str) {
+    let both = "services:\n  a:\n    image: busybox:latest\n    init: true\n    command: sleep 3600\n  b:\n    image: busybox:latest\n    init: true\n    command: sleep 3600\n";
+    let s = Stack::new(b, "envvars", both);
+    s.set_env("COMPOSE_PARALLEL_LIMIT", "-1");
+    s.set_env("COMPOSE_PROGRESS", "json");
+    s.set_env("COMPOSE_STATUS_STDOUT", "1");
+    let out = s.hoist(&["up", "-d"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.lines().any(|l| l.starts_with('{') && l.contains("\"status\":\"Started\"")), "progress not as JSON on stdout: {stdout}");
+    // b becomes an orphan: reported, not when COMPOSE_IGNORE_ORPHANS is set.
+    s.write("docker-compose.yml", "services:\n  a:\n    image: busybox:latest\n    init: true\n    command: sleep 3600\n");
+    s.set_env("COMPOSE_PROGRESS", "plain");
+    s.set_env("COMPOSE_IGNORE_ORPHANS", "true");
+    assert!(!s.ok(&["up", "-d"]).contains("orphan"));
+    s.set_env("COMPOSE_IGNORE_ORPHANS", "false");
+    assert!(s.ok(&["up", "-d"]).contains("Found orphan containers"));
+    // `down` removes a; b keeps the network: a warning, and success.
+    let out = s.hoist(&["down"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "down failed while an orphan holds the network: {}{text}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains(&format!("Network {}_default  Resource is still in use", s.project)), "{text}");
+    assert_eq!(s.ps_q(&["-a"]).len(), 1, "a was not removed, or the orphan b was");
+    // COMPOSE_REMOVE_ORPHANS: the orphan goes with the next `down`, and the network too.
+    s.set_env("COMPOSE_REMOVE_ORPHANS", "1");
+    let text = s.ok(&["down"]);
+    assert!(text.contains(&format!("Network {}_default  Removed", s.project)), "{text}");
+}
+
 on_both_backends!(
     compose_spellings,
+    compose_environment,
     up_ps_logs_down,
     exec_and_run,
     scale_numbers,

@@ -33,6 +33,9 @@ pub enum BackendError {
     PortInUse { what: String, addr: String },
     #[error("{0}")]
     Engine(String),
+    /// A network or volume that containers still use (`down` warns and goes on, as Compose).
+    #[error("{0}")]
+    InUse(String),
     #[error("{context}: {source}")]
     Io {
         context: String,

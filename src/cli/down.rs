@@ -11,7 +11,7 @@ pub struct Args {
     #[arg(short = 'v', long)]
     pub(super) volumes: bool,
     /// Remove containers for services not defined in the compose file.
-    #[arg(long)]
+    #[arg(long, env = "COMPOSE_REMOVE_ORPHANS", value_parser = clap::builder::BoolishValueParser::new())]
     pub(super) remove_orphans: bool,
     /// Shutdown timeout in seconds.
     #[arg(short = 't', long)]

@@ -49,7 +49,7 @@ pub struct Cli {
     #[arg(long, global = true, alias = "workdir")]
     project_directory: Option<PathBuf>,
     /// Alternate environment files (repeatable).
-    #[arg(long = "env-file", global = true)]
+    #[arg(long = "env-file", global = true, env = "COMPOSE_ENV_FILES", value_delimiter = ',')]
     env_files: Vec<PathBuf>,
     /// Profiles to enable (repeatable).
     #[arg(long = "profile", id = "profile", global = true)]
@@ -58,14 +58,14 @@ pub struct Cli {
     /// swarm deploys it as a stack on a swarm manager).
     #[arg(long, global = true, env = "HOIST_BACKEND")]
     backend: Option<BackendKind>,
-    /// Engine operations run at once (default: unlimited).
-    #[arg(long, global = true, env = "COMPOSE_PARALLEL_LIMIT")]
-    parallel: Option<usize>,
+    /// Engine operations run at once (default and -1: unlimited).
+    #[arg(long, global = true, env = "COMPOSE_PARALLEL_LIMIT", allow_negative_numbers = true, value_parser = parse_parallel)]
+    parallel: Option<Parallel>,
     /// Progress output: auto, tty, plain, json, quiet.
-    #[arg(long, global = true, default_value = "auto")]
+    #[arg(long, global = true, env = "COMPOSE_PROGRESS", default_value = "auto")]
     progress: String,
     /// Control ANSI output: never, always, auto.
-    #[arg(long, global = true, default_value = "auto")]
+    #[arg(long, global = true, env = "COMPOSE_ANSI", default_value = "auto")]
     ansi: String,
     /// Docker Compose's old spelling of `--ansi never`.
     #[arg(long, global = true, hide = true)]
@@ -75,6 +75,18 @@ pub struct Cli {
     show_version: bool,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// `--parallel N`: at most N engine operations at once; -1 (Compose's spelling) none.
+#[derive(Debug, Clone, Copy)]
+struct Parallel(Option<usize>);
+
+fn parse_parallel(s: &str) -> std::result::Result<Parallel, String> {
+    match s.trim().parse::<i64>() {
+        Ok(-1) => Ok(Parallel(None)),
+        Ok(n) if n > 0 => Ok(Parallel(Some(n as usize))),
+        _ => Err(format!("{s:?} is not a number of operations (a positive number, or -1 for no limit)")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -171,6 +183,8 @@ pub struct App {
     profiles: Vec<String>,
     backend_kind: BackendKind,
     parallel: Option<usize>,
+    /// `COMPOSE_STATUS_STDOUT`: progress and warnings on stdout instead of stderr.
+    status_stdout: bool,
     pub progress_mode: progress::Mode,
     pub color: bool,
     /// The backend whose unapplied compose keys loading reports, and whether it refuses them.
@@ -226,7 +240,7 @@ impl App {
     }
 
     pub fn progress(&self) -> ProgressRef {
-        progress::reporter(self.progress_mode, self.color)
+        progress::reporter(self.progress_mode, self.color, self.status_stdout)
     }
 
     /// Project + backend + progress, for commands that act on a project.
@@ -279,7 +293,8 @@ pub fn main() -> i32 {
         env_files: cli.env_files,
         profiles: cli.profiles,
         backend_kind,
-        parallel: cli.parallel,
+        parallel: cli.parallel.and_then(|p| p.0),
+        status_stdout: env_true("COMPOSE_STATUS_STDOUT"),
         progress_mode,
         color,
     };
@@ -302,6 +317,11 @@ pub fn main() -> i32 {
             1
         }
     }
+}
+
+/// A `COMPOSE_*` switch set to a true value (`1`, `true`, `yes`, `on`), as Compose reads them.
+pub(crate) fn env_true(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
 }
 
 /// A command line clap refuses: help and version as asked; a flag or command of Docker

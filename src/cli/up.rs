@@ -29,7 +29,7 @@ pub struct Args {
     #[arg(long)]
     pub(super) no_recreate: bool,
     /// Remove containers for services not defined in the compose file.
-    #[arg(long)]
+    #[arg(long, env = "COMPOSE_REMOVE_ORPHANS", value_parser = clap::builder::BoolishValueParser::new())]
     pub(super) remove_orphans: bool,
     /// Wait for services to be running|healthy (implies detached mode).
     #[arg(long)]
@@ -77,7 +77,7 @@ pub struct CreateArgs {
     pull: PullPolicy,
     #[arg(long, value_name = "SERVICE=NUM")]
     scale: Vec<String>,
-    #[arg(long)]
+    #[arg(long, env = "COMPOSE_REMOVE_ORPHANS", value_parser = clap::builder::BoolishValueParser::new())]
     remove_orphans: bool,
     services: Vec<String>,
 }
@@ -121,6 +121,7 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
         recreate: recreate(a.force_recreate, a.no_recreate),
         no_start: a.no_start,
         remove_orphans: a.remove_orphans,
+        ignore_orphans: super::env_true("COMPOSE_IGNORE_ORPHANS"),
         pull: a.pull,
         timeout: common::timeout(a.timeout),
         wait: a.wait,
@@ -213,6 +214,7 @@ pub async fn create(app: &App, a: CreateArgs) -> Result<i32> {
         recreate: recreate(a.force_recreate, a.no_recreate),
         no_start: true,
         remove_orphans: a.remove_orphans,
+        ignore_orphans: super::env_true("COMPOSE_IGNORE_ORPHANS"),
         pull: a.pull,
         ..Default::default()
     };

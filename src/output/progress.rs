@@ -44,10 +44,11 @@ impl Mode {
 }
 
 /// Builds the reporter for a mode.
-pub fn reporter(mode: Mode, color: bool) -> ProgressRef {
+/// `to_stdout`: Compose's `COMPOSE_STATUS_STDOUT`, for tools that read one stream.
+pub fn reporter(mode: Mode, color: bool, to_stdout: bool) -> ProgressRef {
     match mode {
-        Mode::Tty => Arc::new(TtyProgress::new(color)),
-        other => Arc::new(LineProgress { mode: other, out: Mutex::new(()) }),
+        Mode::Tty => Arc::new(TtyProgress::new(color, to_stdout)),
+        other => Arc::new(LineProgress { mode: other, to_stdout, out: Mutex::new(()) }),
     }
 }
 
@@ -55,25 +56,34 @@ pub fn reporter(mode: Mode, color: bool) -> ProgressRef {
 fn is_final(status: &str) -> bool {
     matches!(
         status,
-        "Started" | "Created" | "Running" | "Removed" | "Updated" | "Unchanged" | "Scaled" | "Stopped" | "Healthy" | "Exited" | "Recreated" | "Pulled" | "Killed" | "Paused" | "Unpaused" | "Built" | "Pushed" | "Error"
+        "Started" | "Created" | "Running" | "Removed" | "Updated" | "Unchanged" | "Scaled" | "Stopped" | "Healthy" | "Exited" | "Recreated" | "Pulled" | "Killed" | "Paused" | "Unpaused" | "Built" | "Pushed" | "Error" | "Resource is still in use"
     )
 }
 
 /// Plain lines (` Container demo-web-1  Started`), JSON lines, or nothing.
 pub struct LineProgress {
     mode: Mode,
+    to_stdout: bool,
     out: Mutex<()>,
 }
 
 impl Progress for LineProgress {
     fn event(&self, kind: &str, name: &str, status: &str) {
         let _guard = self.out.lock();
-        let mut err = std::io::stderr().lock();
+        let mut err: Box<dyn Write> = if self.to_stdout { Box::new(std::io::stdout().lock()) } else { Box::new(std::io::stderr().lock()) };
         let _ = match self.mode {
             Mode::Quiet => Ok(()),
             Mode::Json => writeln!(err, "{}", serde_json::json!({"kind": kind, "name": name, "status": status})),
             _ => writeln!(err, " {kind} {name}  {status}"),
         };
+    }
+
+    fn warn(&self, message: &str) {
+        if self.to_stdout {
+            println!("WARN[0000] {message}");
+        } else {
+            eprintln!("WARN[0000] {message}");
+        }
     }
 }
 
@@ -85,8 +95,9 @@ pub struct TtyProgress {
 }
 
 impl TtyProgress {
-    fn new(color: bool) -> Self {
-        TtyProgress { multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()), color, bars: Mutex::new(HashMap::new()) }
+    fn new(color: bool, to_stdout: bool) -> Self {
+        let target = if to_stdout { ProgressDrawTarget::stdout() } else { ProgressDrawTarget::stderr() };
+        TtyProgress { multi: MultiProgress::with_draw_target(target), color, bars: Mutex::new(HashMap::new()) }
     }
 }
 

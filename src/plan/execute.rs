@@ -14,7 +14,7 @@ use tokio::sync::Semaphore;
 use super::converge::{optional_dependency_warning, orphans, plan_service, readiness, Action, Readiness, Recreate};
 use super::graph::{EdgeKind, Graph};
 use super::spec::{container_spec, network_specs, service_image, volume_specs};
-use crate::backend::{labels, Backend, ContainerSummary, EventOptions, PullPolicy};
+use crate::backend::{labels, Backend, BackendError, ContainerSummary, EventOptions, PullPolicy};
 use crate::compose::model::{DependsCondition, Project};
 use crate::output::progress::ProgressRef;
 
@@ -58,6 +58,8 @@ pub struct UpOptions {
     /// `create` / `up --no-start`.
     pub no_start: bool,
     pub remove_orphans: bool,
+    /// `COMPOSE_IGNORE_ORPHANS`: orphans are neither reported nor removed.
+    pub ignore_orphans: bool,
     pub pull: PullPolicy,
     /// Stop timeout for recreated / removed containers.
     pub timeout: Option<Duration>,
@@ -112,7 +114,7 @@ pub async fn up(ctx: &Ctx, opts: &UpOptions) -> Result<()> {
     check_free_ports(ctx, &services, &observed, opts)?;
     write_service_files(ctx, &services)?;
 
-    let orphaned = orphans(&observed, &defined_services(&project));
+    let orphaned = if opts.ignore_orphans { Vec::new() } else { orphans(&observed, &defined_services(&project)) };
     if !orphaned.is_empty() {
         if opts.remove_orphans {
             for c in &orphaned {
@@ -693,21 +695,29 @@ pub async fn down(ctx: &Ctx, opts: &DownOptions) -> Result<()> {
         }
     })
     .await?;
+    // A network or volume that another container (an orphan, another project's) still
+    // uses stays, with a warning, and `down` succeeds: Compose's teardown does the same.
+    let removed = |kind: &str, name: &str, r: Result<(), BackendError>| match r {
+        Ok(()) => Ok(ctx.progress.event(kind, name, "Removed")),
+        Err(BackendError::InUse(_)) => Ok(ctx.progress.event(kind, name, IN_USE)),
+        Err(e) => Err(anyhow::Error::from(e).context(format!("{} {name}", kind.to_lowercase()))),
+    };
     for net in ctx.backend.list_networks(&ctx.project.name).await? {
         ctx.progress.event("Network", &net.name, "Removing");
-        ctx.bounded(ctx.backend.remove_network(&net.name)).await.with_context(|| format!("network {}", net.name))?;
-        ctx.progress.event("Network", &net.name, "Removed");
+        removed("Network", &net.name, ctx.bounded(ctx.backend.remove_network(&net.name)).await)?;
     }
     remove_service_files(&ctx.project.name);
     if opts.volumes {
         for vol in ctx.backend.list_volumes(Some(&ctx.project.name)).await? {
             ctx.progress.event("Volume", &vol.name, "Removing");
-            ctx.bounded(ctx.backend.remove_volume(&vol.name)).await.with_context(|| format!("volume {}", vol.name))?;
-            ctx.progress.event("Volume", &vol.name, "Removed");
+            removed("Volume", &vol.name, ctx.bounded(ctx.backend.remove_volume(&vol.name)).await)?;
         }
     }
     Ok(())
 }
+
+/// The status Compose shows for a resource `down` leaves because it is still used.
+pub const IN_USE: &str = "Resource is still in use";
 
 /// `stop`: stop running containers of the selected services, dependents first.
 pub async fn stop(ctx: &Ctx, services: &[String], timeout: Option<Duration>) -> Result<()> {

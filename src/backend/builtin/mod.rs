@@ -708,7 +708,7 @@ impl Backend for BuiltinBackend {
 
     async fn remove_network(&self, name: &str) -> Result<()> {
         if let Some(user) = self.store.records().iter().find(|r| r.networks.iter().any(|n| n.network == name)) {
-            return Err(BackendError::Engine(format!("network {name} is in use by container {}", user.name)));
+            return Err(BackendError::InUse(format!("network {name} is in use by container {}", user.name)));
         }
         off_workers(|| self.collect_garbage());
         self.net.remove_network(name).await.map_err(other)
@@ -732,7 +732,7 @@ impl Backend for BuiltinBackend {
         let dir = self.store.volume_dir(name)?;
         let data = dir.join("_data");
         if let Some(user) = self.store.records().iter().find(|r| r.mounts.iter().any(|m| m.source == data)) {
-            return Err(BackendError::Engine(format!("volume \"{name}\" is in use by container {}", user.name)));
+            return Err(BackendError::InUse(format!("volume \"{name}\" is in use by container {}", user.name)));
         }
         match std::fs::remove_dir_all(&dir) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(format!("removing volume {name}"))(e)),

@@ -81,6 +81,7 @@ async fn dedupe(docker: &Docker, name: &str) -> Result<()> {
 
 pub async fn remove(docker: &Docker, name: &str) -> Result<()> {
     match docker.remove_network(name).await {
+        Err(e) if status_of(&e) == Some(403) => Err(BackendError::InUse(format!("removing network {name}: {e}"))),
         Err(e) if status_of(&e) != Some(404) => Err(engine_err(format!("removing network {name}"), e)),
         _ => Ok(()),
     }

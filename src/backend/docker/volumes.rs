@@ -38,6 +38,7 @@ pub async fn ensure(docker: &Docker, spec: &VolumeSpec) -> Result<()> {
 
 pub async fn remove(docker: &Docker, name: &str) -> Result<()> {
     match docker.remove_volume(name, None::<RemoveVolumeOptions>).await {
+        Err(e) if status_of(&e) == Some(409) => Err(BackendError::InUse(format!("removing volume {name}: {e}"))),
         Err(e) if status_of(&e) != Some(404) => Err(engine_err(format!("removing volume {name}"), e)),
         _ => Ok(()),
     }
