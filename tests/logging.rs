@@ -54,7 +54,7 @@ fn rotation_keeps_the_newest_lines_in_order(backend: &'static str) {
     s.ok(&["up", "-d"]);
     let out = s.hoist(&["wait", "job"]);
     assert!(out.status.success(), "wait: {}", String::from_utf8_lossy(&out.stderr));
-    let id = s.id("job");
+    let id = s.ps_q(&["-a", "job"]).remove(0);
     let files = log_files(&s, &id);
     assert_eq!(files.len(), 2, "rotated to 2 files: {files:?}");
     for f in &files {
@@ -78,7 +78,7 @@ fn driver_none_keeps_nothing_and_logs_warns(backend: &'static str) {
     s.ok(&["up", "-d"]);
     let out = s.hoist(&["wait", "job"]);
     assert!(out.status.success(), "wait: {}", String::from_utf8_lossy(&out.stderr));
-    let id = s.id("job");
+    let id = s.ps_q(&["-a", "job"]).remove(0);
     assert_eq!(log_files(&s, &id), Vec::<PathBuf>::new(), "no log file is kept");
     if backend == "docker" {
         assert_eq!(docker(&["inspect", "-f", "{{.HostConfig.LogConfig.Type}}", &id]), "none");
@@ -141,7 +141,7 @@ fn docker_log_config_is_what_compose_sets() {
     for (i, file) in files.iter().enumerate() {
         let s = Stack::new("docker", &format!("logcfg{i}"), file);
         s.ok(&["up", "-d"]);
-        let ours = docker(&["inspect", "-f", "{{json .HostConfig.LogConfig}}", &s.id("job")]);
+        let ours = docker(&["inspect", "-f", "{{json .HostConfig.LogConfig}}", &s.ps_q(&["-a", "job"])[0]]);
         s.ok(&["down", "-t", "1"]);
         let project = format!("{}ref", s.project);
         let compose = |args: &[&str]| {
