@@ -36,6 +36,9 @@ pub enum BackendError {
     /// A network or volume that containers still use (`down` warns and goes on, as Compose).
     #[error("{0}")]
     InUse(String),
+    /// The container's logging driver keeps nothing to read (`none`); Compose's words.
+    #[error("Can't retrieve logs for {0:?}: configured logging driver does not support reading")]
+    LogsNotReadable(String),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -139,6 +142,8 @@ pub struct ContainerSpec {
     pub stop_signal: Option<String>,
     pub stop_grace_period: Option<Duration>,
     pub config_hash: String,
+    /// `None`: the engine's default driver (json-file on the built-in runtime).
+    pub logging: Option<crate::compose::logging::Logging>,
 }
 
 /// cgroup limits of a container (bytes, CPUs, pids).

@@ -1,9 +1,9 @@
 //! `hoist logs`: the output of the project's containers, multiplexed. With `-f` it also
 //! follows containers that appear later (scale up, recreate), which Docker Compose misses.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
 use super::{common, App};
-use crate::backend::{LogLine, LogOptions};
+use crate::backend::{BackendError, LogLine, LogOptions, LogStreamBox};
 use crate::output::logs::LogPrinter;
 use crate::plan::execute::Ctx;
 
@@ -82,7 +82,7 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     let mut printer = LogPrinter::new(&order, &list, app.color && !a.no_color, !a.no_log_prefix, a.timestamps);
     if !a.follow {
         let stream = ctx.backend.logs(&list, &opts).await?;
-        printer.print(stream).await?;
+        printer.print(readable(stream)).await?;
         return Ok(0);
     }
     tokio::select! {
@@ -104,6 +104,8 @@ pub async fn follow(ctx: &Ctx, services: &[String], index: Option<u32>, opts: &L
     // stream repeats what was shown.
     let mut shown: HashMap<String, DateTime<Utc>> = HashMap::new();
     let mut floor: HashMap<String, DateTime<Utc>> = HashMap::new();
+    // Containers whose logging driver keeps nothing to read: warned about once, as Compose.
+    let unreadable: Arc<Mutex<HashSet<String>>> = Arc::default();
     let mut first = true;
     loop {
         let current: Vec<_> = common::containers(ctx, services, true)
@@ -112,6 +114,9 @@ pub async fn follow(ctx: &Ctx, services: &[String], index: Option<u32>, opts: &L
             .filter(|c| !c.oneoff && index.is_none_or(|i| c.number == i))
             .collect();
         for c in &current {
+            if unreadable.lock().unwrap().contains(&c.id) {
+                continue;
+            }
             let mut o = opts.clone();
             match open.get(&c.id).map(|f| f.load(Ordering::SeqCst)) {
                 // Containers that appear after the start are shown from their first line.
@@ -131,9 +136,14 @@ pub async fn follow(ctx: &Ctx, services: &[String], index: Option<u32>, opts: &L
             let flag = Arc::new(AtomicBool::new(true));
             open.insert(c.id.clone(), flag.clone());
             let mut stream = ctx.backend.logs(std::slice::from_ref(c), &o).await?;
-            let tx = tx.clone();
+            let (tx, unreadable, id) = (tx.clone(), unreadable.clone(), c.id.clone());
             tokio::spawn(async move {
                 while let Some(item) = stream.next().await {
+                    if let Err(e @ BackendError::LogsNotReadable(_)) = &item {
+                        warn_unreadable(e);
+                        unreadable.lock().unwrap().insert(id.clone());
+                        continue;
+                    }
                     if tx.send(item.map_err(anyhow::Error::from)).await.is_err() {
                         break;
                     }
@@ -159,6 +169,22 @@ pub async fn follow(ctx: &Ctx, services: &[String], index: Option<u32>, opts: &L
             return Ok(());
         }
     }
+}
+
+/// As Docker Compose: a container whose logging driver cannot be read (`none`) is a
+/// warning, not an error.
+fn readable(stream: LogStreamBox) -> LogStreamBox {
+    Box::pin(stream.filter(|item| {
+        let unreadable = matches!(item, Err(BackendError::LogsNotReadable(_)));
+        if let (true, Err(e)) = (unreadable, item) {
+            warn_unreadable(e);
+        }
+        futures::future::ready(!unreadable)
+    }))
+}
+
+fn warn_unreadable(e: &BackendError) {
+    eprintln!("WARN[0000] {e}");
 }
 
 /// Prints a line unless a reopened stream repeats it (an engine's `since` may have whole

@@ -115,7 +115,8 @@ const WINDOWS: Status = Warned("Windows containers only; nothing to do on Linux"
 const NOT_PASSED: Status = Warned("not passed to the engine yet");
 const NOT_BUILTIN: Status = Warned("not implemented by the built-in runtime yet");
 const BUILD_NOT_PASSED: Status = Warned("not passed to the builder yet");
-const LOGGING: Status = Warned("logging drivers are not applied: the built-in runtime keeps its own log file, the Docker backend the engine's default driver");
+const LOG_DRIVER: Status = Refused("the built-in runtime has only the json-file, local and none logging drivers");
+const LOG_OPTIONS: Status = Warned("the built-in runtime applies only max-size and max-file (and compress: false) to its log files");
 const CPU_RESERVATION: Status = Warned("a swarm scheduling option: Docker Compose does not apply it outside a swarm either");
 const BLKIO: Status = Warned("block I/O limits are not applied yet");
 const NET_ATTACH: Status = Warned("not applied to the container's network endpoint yet");
@@ -189,6 +190,18 @@ fn every_item(n: &Node, f: impl Fn(&str) -> bool) -> bool {
         Val::Seq(items) => items.iter().all(|i| i.scalar_text().is_some_and(|s| f(&s))),
         _ => n.scalar_text().is_some_and(|s| f(&s)),
     }
+}
+
+/// A logging driver the built-in runtime implements.
+fn builtin_log_driver(n: &Node) -> bool {
+    text_is(n, super::logging::BUILTIN_DRIVERS)
+}
+
+/// Logging options the built-in runtime applies (`compress: false` is what it does anyway).
+fn builtin_log_options(n: &Node) -> bool {
+    n.as_map().is_some_and(|m| {
+        m.iter().all(|(k, v)| super::logging::BUILTIN_OPTIONS.contains(&k.key()) || (k.key() == "compress" && text_is(v, &["false", "0", "f", "F", "FALSE", "False"])))
+    })
 }
 
 fn supported_volume_type(n: &Node) -> bool {
@@ -397,9 +410,11 @@ pub const KEYS: &[Key] = &[
     both("services.*.label_file", Warned("label files are not read yet: use `labels`"), ""),
     a("services.*.labels", ""),
     a("services.*.links", ""),
-    both("services.*.logging", LOGGING, ""),
-    both("services.*.logging.driver", LOGGING, ""),
-    both("services.*.logging.options", LOGGING, ""),
+    a("services.*.logging", ""),
+    k("services.*.logging.driver", LOG_DRIVER, Applied, "built-in: `json-file` (the default), `local` and `none`; Docker: passed to the engine")
+        .when(|_, n| builtin_log_driver(n)),
+    k("services.*.logging.options", LOG_OPTIONS, Applied, "built-in: `max-size` and `max-file` rotate the container's log file; Docker: passed to the engine")
+        .when(|_, n| builtin_log_options(n)),
     both("services.*.mac_address", NOT_PASSED, ""),
     a("services.*.mem_limit", ""),
     a("services.*.mem_reservation", ""),
@@ -513,8 +528,8 @@ pub const KEYS: &[Key] = &[
     a("services.*.net", "as `network_mode`").legacy(),
     a("services.*.dockerfile", "as `build.dockerfile`").legacy(),
     k("services.*.cpu_set", NOT_BUILTIN, Applied, "as `cpuset`").legacy(),
-    both("services.*.log_driver", LOGGING, "maps to `logging.driver`").legacy(),
-    both("services.*.log_opt", LOGGING, "maps to `logging.options`").legacy(),
+    k("services.*.log_driver", LOG_DRIVER, Applied, "as `logging.driver`").when(|_, n| builtin_log_driver(n)).legacy(),
+    k("services.*.log_opt", LOG_OPTIONS, Applied, "as `logging.options`").when(|_, n| builtin_log_options(n)).legacy(),
     both("services.*.volume_driver", Warned("volume drivers are not applied to a service's volumes"), "the driver of the service's volumes").legacy(),
     // ---- networks
     a("networks", ""),

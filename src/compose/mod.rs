@@ -12,6 +12,7 @@ pub mod error;
 pub mod interpolate;
 pub mod keys;
 pub mod legacy;
+pub mod logging;
 pub mod merge;
 pub mod model;
 pub mod normalize;

@@ -198,7 +198,7 @@ pub struct Service {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub logging: Option<serde_json::Value>,
+    pub logging: Option<super::logging::Logging>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub develop: Option<Develop>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -385,10 +385,9 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
             "platform" => s.platform = opt_text(srcs, v, &w)?,
             "pull_policy" => s.pull_policy = pull_policy(srcs, v, &w)?,
             "profiles" => s.profiles = strict_list(srcs, v, &w)?,
-            "logging" => {
-                check_keys(srcs, map(srcs, v, &w)?, &["driver", "options"], &w)?;
-                s.logging = Some(v.to_json())
-            }
+            "logging" => s.logging = Some(super::logging::logging(srcs, v, &w)?),
+            // Legacy v1: read below, into `logging`.
+            "log_driver" | "log_opt" => {}
             "develop" => s.develop = Some(develop(cx, v, &w)?),
             "configs" => s.configs = seq_json(srcs, v, &w)?,
             "secrets" => s.secrets = seq_json(srcs, v, &w)?,
@@ -399,7 +398,10 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
             }
         }
     }
-    // Legacy `log_driver`/`log_opt` are kept in `other`; `dockerfile` joins `build`.
+    // Legacy `log_driver`/`log_opt` become `logging`; `dockerfile` joins `build`.
+    if cx.legacy && s.logging.is_none() {
+        s.logging = super::logging::legacy(srcs, node, &what)?;
+    }
     if cx.legacy && let (Some(df), Some(b)) = (node.get("dockerfile"), s.build.as_mut()) {
         b.dockerfile = Some(text(srcs, df, "dockerfile")?);
     }

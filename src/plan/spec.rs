@@ -371,6 +371,7 @@ pub fn service_settings(s: &Service) -> ContainerSpec {
         healthcheck: s.healthcheck.clone(),
         stop_signal: s.stop_signal.clone(),
         stop_grace_period: s.stop_grace_period.as_deref().and_then(parse_duration),
+        logging: s.logging.clone(),
         ..ContainerSpec::default()
     }
 }

@@ -25,6 +25,7 @@ use self::runtime::{HealthSpec, MountKind, NamespaceMode, Resources, RestartPoli
 pub use self::store::state_root;
 use self::store::{io, random_id, rewrite_in_place, Record, Store};
 use super::*;
+use crate::compose::logging::LogPolicy;
 use crate::compose::model::parse_duration;
 
 pub struct BuiltinBackend {
@@ -440,6 +441,7 @@ fn runtime_spec(r: &Record, dir: &Path, env: Vec<String>, ip: Option<&str>, pid_
         healthcheck,
         ports,
         events: None,
+        log: s.logging.as_ref().and_then(|l| l.policy()).unwrap_or_default(),
     }
 }
 
@@ -629,8 +631,13 @@ impl Backend for BuiltinBackend {
         for c in containers {
             let dir = self.store.container_dir(&c.id);
             let (tx, name, opts) = (tx.clone(), c.name.clone(), opts.clone());
+            let discarded = self.store.find(&c.id).is_ok_and(|r| r.spec.logging.as_ref().and_then(|l| l.policy()) == Some(LogPolicy::Discard));
             tokio::spawn(async move {
-                let path = dir.join("log.jsonl");
+                if discarded {
+                    let _ = tx.send(Err(BackendError::LogsNotReadable(name))).await;
+                    return;
+                }
+                let path = dir.join(runtime::state::LOG_FILE);
                 let keep = |e: &runtime::logs::LogEntry| -> Option<LogLine> {
                     let time = chrono::DateTime::parse_from_rfc3339(&e.time).ok().map(|t| t.with_timezone(&chrono::Utc));
                     if let (Some(since), Some(t)) = (opts.since, time)
@@ -646,7 +653,13 @@ impl Backend for BuiltinBackend {
                     let stream = if e.stream == "stderr" { LogStream::Stderr } else { LogStream::Stdout };
                     Some(LogLine { container: name.clone(), stream, time, text: e.text.clone() })
                 };
-                let (first, mut offset) = runtime::logs::read_log_from(&path, 0).unwrap_or_default();
+                let (first, mut reader) = match runtime::logs::LogReader::read_all(&path) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = tx.send(Err(BackendError::io(format!("reading the log of {name}"), e))).await;
+                        return;
+                    }
+                };
                 let mut lines: Vec<LogLine> = first.iter().filter_map(keep).collect();
                 if let Some(n) = opts.tail {
                     lines = lines.split_off(lines.len().saturating_sub(n));
@@ -662,8 +675,7 @@ impl Backend for BuiltinBackend {
                 loop {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     let running = runtime::state(&dir).is_ok_and(|s| matches!(s.status.as_str(), "running" | "restarting" | "paused" | "created"));
-                    let (more, next) = runtime::logs::read_log_from(&path, offset).unwrap_or((vec![], offset));
-                    offset = next;
+                    let more = reader.next_entries().unwrap_or_default();
                     for l in more.iter().filter_map(keep) {
                         if tx.send(Ok(l)).await.is_err() {
                             return;

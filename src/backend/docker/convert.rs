@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use bollard::models::{
-    ContainerCreateBody, DeviceMapping, EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig, Mount as DMount,
+    ContainerCreateBody, DeviceMapping, EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig, HostConfigLogConfig, Mount as DMount,
     MountTmpfsOptions, MountType, MountVolumeOptions, NetworkingConfig, PortBinding, ResourcesUlimits, RestartPolicy,
     RestartPolicyNameEnum,
 };
@@ -91,6 +91,11 @@ pub fn create_body(spec: &ContainerSpec, carried: &[CarriedVolume]) -> Result<Cr
         oom_score_adj: spec.oom_score_adj,
         userns_mode: spec.userns_mode.clone(),
         runtime: spec.runtime.clone(),
+        // As Compose: the driver (empty: the engine's default) and its options as written.
+        log_config: spec.logging.as_ref().map(|l| HostConfigLogConfig {
+            typ: Some(l.driver.clone().unwrap_or_default()),
+            config: Some(l.options.clone().into_iter().collect()),
+        }),
         ..Default::default()
     };
 

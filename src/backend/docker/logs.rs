@@ -10,7 +10,7 @@ use bollard::query_parameters::LogsOptions;
 use futures::{Stream, StreamExt};
 
 use super::engine_err;
-use crate::backend::{ContainerSummary, LogLine, LogOptions, LogStream, LogStreamBox, Result};
+use crate::backend::{BackendError, ContainerSummary, LogLine, LogOptions, LogStream, LogStreamBox, Result};
 
 pub(crate) type Raw = Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
 
@@ -105,7 +105,13 @@ pub(crate) fn lines(raw: Raw, source: String) -> impl Stream<Item = Result<LogLi
                 Some(Ok(LogOutput::StdIn { .. })) => {}
                 Some(Err(e)) => {
                     s.flush();
-                    s.pending.push_back(Err(engine_err(format!("reading logs of {}", s.container), e)));
+                    // 501: the container's logging driver (`none`, syslog...) cannot be read.
+                    let err = if super::status_of(&e) == Some(501) {
+                        BackendError::LogsNotReadable(s.container.clone())
+                    } else {
+                        engine_err(format!("reading logs of {}", s.container), e)
+                    };
+                    s.pending.push_back(Err(err));
                     s.done = true;
                 }
                 None => {

@@ -20,6 +20,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{NAMESPACE, SPEC_HASH, STACK_IMAGE, SwarmError};
+use crate::compose::logging::Logging;
 use crate::compose::model::{parse_duration, Project, RestartPolicy, Service, VolumeType};
 use crate::plan::spec::{network_name, tmpfs_options, volume_name};
 
@@ -374,11 +375,10 @@ fn port(p: &crate::compose::model::Port) -> EndpointPortConfig {
     }
 }
 
-/// Compose's `host:ip` (or `host=ip`) as a hosts-file line, `ip host`.
-fn log_driver(v: &Value) -> Option<TaskSpecLogDriver> {
-    let name = v.get("driver")?.as_str()?.to_string();
-    let options = v.get("options").and_then(Value::as_object).map(|o| o.iter().map(|(k, v)| (k.clone(), text(v).unwrap_or_default())).collect());
-    Some(TaskSpecLogDriver { name: Some(name), options })
+/// The task's log driver: `logging.driver` and its options (without a driver, the swarm's).
+fn log_driver(l: &Logging) -> Option<TaskSpecLogDriver> {
+    let options = (!l.options.is_empty()).then(|| l.options.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+    Some(TaskSpecLogDriver { name: Some(l.driver.clone()?), options })
 }
 
 /// uid, gid and mode of a `configs:`/`secrets:` long-form entry (swarm's defaults: 0, 0, 0444).

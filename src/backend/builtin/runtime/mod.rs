@@ -92,6 +92,9 @@ pub struct RuntimeSpec {
     /// Where the supervisor records starts, exits and health changes.
     #[serde(default)]
     pub events: Option<EventSink>,
+    /// What becomes of the container's output (`logging:`).
+    #[serde(default)]
+    pub log: crate::compose::logging::LogPolicy,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -194,7 +194,7 @@ fn supervise(dir: &Path, attach: Attach, claim: Option<std::os::fd::OwnedFd>, re
     if let Err(msg) = prepare(&spec, &shared) {
         return fail(&spec, &shared, msg);
     }
-    let log = match LogWriter::open(&dir.join(LOG_FILE)) {
+    let log = match LogWriter::open(&dir.join(LOG_FILE), spec.log) {
         Ok(l) => l,
         Err(e) => return fail(&spec, &shared, format!("opening the log: {e}")),
     };
