@@ -69,7 +69,7 @@ impl Env {
         self.mgr.create_netns(&path).unwrap();
         let atts: Vec<NetworkAttachment> = networks
             .iter()
-            .map(|n| NetworkAttachment { network: n.to_string(), aliases: vec![name.into()], ipv4_address: None })
+            .map(|n| NetworkAttachment { network: n.to_string(), aliases: vec![name.into()], ipv4_address: None, mac_address: None })
             .collect();
         let eps = self.rt.block_on(self.mgr.attach(&id, &path, &atts)).unwrap();
         self.links.extend(eps.iter().map(|e| e.veth_host.clone()));
@@ -328,7 +328,7 @@ fn subnets_avoid_host_routes_and_docker() {
     let path = env.dir.path().join("netns-static");
     env.containers.push((id.clone(), path.clone(), vec![fixed.name.clone()]));
     env.mgr.create_netns(&path).unwrap();
-    let att = NetworkAttachment { network: fixed.name.clone(), aliases: vec![], ipv4_address: Some("10.123.45.77".into()) };
+    let att = NetworkAttachment { network: fixed.name.clone(), aliases: vec![], ipv4_address: Some("10.123.45.77".into()), mac_address: None };
     let eps = env.rt.block_on(env.mgr.attach(&id, &path, &[att])).unwrap();
     env.links.push(eps[0].veth_host.clone());
     assert_eq!(eps[0].ip, Ipv4Addr::new(10, 123, 45, 77));
@@ -458,7 +458,7 @@ fn parallel_attaches_get_distinct_addresses() {
         env.containers.push((id.clone(), path.clone(), vec![rec.name.clone()]));
         jobs.push((id, path));
     }
-    let att = [NetworkAttachment { network: rec.name.clone(), aliases: vec![], ipv4_address: None }];
+    let att = [NetworkAttachment { network: rec.name.clone(), aliases: vec![], ipv4_address: None, mac_address: None }];
     let results = env.rt.block_on(futures::future::join_all(jobs.iter().map(|(id, path)| env.mgr.attach(id, path, &att))));
     let mut ips = std::collections::BTreeSet::new();
     for r in results {

@@ -61,8 +61,8 @@ fn a_refused_key_names_its_place_and_reason() {
 
 #[test]
 fn refusals_and_warnings_follow_the_backend() {
-    // Built-in volumes are directories: a bind device would not be where the file says.
-    let text = "services:\n  web:\n    image: busybox\n    volumes: [data:/d]\nvolumes:\n  data:\n    driver_opts: {type: none, o: bind, device: /srv}\n";
+    // Built-in volumes mount a bind device or a tmpfs, not NFS: the data would not be where the file says.
+    let text = "services:\n  web:\n    image: busybox\n    volumes: [data:/d]\nvolumes:\n  data:\n    driver_opts: {type: nfs, o: addr=10.0.0.1, device: \":/srv\"}\n";
     let (res, _) = load(text, Backend::Builtin, false);
     assert!(res.unwrap_err().contains("docker-compose.yml:7:5: volumes.data.driver_opts: refused by the built-in runtime"));
     let (res, warnings) = load(text, Backend::Docker, false);
@@ -94,7 +94,7 @@ fn values_decide_for_keys_that_depend_on_them() {
 
 #[test]
 fn one_warning_per_key_and_none_for_services_left_out() {
-    let text = "services:\n  web:\n    image: busybox\n    logging:\n      driver: json-file\n      options: {max-size: 1m}\n  tool:\n    image: busybox\n    profiles: [tools]\n    mac_address: 02:42:ac:11:00:99\n";
+    let text = "services:\n  web:\n    image: busybox\n    logging:\n      driver: json-file\n      options: {max-size: 1m}\n  tool:\n    image: busybox\n    profiles: [tools]\n    storage_opt: {size: 1G}\n";
     let (res, warnings) = load(text, Backend::Builtin, false);
     assert!(res.is_ok(), "{res:?}");
     assert_eq!(warnings.len(), 1, "{warnings:?}");
@@ -138,17 +138,17 @@ fn warned_key_warns_and_the_stack_comes_up(backend: &'static str) {
     let s = Stack::new(
         backend,
         "keyswarned",
-        "services:\n  web:\n    image: busybox\n    command: sh -c 'echo up; sleep 300'\n    mac_address: 02:42:ac:11:00:99\n",
+        "services:\n  web:\n    image: busybox\n    command: sh -c 'echo up; sleep 300'\n    storage_opt: {size: 1G}\n",
     );
     let out = s.hoist(&["up", "-d"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     let label = if backend == "docker" { "the Docker backend" } else { "the built-in runtime" };
-    assert!(err.contains(&format!("WARN[0000] docker-compose.yml:5: services.web.mac_address: not applied by {label}")), "{err}");
+    assert!(err.contains(&format!("WARN[0000] docker-compose.yml:5: services.web.storage_opt: not applied by {label}")), "{err}");
     s.wait_log("web", "up");
     // Other commands that load the file warn as well.
     let ps = s.hoist(&["ps"]);
-    assert!(String::from_utf8_lossy(&ps.stderr).contains("services.web.mac_address"));
+    assert!(String::from_utf8_lossy(&ps.stderr).contains("services.web.storage_opt"));
     assert_eq!(s.ps_q(&[]).len(), 1);
 }
 

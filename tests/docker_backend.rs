@@ -227,7 +227,7 @@ async fn network_modes() {
 
     // Two user networks: the first at create, the second connected after.
     let mut web = p.spec("web", "mkdir -p /www && echo web-ok > /www/index.html && httpd -f -p 80 -h /www");
-    let att = |n: &NetworkSpec, alias: &str| NetworkAttachment { network: n.name.clone(), aliases: vec![alias.into()], ipv4_address: None };
+    let att = |n: &NetworkSpec, alias: &str| NetworkAttachment { network: n.name.clone(), aliases: vec![alias.into()], ipv4_address: None, mac_address: None };
     web.network = NetworkMode::Networks(vec![att(&front, "web"), att(&back, "web-back")]);
     let web_id = p.run(&web).await;
 
@@ -276,6 +276,7 @@ async fn volumes_bind_named_and_anonymous_across_replace() {
         driver_opts: IndexMap::new(),
         labels: IndexMap::new(),
         external: false,
+        local_mount: None,
     };
     p.b.ensure_volume(&vol).await.unwrap();
     p.b.ensure_volume(&vol).await.unwrap();

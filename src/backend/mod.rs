@@ -19,7 +19,7 @@ use futures::Stream;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use crate::compose::model::{ExposedPort, ExtraHost, Healthcheck, Port, RestartPolicy, Ulimit};
+use crate::compose::model::{ExposedPort, ExtraHost, Healthcheck, LocalMount, MacAddress, Port, RestartPolicy, Ulimit};
 
 pub type Result<T, E = BackendError> = std::result::Result<T, E>;
 
@@ -144,6 +144,9 @@ pub struct ContainerSpec {
     pub config_hash: String,
     /// `None`: the engine's default driver (json-file on the built-in runtime).
     pub logging: Option<crate::compose::logging::Logging>,
+    /// The service-level `mac_address`: Docker engines before API 1.44 take it for the
+    /// container; otherwise it is the main attachment's (the plan copies it there).
+    pub mac_address: Option<MacAddress>,
 }
 
 /// cgroup limits of a container (bytes, CPUs, pids).
@@ -198,6 +201,7 @@ pub struct NetworkAttachment {
     /// Service name, container name and the service's `aliases`.
     pub aliases: Vec<String>,
     pub ipv4_address: Option<String>,
+    pub mac_address: Option<MacAddress>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -224,6 +228,8 @@ pub struct VolumeSpec {
     pub driver_opts: IndexMap<String, String>,
     pub labels: IndexMap<String, String>,
     pub external: bool,
+    /// The local driver's mount, as read from `driver_opts` (for the built-in runtime).
+    pub local_mount: Option<LocalMount>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

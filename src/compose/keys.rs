@@ -204,6 +204,13 @@ fn builtin_log_options(n: &Node) -> bool {
     })
 }
 
+/// Local-driver `driver_opts` of a form the built-in runtime mounts (`LocalMount`).
+fn local_mount_applied(n: &Node) -> bool {
+    let Some(m) = n.as_map() else { return false };
+    let pairs: Option<Vec<(&str, String)>> = m.iter().map(|(k, v)| Some((k.key(), v.scalar_text()?))).collect();
+    pairs.is_some_and(|p| matches!(super::model::LocalMount::parse(p.iter().map(|(k, v)| (*k, v.as_str()))), Ok(Some(_))))
+}
+
 fn supported_volume_type(n: &Node) -> bool {
     text_is(n, &["bind", "volume", "tmpfs"])
 }
@@ -278,7 +285,7 @@ pub const KEYS: &[Key] = &[
     a("services.*.cap_add", ""),
     a("services.*.cap_drop", ""),
     both("services.*.cgroup", NOT_PASSED, "`host` or `private` cgroup namespace"),
-    k("services.*.cgroup_parent", NOT_BUILTIN, Applied, ""),
+    a("services.*.cgroup_parent", "built-in: the container's groups are `<parent>/<id>` under each controller, as with Docker's cgroupfs driver"),
     a("services.*.command", ""),
     a("services.*.configs", "mounted read-only at `/<target or name>`; `content:`/`environment:` ones are written under /run/hoist/<root>-<hash>/<project>/configs"),
     a("services.*.configs[].source", ""),
@@ -415,7 +422,7 @@ pub const KEYS: &[Key] = &[
         .when(|_, n| builtin_log_driver(n)),
     k("services.*.logging.options", LOG_OPTIONS, Applied, "built-in: `max-size` and `max-file` rotate the container's log file; Docker: passed to the engine")
         .when(|_, n| builtin_log_options(n)),
-    both("services.*.mac_address", NOT_PASSED, ""),
+    a("services.*.mac_address", "the address on the main network (the first by priority)"),
     a("services.*.mem_limit", ""),
     a("services.*.mem_reservation", ""),
     both("services.*.mem_swappiness", NOT_PASSED, ""),
@@ -432,10 +439,10 @@ pub const KEYS: &[Key] = &[
     a("services.*.networks.*.ipv4_address", ""),
     both("services.*.networks.*.ipv6_address", NET_ATTACH, ""),
     both("services.*.networks.*.link_local_ips", NET_ATTACH, ""),
-    both("services.*.networks.*.mac_address", NET_ATTACH, ""),
+    a("services.*.networks.*.mac_address", "Docker engines before API 1.44 take one, on the main network, as with Docker Compose"),
     a("services.*.networks.*.priority", "the order networks are connected in"),
     both("services.*.oom_kill_disable", NOT_PASSED, "`false` is applied").when(|_, n| !is_true(n)),
-    k("services.*.oom_score_adj", NOT_BUILTIN, Applied, ""),
+    a("services.*.oom_score_adj", "built-in: also for processes `exec` starts, as runc does"),
     a("services.*.pid", "`host`, `service:X`, `container:X`"),
     a("services.*.pids_limit", ""),
     both("services.*.platform", Warned("not passed to pulls, builds or creates yet: the host's platform is used"), "the host's own platform is applied")
@@ -556,10 +563,11 @@ pub const KEYS: &[Key] = &[
     k("volumes.*.driver", Refused("built-in volumes are local directories; another driver cannot be used"), Applied, "built-in: `local` is applied").when(|_, n| local_driver(n)),
     k(
         "volumes.*.driver_opts",
-        Refused("built-in volumes are plain directories: driver_opts (a bind device, tmpfs, nfs) are not applied, so data would not go where the file says"),
+        Refused("the built-in runtime applies only `type: none` with `o: bind` (and `ro`) and a `device` directory, or `type: tmpfs` with `o` of size, mode, uid, gid, nr_inodes, nr_blocks: other options would not put the data where the file says"),
         Applied,
-        "",
-    ),
+        "built-in: a bind device or a tmpfs, as the local driver mounts them",
+    )
+    .when(|_, n| local_mount_applied(n)),
     a("volumes.*.external", ""),
     a("volumes.*.external.name", "legacy form of `name`"),
     a("volumes.*.labels", ""),

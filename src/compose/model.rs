@@ -12,7 +12,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use super::values::{ExposedPort, ExtraHost, RestartPolicy};
+pub use super::values::{ExposedPort, ExtraHost, MacAddress, RestartPolicy};
 
 /// A whole project: the merged result of all its compose files.
 // No `deny_unknown_fields` on Project and Service: serde does not support it together with
@@ -162,8 +162,12 @@ pub struct Service {
     pub pids_limit: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cgroup_parent: Option<String>,
+    /// -1000..=1000.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oom_score_adj: Option<i64>,
+    /// The container's address on its main network (the first by priority).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac_address: Option<MacAddress>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub userns_mode: Option<String>,
     /// The engine's OCI runtime (`runc`, `runsc`, ...).
@@ -205,7 +209,7 @@ pub struct Service {
     pub configs: Vec<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<serde_json::Value>,
-    /// Every other compose-spec service key (`blkio_config`, `mac_address`, `storage_opt`,
+    /// Every other compose-spec service key (`blkio_config`, `storage_opt`,
     /// ...), stored as written: nothing downstream reads these.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub other: IndexMap<String, serde_json::Value>,
@@ -450,6 +454,8 @@ pub struct ServiceNetwork {
     pub ipv6_address: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub priority: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac_address: Option<MacAddress>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -527,6 +533,57 @@ pub struct Volume {
     pub external: bool,
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub labels: IndexMap<String, String>,
+    /// What the local driver mounts, read from `driver_opts` by the loader when they are
+    /// a form the built-in runtime applies (`None` for a plain directory, or other options).
+    #[serde(skip)]
+    pub local_mount: Option<LocalMount>,
+}
+
+/// A local-driver volume's `driver_opts` that the built-in runtime applies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LocalMount {
+    /// `type: none, o: bind, device: DIR`: the volume's data is the host directory DIR.
+    Bind { device: PathBuf, read_only: bool },
+    /// `type: tmpfs, device: tmpfs, o: size=..`: a fresh tmpfs each time it is mounted,
+    /// `options` its mount data (`size=10m,uid=1000`).
+    Tmpfs { options: String },
+}
+
+impl LocalMount {
+    /// `tmpfs` mount data the built-in runtime passes on (flags such as `noexec` it does not).
+    const TMPFS_OPTIONS: [&str; 6] = ["size", "mode", "uid", "gid", "nr_inodes", "nr_blocks"];
+
+    /// Reads a local volume's `driver_opts`: `Ok(None)` when they are not one of the two
+    /// forms above (another backend may still apply them), an error when the value can
+    /// mean nothing anywhere (a bind `device` that is not an absolute path).
+    pub fn parse<'a>(opts: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Option<LocalMount>, String> {
+        let (mut kind, mut o, mut device) = (None, "", None);
+        for (k, v) in opts {
+            match k {
+                "type" => kind = Some(v),
+                "o" => o = v,
+                "device" => device = Some(v),
+                _ => return Ok(None),
+            }
+        }
+        let flags: Vec<&str> = o.split(',').map(str::trim).filter(|f| !f.is_empty()).collect();
+        match (kind, device) {
+            (Some("none"), Some(device)) if flags.iter().any(|f| matches!(*f, "bind" | "rbind")) => {
+                if !std::path::Path::new(device).is_absolute() {
+                    return Err(format!("driver_opts.device {device:?} of a bind volume must be an absolute path"));
+                }
+                if !flags.iter().all(|f| matches!(*f, "bind" | "rbind" | "ro" | "rw")) {
+                    return Ok(None);
+                }
+                Ok(Some(LocalMount::Bind { device: device.into(), read_only: flags.contains(&"ro") }))
+            }
+            (Some("tmpfs"), _) => {
+                let known = |f: &&str| f.split_once('=').is_some_and(|(k, _)| Self::TMPFS_OPTIONS.contains(&k));
+                Ok(flags.iter().all(known).then(|| LocalMount::Tmpfs { options: flags.join(",") }))
+            }
+            _ => Ok(None),
+        }
+    }
 }
 
 /// A top-level `configs:` or `secrets:` entry.

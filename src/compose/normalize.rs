@@ -216,6 +216,43 @@ fn duration(srcs: &Sources, n: &Node, what: &str) -> Result<String> {
     Ok(s)
 }
 
+/// `mac_address:` (of a service or of one of its networks).
+fn mac(srcs: &Sources, n: &Node, what: &str) -> Result<Option<MacAddress>> {
+    let Some(text) = opt_text(srcs, n, what)? else { return Ok(None) };
+    text.parse().map(Some).map_err(|e| srcs.err(n, format!("{what}: {e}")))
+}
+
+/// `oom_score_adj:` in the kernel's range.
+fn oom_score_adj(srcs: &Sources, n: &Node, what: &str) -> Result<i64> {
+    let v: i64 = int(srcs, n, what)?;
+    if !(-1000..=1000).contains(&v) {
+        return Err(srcs.err(n, format!("{what}: {v} is out of range: use -1000 to 1000")));
+    }
+    Ok(v)
+}
+
+/// `cgroup_parent:` a path below the cgroup mount (leading `/` or not, as Docker's
+/// cgroupfs driver takes it): no `.` or `..` component may lead anywhere else.
+fn cgroup_parent(srcs: &Sources, n: &Node, what: &str) -> Result<Option<String>> {
+    let Some(parent) = opt_text(srcs, n, what)? else { return Ok(None) };
+    crate::compose::values::check_cgroup_parent(&parent).map_err(|e| srcs.err(n, format!("{what}: {e}")))?;
+    Ok(Some(parent))
+}
+
+/// The service-level `mac_address` is the main network's (the first by priority): as
+/// Docker Compose, a different one set on that network is an error.
+fn check_main_mac(srcs: &Sources, node: &Node, s: &Service, what: &str) -> Result<()> {
+    let (Some(mac), Some(at)) = (s.mac_address, node.get("mac_address")) else { return Ok(()) };
+    let mut nets: Vec<(&String, &ServiceNetwork)> = s.networks.iter().collect();
+    nets.sort_by_key(|(_, n)| std::cmp::Reverse(n.priority.unwrap_or(0)));
+    match nets.first() {
+        Some((name, n)) if n.mac_address.is_some_and(|m| m != mac) => {
+            Err(srcs.err(at, format!("{what}: the service-level mac_address should have the same value as network {name}")))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// `deploy.resources`: the limits and reservations every backend applies, checked here.
 fn deploy_resources(srcs: &Sources, n: &Node, service: &str) -> Result<DeployResources> {
     let what = |k: &str| format!("deploy.resources.{k} of service {service:?}");
@@ -375,8 +412,9 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
                 }
             }
             "group_add" => s.group_add = strict_list(srcs, v, &w)?,
-            "cgroup_parent" => s.cgroup_parent = opt_text(srcs, v, &w)?,
-            "oom_score_adj" => s.oom_score_adj = Some(int(srcs, v, &w)?),
+            "cgroup_parent" => s.cgroup_parent = cgroup_parent(srcs, v, &w)?,
+            "oom_score_adj" => s.oom_score_adj = Some(oom_score_adj(srcs, v, &w)?),
+            "mac_address" => s.mac_address = mac(srcs, v, &w)?,
             "userns_mode" => s.userns_mode = opt_text(srcs, v, &w)?,
             "runtime" => s.runtime = opt_text(srcs, v, &w)?,
             "annotations" => s.annotations = labels(srcs, v, &w)?,
@@ -405,6 +443,7 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
     if cx.legacy && let (Some(df), Some(b)) = (node.get("dockerfile"), s.build.as_mut()) {
         b.dockerfile = Some(text(srcs, df, "dockerfile")?);
     }
+    check_main_mac(srcs, node, &s, &what)?;
     let env = cx.env;
     s.environment = env_from_files;
     for (k, v) in environment {
@@ -681,6 +720,7 @@ fn service_networks(srcs: &Sources, n: &Node, what: &str) -> Result<IndexMap<Str
                     "ipv4_address" => sn.ipv4_address = opt_text(srcs, fv, what)?,
                     "ipv6_address" => sn.ipv6_address = opt_text(srcs, fv, what)?,
                     "priority" => sn.priority = Some(int(srcs, fv, what)?),
+                    "mac_address" => sn.mac_address = mac(srcs, fv, &format!("mac_address of network {:?} ({what})", k.key()))?,
                     _ => {}
                 }
             }
@@ -828,6 +868,12 @@ pub fn volume(srcs: &Sources, project: &str, key: &str, n: &Node) -> Result<Volu
             "labels" => vol.labels = labels(srcs, v, &what)?,
             _ => {}
         }
+    }
+    if let Some(opts) = n.get("driver_opts")
+        && vol.driver.as_deref().is_none_or(|d| d == "local")
+    {
+        let pairs = vol.driver_opts.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        vol.local_mount = LocalMount::parse(pairs).map_err(|e| srcs.err(opts, format!("{what}: {e}")))?;
     }
     if let Some(n) = explicit_name {
         vol.name = n;

@@ -1,5 +1,5 @@
 //! Typed values of compose keys that are written as one string (`restart`, `expose`,
-//! `extra_hosts`): parsed once by the loader, printed back in Compose's canonical form.
+//! `extra_hosts`, `mac_address`): parsed once by the loader, printed back in Compose's canonical form.
 
 use std::fmt;
 use std::str::FromStr;
@@ -129,6 +129,57 @@ impl FromStr for ExtraHost {
 
 string_value!(ExtraHost);
 
+/// A MAC address for a container's interface (`mac_address:`): six octets, written with
+/// `:` or `-`, unicast (the kernel refuses a multicast address on an Ethernet interface).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MacAddress(pub [u8; 6]);
+
+impl fmt::Display for MacAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [a, b, c, d, e, g] = self.0;
+        write!(f, "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{g:02x}")
+    }
+}
+
+impl FromStr for MacAddress {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = |why: &str| format!("invalid MAC address {s:?}: {why}");
+        let sep = if s.contains('-') { '-' } else { ':' };
+        let octets: Vec<&str> = s.split(sep).collect();
+        if octets.len() != 6 || octets.iter().any(|o| o.len() != 2) {
+            return Err(bad("use six hexadecimal octets, as 02:42:ac:11:00:02"));
+        }
+        let mut mac = [0u8; 6];
+        for (m, o) in mac.iter_mut().zip(&octets) {
+            *m = u8::from_str_radix(o, 16).map_err(|_| bad("use six hexadecimal octets, as 02:42:ac:11:00:02"))?;
+        }
+        if mac[0] & 1 == 1 {
+            return Err(bad("a multicast address cannot be an interface's address"));
+        }
+        if mac == [0; 6] {
+            return Err(bad("the all-zero address cannot be an interface's address"));
+        }
+        Ok(MacAddress(mac))
+    }
+}
+
+string_value!(MacAddress);
+
+/// `cgroup_parent`: a group below the cgroup mount, with or without a leading `/` (the
+/// mount's root either way, as Docker's cgroupfs driver places it). Its components must be
+/// plain names, so the container's groups cannot land anywhere else.
+pub fn check_cgroup_parent(parent: &str) -> Result<(), String> {
+    let names: Vec<&str> = parent.split('/').filter(|c| !c.is_empty()).collect();
+    if names.is_empty() {
+        return Err(format!("invalid cgroup parent {parent:?}: name a group, as mygroup or /mygroup/sub"));
+    }
+    if let Some(bad) = names.iter().find(|c| matches!(**c, "." | "..") || c.contains(['\0', '\n'])) {
+        return Err(format!("invalid cgroup parent {parent:?}: {bad:?} cannot be part of it (it must stay below the cgroup mount)"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +203,24 @@ mod tests {
         assert!("nohost".parse::<ExtraHost>().is_err());
         assert_eq!("53/udp".parse(), Ok(ExposedPort { port: 53, protocol: "udp".into() }));
         assert_eq!(serde_json::to_string(&ExposedPort { port: 80, protocol: "tcp".into() }).unwrap(), "\"80/tcp\"");
+    }
+
+    #[test]
+    fn cgroup_parents() {
+        for ok in ["mygroup", "/mygroup", "a/b/", "x.slice"] {
+            assert!(check_cgroup_parent(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "/", "..", "a/../../etc", "/./a", "a\nb"] {
+            assert!(check_cgroup_parent(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn mac_addresses() {
+        assert_eq!("02:42:AC:11:00:99".parse::<MacAddress>().unwrap().to_string(), "02:42:ac:11:00:99");
+        assert_eq!("02-42-ac-11-00-99".parse::<MacAddress>().unwrap().to_string(), "02:42:ac:11:00:99");
+        for bad in ["02:42:ac:11:00", "02:42:ac:11:00:99:01", "0g:42:ac:11:00:99", "2:42:ac:11:00:99", "01:00:5e:00:00:01", "00:00:00:00:00:00", ""] {
+            assert!(bad.parse::<MacAddress>().is_err(), "{bad}");
+        }
     }
 }

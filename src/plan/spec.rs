@@ -365,6 +365,7 @@ pub fn service_settings(s: &Service) -> ContainerSpec {
         },
         cgroup_parent: s.cgroup_parent.clone(),
         oom_score_adj: s.oom_score_adj,
+        mac_address: s.mac_address,
         userns_mode: s.userns_mode.clone(),
         runtime: s.runtime.clone(),
         restart: s.restart,
@@ -391,6 +392,7 @@ fn network_mode(project: &Project, service_name: &str, container: &str, observed
                 network: other.to_string(),
                 aliases: vec![service_name.to_string()],
                 ipv4_address: None,
+                mac_address: service.mac_address,
             }]);
         }
         None => {}
@@ -408,7 +410,8 @@ fn network_mode(project: &Project, service_name: &str, container: &str, observed
     nets.sort_by_key(|(_, n)| std::cmp::Reverse(n.and_then(|n| n.priority).unwrap_or(0)));
     NetworkMode::Networks(
         nets.into_iter()
-            .map(|(key, n)| {
+            .enumerate()
+            .map(|(i, (key, n))| {
                 let mut aliases = vec![service_name.to_string(), container.to_string()];
                 if let Some(n) = n {
                     aliases.extend(n.aliases.iter().cloned());
@@ -417,6 +420,8 @@ fn network_mode(project: &Project, service_name: &str, container: &str, observed
                     network: network_name(project, key),
                     aliases,
                     ipv4_address: n.and_then(|n| n.ipv4_address.clone()),
+                    // The service-level address is the main network's, as Compose does it.
+                    mac_address: n.and_then(|n| n.mac_address).or(service.mac_address.filter(|_| i == 0)),
                 }
             })
             .collect(),
@@ -502,6 +507,7 @@ pub fn volume_spec(project: &Project, key: &str) -> VolumeSpec {
         driver_opts: vol.driver_opts,
         labels,
         external: vol.external,
+        local_mount: vol.local_mount,
     }
 }
 

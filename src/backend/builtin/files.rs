@@ -179,7 +179,7 @@ impl ContainerFs {
                 // The sources are the host's (volumes, bind mounts the compose file names):
                 // opened as they are; what is below them is the container's, resolved in-root.
                 let tree = match m.kind {
-                    MountKind::Tmpfs => Tree::Tmpfs,
+                    MountKind::Tmpfs | MountKind::TmpfsVolume => Tree::Tmpfs,
                     MountKind::Bind if m.source.is_dir() => match Root::open(&m.source) {
                         Ok(r) => Tree::Dir(r),
                         Err(e) => Tree::Broken(format!("opening {}: {e}", m.source.display())),

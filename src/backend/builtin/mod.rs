@@ -26,7 +26,7 @@ pub use self::store::state_root;
 use self::store::{io, random_id, rewrite_in_place, Record, Store};
 use super::*;
 use crate::compose::logging::LogPolicy;
-use crate::compose::model::parse_duration;
+use crate::compose::model::{parse_duration, LocalMount};
 
 pub struct BuiltinBackend {
     store: Store,
@@ -264,6 +264,26 @@ impl BuiltinBackend {
         }
     }
 
+    /// As the local driver when it mounts a volume: a bind volume's device must exist when
+    /// a container using it starts (with the engine's words for it).
+    fn check_devices(&self, r: &Record) -> Result<()> {
+        for m in &r.spec.mounts {
+            if let Mount::Volume { name: Some(name), .. } = m
+                && let Some(LocalMount::Bind { device, .. }) = self.store.volume(name).and_then(|v| v.local_mount)
+                && !device.exists()
+            {
+                let data = self.store.volume_dir(name)?.join("_data");
+                return Err(BackendError::Engine(format!(
+                    "error while mounting volume '{}': failed to mount local volume: mount {}:{}: no such file or directory",
+                    data.display(),
+                    device.display(),
+                    data.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Everything a start needs before the process runs: networks wired, link variables,
     /// /etc/hosts, and `runtime.json`.
     async fn prepare_start(&self, id: &str) -> Result<(PathBuf, Record)> {
@@ -276,6 +296,7 @@ impl BuiltinBackend {
         {
             self.net.attach(&r.id, ns, &r.networks).await.map_err(other)?;
         }
+        self.check_devices(&r)?;
         let ip = self.addresses(&r).first().map(|(_, ip)| ip.clone());
         let mut env: Vec<String> = r.image_config.env.clone();
         for (k, v) in &r.spec.env {
@@ -435,6 +456,8 @@ fn runtime_spec(r: &Record, dir: &Path, env: Vec<String>, ip: Option<&str>, pid_
             pids_limit: s.resources.pids_limit,
             shm_size: s.resources.shm_size,
         },
+        cgroup_parent: s.cgroup_parent.clone(),
+        oom_score_adj: s.oom_score_adj,
         stop_signal: s.stop_signal.clone().or_else(|| r.image_config.stop_signal.clone()).unwrap_or_else(|| "SIGTERM".into()),
         stop_timeout: r.spec.stop_grace_period.unwrap_or(Duration::from_secs(10)),
         restart: restart(s.restart),
@@ -737,13 +760,14 @@ impl Backend for BuiltinBackend {
                 None => Err(BackendError::Engine(format!("external volume \"{}\" not found", spec.name))),
             };
         }
-        self.store.ensure_volume(&spec.name, spec.labels.clone(), false).map(|_| ())
+        self.store.ensure_volume(&spec.name, spec.labels.clone(), false, spec.local_mount.clone()).map(|_| ())
     }
 
     async fn remove_volume(&self, name: &str) -> Result<()> {
         let dir = self.store.volume_dir(name)?;
         let data = dir.join("_data");
-        if let Some(user) = self.store.records().iter().find(|r| r.mounts.iter().any(|m| m.source == data)) {
+        let mounts_it = |r: &Record| r.mounts.iter().any(|m| m.source == data) || r.spec.mounts.iter().any(|m| matches!(m, Mount::Volume { name: Some(n), .. } if n == name));
+        if let Some(user) = self.store.records().iter().find(|r| mounts_it(r)) {
             return Err(BackendError::InUse(format!("volume \"{name}\" is in use by container {}", user.name)));
         }
         match std::fs::remove_dir_all(&dir) {
@@ -897,14 +921,32 @@ impl BuiltinBackend {
             if anon {
                 labels.insert("com.docker.volume.anonymous".to_string(), String::new());
             }
-            let data = self.store.ensure_volume(&vol, labels, anon)?;
-            if !nocopy {
-                self.copy_up(&image.layers, target, &data)?;
-            }
+            let data = self.store.ensure_volume(&vol, labels, anon, None)?;
             if anon {
-                anonymous.push((target.to_string(), vol));
+                anonymous.push((target.to_string(), vol.clone()));
             }
-            mounts.push(RuntimeMount { source: data, target: target.to_string(), kind: MountKind::Bind, read_only });
+            let target = target.to_string();
+            match self.store.volume(&vol).and_then(|v| v.local_mount) {
+                // The data is the device. Docker copies the image's content into it at create
+                // (when empty); a missing device is the start's error (`check_devices`).
+                Some(LocalMount::Bind { device, read_only: ro }) => {
+                    if !nocopy && device.is_dir() {
+                        self.copy_up(&image.layers, &target, &device)?;
+                    }
+                    mounts.push(RuntimeMount { source: device, target, kind: MountKind::Bind, read_only: read_only || ro });
+                }
+                // A fresh tmpfs at each start: what Docker copies at create goes with the
+                // tmpfs it unmounts, so nothing is copied.
+                Some(LocalMount::Tmpfs { options }) => {
+                    mounts.push(RuntimeMount { source: options.into(), target, kind: MountKind::TmpfsVolume, read_only });
+                }
+                None => {
+                    if !nocopy {
+                        self.copy_up(&image.layers, &target, &data)?;
+                    }
+                    mounts.push(RuntimeMount { source: data, target, kind: MountKind::Bind, read_only });
+                }
+            }
             Ok(())
         };
         for m in &spec.mounts {
@@ -955,7 +997,7 @@ impl BuiltinBackend {
                 let ns = self.store.root.join("netns").join(id);
                 self.net.create_netns(&ns).map_err(other)?;
                 let nets = match mode {
-                    NetworkMode::DefaultBridge => vec![NetworkAttachment { network: DEFAULT_BRIDGE.into(), aliases: vec![], ipv4_address: None }],
+                    NetworkMode::DefaultBridge => vec![NetworkAttachment { network: DEFAULT_BRIDGE.into(), aliases: vec![], ipv4_address: None, mac_address: spec.mac_address }],
                     NetworkMode::Networks(n) => n.clone(),
                     _ => vec![],
                 };

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::builtin::runtime::RuntimeMount;
 use crate::backend::{BackendError, ContainerSpec, ImageConfig, NetworkAttachment, Result, VolumeSummary};
 use crate::compose::validate::{check_name, NameKind};
+use crate::compose::model::LocalMount;
 
 /// The state root: `$HOIST_ROOT`, else `/var/lib/hoist`.
 pub fn state_root() -> PathBuf {
@@ -92,6 +93,9 @@ pub struct VolumeRecord {
     #[serde(default)]
     pub anonymous: bool,
     pub created: chrono::DateTime<chrono::Utc>,
+    /// What a container mounts instead of `_data` (a bind device, a tmpfs): `driver_opts`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_mount: Option<LocalMount>,
 }
 
 pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> BackendError {
@@ -250,15 +254,17 @@ impl Store {
         fs::read(self.volume_dir(name).ok()?.join("volume.json")).ok().and_then(|b| serde_json::from_slice(&b).ok())
     }
 
-    /// Creates the volume if missing; returns its data directory.
-    pub fn ensure_volume(&self, name: &str, labels: IndexMap<String, String>, anonymous: bool) -> Result<PathBuf> {
+    /// Creates the volume if missing (an existing one keeps its options); returns its data
+    /// directory. A volume with a `local_mount` never mounts anything there: removing the
+    /// volume removes only this empty directory, never the device's data.
+    pub fn ensure_volume(&self, name: &str, labels: IndexMap<String, String>, anonymous: bool, local_mount: Option<LocalMount>) -> Result<PathBuf> {
         let dir = self.volume_dir(name)?;
         let data = dir.join("_data");
         if dir.join("volume.json").exists() {
             return Ok(data);
         }
         fs::create_dir_all(&data).map_err(io(format!("creating volume {name}")))?;
-        let rec = VolumeRecord { name: name.to_string(), labels, anonymous, created: chrono::Utc::now() };
+        let rec = VolumeRecord { name: name.to_string(), labels, anonymous, created: chrono::Utc::now(), local_mount };
         let written = write_atomic(&dir.join("volume.json"), &serde_json::to_vec_pretty(&rec).map_err(|e| BackendError::Engine(e.to_string()))?);
         if written.is_err() {
             // A directory without a record is no volume (nothing lists or removes it);

@@ -14,6 +14,7 @@ use futures::StreamExt;
 use indexmap::IndexMap;
 
 use super::convert::{self, CarriedVolume};
+use super::mac;
 use super::{DockerBackend, container_err, engine_err, parse_time, status_of};
 use crate::backend::{
     BackendError, ContainerSpec, ContainerState, ContainerSummary, Health, ProcessList, PublishedPort, Result, labels,
@@ -61,13 +62,28 @@ impl DockerBackend {
             None => Vec::new(),
         };
         let plan = convert::create_body(spec, &carried)?;
-        let opts = CreateContainerOptions { name: Some(spec.name.clone()), ..Default::default() };
-        let mut attempt = self.client().create_container(Some(opts.clone()), plan.body.clone()).await;
+        let mac = match mac::wanted(spec) {
+            true => {
+                let version = self.client().version().await.map_err(|e| engine_err("asking the engine's API version", e))?;
+                mac::container_wide(spec, version.api_version.as_deref().unwrap_or_default())?
+            }
+            false => None,
+        };
+        let create = || async {
+            match mac {
+                Some(m) => mac::create(&spec.name, &plan.body, m).await,
+                None => {
+                    let opts = CreateContainerOptions { name: Some(spec.name.clone()), ..Default::default() };
+                    self.client().create_container(Some(opts), plan.body.clone()).await
+                }
+            }
+        };
+        let mut attempt = create().await;
         if let Err(e) = &attempt
             && status_of(e) == Some(409)
             && self.remove_interrupted(spec).await
         {
-            attempt = self.client().create_container(Some(opts), plan.body).await;
+            attempt = create().await;
         }
         let created = attempt.map_err(|e| {
             if status_of(&e) == Some(404) && message_of(&e).contains("image") {

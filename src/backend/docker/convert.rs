@@ -160,6 +160,8 @@ pub fn endpoint(att: &NetworkAttachment, links: &[String]) -> EndpointSettings {
             .ipv4_address
             .as_ref()
             .map(|ip| EndpointIpamConfig { ipv4_address: Some(ip.clone()), ..Default::default() }),
+        // Read by engines from API 1.44; older ones take `Config.MacAddress` (see `mac`).
+        mac_address: att.mac_address.map(|m| m.to_string()),
         ..Default::default()
     }
 }

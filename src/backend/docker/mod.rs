@@ -9,6 +9,7 @@ mod exec;
 mod files;
 mod images;
 pub(crate) mod logs;
+mod mac;
 mod networks;
 mod volumes;
 

@@ -104,7 +104,7 @@ fn warned_keys(s: &Service, warn: &mut impl FnMut(&str, &str)) {
     if s.build.is_some() && s.image.is_some() {
         warn("build", "is ignored: swarm runs `image:` as it is in the registry (or on the nodes)");
     }
-    let unmapped: [(&str, bool); 15] = [
+    let unmapped: [(&str, bool); 16] = [
         ("domainname", s.domainname.is_some()),
         ("memswap_limit", s.memswap_limit.is_some()),
         ("shm_size", s.shm_size.is_some()),
@@ -117,6 +117,7 @@ fn warned_keys(s: &Service, warn: &mut impl FnMut(&str, &str)) {
         ("develop", s.develop.is_some()),
         ("cgroup_parent", s.cgroup_parent.is_some()),
         ("oom_score_adj", s.oom_score_adj.is_some()),
+        ("mac_address", s.mac_address.is_some()),
         ("userns_mode", s.userns_mode.is_some()),
         ("runtime", s.runtime.is_some()),
         ("annotations", !s.annotations.is_empty()),

@@ -507,7 +507,7 @@ fn unmapped(cx: &mut Cx, s: &str, svc: &Service) {
         None | Some(RestartPolicy::Always | RestartPolicy::UnlessStopped) => {}
         Some(r) => cx.warn(s, "restart", format!("{:?} is not kept: the pods of a Deployment always restart (a run-once service fits a Job)", r.to_string())),
     }
-    let ignored: [(&str, bool); 19] = [
+    let ignored: [(&str, bool); 20] = [
         ("container_name", svc.container_name.is_some()),
         ("domainname", svc.domainname.is_some()),
         ("init", svc.init == Some(true)),
@@ -525,6 +525,7 @@ fn unmapped(cx: &mut Cx, s: &str, svc: &Service) {
         ("memswap_limit", svc.memswap_limit.is_some()),
         ("cgroup_parent", svc.cgroup_parent.is_some()),
         ("oom_score_adj", svc.oom_score_adj.is_some()),
+        ("mac_address", svc.mac_address.is_some()),
         ("userns_mode", svc.userns_mode.is_some()),
         ("runtime", svc.runtime.is_some()),
     ];

@@ -557,7 +557,8 @@ impl Inner {
             let veth_host = self.veth_host(id, &rec.name);
             let ip = self.allocate(id, &rec.name, att.ipv4_address.as_deref(), &veth_host)?;
             let ns = File::open(netns_path).map_err(|e| NetError::io(format!("opening {}", netns_path.display()), e))?;
-            let mac = mac_for(ip);
+            // The file's address, else one derived from the IP as Docker derives it.
+            let mac = att.mac_address.map_or_else(|| mac_for(ip), |m| m.0);
             let gateway = (default_route == Some(i)).then_some(rec.gateway);
             let (ifname, len) = (format!("eth{i}"), rec.subnet.prefix_len);
             let (h, name, alias, br) = (veth_host.clone(), ifname.clone(), self.alias_veth(id, &rec.name), rec.bridge.clone());

@@ -1,4 +1,4 @@
-//! Per-container cgroups `hoist/<id>`: cgroup v1 (one directory per controller, plus a
+//! Per-container cgroups `hoist/<id>` (or `<cgroup_parent>/<id>`): cgroup v1 (one directory per controller, plus a
 //! group in the v2 hierarchy beside them on hybrid hosts) or a pure v2 unified tree;
 //! limits, the device allow-list, membership (for `top`), usage (for `stats`), freezing
 //! (pause) and removal.
@@ -33,7 +33,8 @@ pub(super) fn v2_root() -> Option<PathBuf> {
 /// missing are skipped, except the device filter: a container that may not use every
 /// device does not run without one. Where both exist, the v1 devices controller and the
 /// v2 BPF filter both apply; each must be set up, or the container does not run.
-pub fn create(id: &str, res: &Resources, devices: &[Rule]) -> Result<Vec<PathBuf>, String> {
+pub fn create(id: &str, parent: Option<&str>, res: &Resources, devices: &[Rule]) -> Result<Vec<PathBuf>, String> {
+    let parent = parent_path(parent)?;
     let restricted = !devices.iter().any(Rule::allows_everything);
     let v2 = v2_root();
     let v1_devices = Path::new(ROOT).join("devices");
@@ -46,10 +47,10 @@ pub fn create(id: &str, res: &Resources, devices: &[Rule]) -> Result<Vec<PathBuf
     }
     let mut dirs = Vec::new();
     let made = if is_v2() {
-        create_v2(Path::new(ROOT), id, Some(res), restricted.then_some(devices), &mut dirs)
+        create_v2(&Path::new(ROOT).join(&parent), id, Some(res), restricted.then_some(devices), &mut dirs)
     } else {
-        create_v1(id, res, devices, &mut dirs).and_then(|()| match &v2 {
-            Some(root) => create_v2(root, id, None, restricted.then_some(devices), &mut dirs),
+        create_v1(&parent, id, res, devices, &mut dirs).and_then(|()| match &v2 {
+            Some(root) => create_v2(&root.join(&parent), id, None, restricted.then_some(devices), &mut dirs),
             None => Ok(()),
         })
     };
@@ -63,14 +64,24 @@ pub fn create(id: &str, res: &Resources, devices: &[Rule]) -> Result<Vec<PathBuf
     }
 }
 
-/// The group under a v2 hierarchy, pushed to `dirs` as soon as it exists: the limits
-/// when the v2 controllers are ours (pure v2), the device filter when there is a list.
-fn create_v2(root: &Path, id: &str, res: Option<&Resources>, devices: Option<&[Rule]>, dirs: &mut Vec<PathBuf>) -> Result<(), String> {
-    let parent = root.join("hoist");
-    fs::create_dir_all(&parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
+/// The parent of the container's groups, relative to each hierarchy's root: `hoist`, or
+/// the service's `cgroup_parent` (checked at load; again here, where it becomes a path).
+fn parent_path(parent: Option<&str>) -> Result<PathBuf, String> {
+    let Some(parent) = parent else { return Ok(PathBuf::from("hoist")) };
+    crate::compose::values::check_cgroup_parent(parent)?;
+    Ok(parent.split('/').filter(|c| !c.is_empty()).collect())
+}
+
+/// The group under a v2 hierarchy (`parent` the hierarchy's root joined with the parent
+/// path), pushed to `dirs` as soon as it exists: the limits when the v2 controllers are
+/// ours (pure v2), the device filter when there is a list.
+fn create_v2(parent: &Path, id: &str, res: Option<&Resources>, devices: Option<&[Rule]>, dirs: &mut Vec<PathBuf>) -> Result<(), String> {
+    fs::create_dir_all(parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
     if res.is_some() {
-        // Delegate controllers down to our groups; those the kernel lacks are ignored.
-        for dir in [root, parent.as_path()] {
+        // Delegate controllers down to our groups, from the root through every level of
+        // the parent (top down, as the kernel wants); those it lacks are ignored.
+        let levels: Vec<&Path> = parent.ancestors().filter(|d| d.starts_with(ROOT)).collect();
+        for dir in levels.into_iter().rev() {
             for c in ["+memory", "+cpu", "+pids", "+io"] {
                 let _ = fs::write(dir.join("cgroup.subtree_control"), c);
             }
@@ -116,13 +127,13 @@ fn create_v2(root: &Path, id: &str, res: Option<&Resources>, devices: Option<&[R
 }
 
 /// One group per mounted controller, pushed to `dirs` as soon as it exists.
-fn create_v1(id: &str, res: &Resources, devices: &[Rule], dirs: &mut Vec<PathBuf>) -> Result<(), String> {
+fn create_v1(parent: &Path, id: &str, res: &Resources, devices: &[Rule], dirs: &mut Vec<PathBuf>) -> Result<(), String> {
     for ctrl in V1_CONTROLLERS {
         let base = Path::new(ROOT).join(ctrl);
         if !base.join("cgroup.procs").exists() {
             continue;
         }
-        let dir = base.join("hoist").join(id);
+        let dir = base.join(parent).join(id);
         fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
         dirs.push(dir.clone());
         match ctrl {

@@ -211,6 +211,11 @@ fn user_mount(root: &Path, m: &RuntimeMount) -> Res<()> {
             let opts = m.source.to_str().filter(|s| s.contains('=')).unwrap_or("mode=1777");
             mnt(Some(Path::new("tmpfs")), &target, Some("tmpfs"), flags, Some(opts))
         }
+        MountKind::TmpfsVolume => {
+            ensure_dir(&target)?;
+            let flags = if m.read_only { MsFlags::MS_RDONLY } else { MsFlags::empty() };
+            mnt(Some(Path::new("tmpfs")), &target, Some("tmpfs"), flags, m.source.to_str())
+        }
     }
 }
 

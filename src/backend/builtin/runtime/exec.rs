@@ -78,6 +78,8 @@ fn run(dir: &Path, json: &str) -> Result<i32, String> {
     // So `top` lists it and the limits and the device allow-list apply: outside the
     // container's groups the command could open any device node it makes.
     cgroups::add_pid(&st.cgroups, std::process::id() as i32).map_err(|e| format!("joining the container's cgroups: {e}"))?;
+    // As runc: a process exec'd into the container gets the container's score.
+    super::set_oom_score_adj(spec.oom_score_adj)?;
     for (file, flag, name) in &namespaces {
         nix::sched::setns(file, *flag).map_err(|e| format!("joining the {name} namespace: {e}"))?;
     }

@@ -83,6 +83,12 @@ pub struct RuntimeSpec {
     /// `devices:` entries, `host[:container][:permissions]` (see `devices::parse`).
     pub devices: Vec<String>,
     pub resources: Resources,
+    /// Where the container's cgroups go (`None`: `hoist`); see `cgroups::create`.
+    #[serde(default)]
+    pub cgroup_parent: Option<String>,
+    /// `/proc/<pid>/oom_score_adj` of the container's processes.
+    #[serde(default)]
+    pub oom_score_adj: Option<i64>,
     pub stop_signal: String,
     pub stop_timeout: Duration,
     pub restart: RestartPolicy,
@@ -118,6 +124,9 @@ pub struct RuntimeMount {
 pub enum MountKind {
     Bind,
     Tmpfs,
+    /// A local volume of `type: tmpfs`: a fresh tmpfs with the volume's options (`source`)
+    /// and none of the nosuid/nodev/noexec defaults, as the local driver mounts it.
+    TmpfsVolume,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -173,6 +182,12 @@ pub struct ProcessState {
     /// The container's cgroup directories (for `top`, pause and cleanup).
     #[serde(default)]
     pub cgroups: Vec<PathBuf>,
+}
+
+/// Sets the calling process's OOM score adjustment (inherited by its children).
+fn set_oom_score_adj(value: Option<i64>) -> std::result::Result<(), String> {
+    let Some(v) = value else { return Ok(()) };
+    std::fs::write("/proc/self/oom_score_adj", v.to_string()).map_err(|e| format!("setting oom_score_adj to {v}: {e}"))
 }
 
 /// The file holding the host pid of the container's first process while it runs: what

@@ -210,7 +210,7 @@ fn supervise(dir: &Path, attach: Attach, claim: Option<std::os::fd::OwnedFd>, re
 /// cgroups, rootfs and ports: everything before the first process.
 fn prepare(spec: &RuntimeSpec, shared: &Shared) -> Result<(), String> {
     let device_rules = devices::rules(spec.privileged, &spec.devices)?;
-    let groups = cgroups::create(&spec.id, &spec.resources, &device_rules).map_err(|e| format!("cgroup: {e}"))?;
+    let groups = cgroups::create(&spec.id, spec.cgroup_parent.as_deref(), &spec.resources, &device_rules).map_err(|e| format!("cgroup: {e}"))?;
     shared.update(|s| s.cgroups = groups);
     container::mount_rootfs(spec)?;
     let bound = crate::backend::builtin::network::proxy::bind(&spec.ports).map_err(|e| e.to_string())?;
@@ -497,6 +497,8 @@ fn spawn(spec: &RuntimeSpec, groups: &[PathBuf], log: &LogWriter, attach: Attach
             drop(pid_r);
             let res = (|| -> Result<(), String> {
                 cgroups::add_pid(groups, std::process::id() as i32).map_err(|e| format!("cgroup: {e}"))?;
+                // Before the forks below: init and the command inherit it.
+                super::set_oom_score_adj(spec.oom_score_adj)?;
                 if let Some(ns) = &netns {
                     nix::sched::setns(ns, CloneFlags::CLONE_NEWNET).map_err(|e| format!("joining the network namespace: {e}"))?;
                 }
