@@ -84,6 +84,13 @@ pub fn merge_maps(base: Node, over: Node) -> Node {
 }
 
 fn append(base: Node, over: Node) -> Node {
+    // A lone string (`env_file: a.env`, `dns: 1.1.1.1`) is a list of one, as compose-go's
+    // canonical form makes it before merging: both sides' entries are kept.
+    let as_list = |n: Node| match n.v {
+        Val::Str(_) => Node { v: Val::Seq(vec![n.clone()]), ..n },
+        _ => n,
+    };
+    let (base, over) = (as_list(base), as_list(over));
     match (base.v, over.v) {
         (Val::Seq(mut b), Val::Seq(o)) => {
             // Items equal to one already there are dropped. `Val` has floats and no Hash:
