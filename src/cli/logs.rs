@@ -74,7 +74,10 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     let ctx = app.ctx_targeting(&a.services).await?;
     common::check_services(&ctx, &a.services)?;
     let opts = a.log_options()?;
-    let mut list = common::containers(&ctx, &a.services, true).await?;
+    // Services with `attach: false` are left out unless named, as Docker Compose does.
+    let services: Vec<String> =
+        if a.services.is_empty() { ctx.project.services.iter().filter(|(_, s)| s.attached()).map(|(n, _)| n.clone()).collect() } else { a.services.clone() };
+    let mut list = common::containers(&ctx, &services, true).await?;
     if let Some(i) = a.index {
         list.retain(|c| c.number == i);
     }
@@ -86,7 +89,7 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
         return Ok(0);
     }
     tokio::select! {
-        r = follow(&ctx, &a.services, a.index, &opts, &mut printer, false) => r?,
+        r = follow(&ctx, &services, None, a.index, &opts, &mut printer, false) => r?,
         _ = tokio::signal::ctrl_c() => {}
     }
     Ok(0)
@@ -96,7 +99,16 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
 /// (scale up, recreate) and containers that start again (restart, stop + start): their
 /// stream ends when they stop and is opened again after the last line shown.
 /// With `until_all_exit`, returns once every container has stopped and its output is drained.
-pub async fn follow(ctx: &Ctx, services: &[String], index: Option<u32>, opts: &LogOptions, printer: &mut LogPrinter, until_all_exit: bool) -> Result<()> {
+/// Only the containers of `printed` services (all when None) have their output printed.
+pub async fn follow(
+    ctx: &Ctx,
+    services: &[String],
+    printed: Option<&[String]>,
+    index: Option<u32>,
+    opts: &LogOptions,
+    printer: &mut LogPrinter,
+    until_all_exit: bool,
+) -> Result<()> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<LogLine>>(4096);
     // Container id → whether its stream is still open.
     let mut open: HashMap<String, Arc<AtomicBool>> = HashMap::new();
@@ -113,7 +125,7 @@ pub async fn follow(ctx: &Ctx, services: &[String], index: Option<u32>, opts: &L
             .into_iter()
             .filter(|c| !c.oneoff && index.is_none_or(|i| c.number == i))
             .collect();
-        for c in &current {
+        for c in current.iter().filter(|c| printed.is_none_or(|s| s.contains(&c.service))) {
             if unreadable.lock().unwrap().contains(&c.id) {
                 continue;
             }

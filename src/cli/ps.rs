@@ -45,6 +45,8 @@ struct Row {
     health: String,
     exit_code: i32,
     publishers: Vec<Publisher>,
+    /// `key=value` pairs joined by commas, as Docker Compose prints them (sorted here).
+    labels: String,
 }
 
 #[derive(Serialize)]
@@ -100,6 +102,11 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
                     status: common::status_text(c),
                     health: c.health.map(|h| format!("{h:?}").to_lowercase()).unwrap_or_default(),
                     exit_code: c.exit_code.unwrap_or(0),
+                    labels: {
+                        let mut pairs: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                        pairs.sort();
+                        pairs.join(",")
+                    },
                     publishers: c
                         .ports
                         .iter()

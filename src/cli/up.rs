@@ -64,6 +64,12 @@ pub struct Args {
     /// Watch source code and update the services (`develop.watch`) as files change.
     #[arg(short = 'w', long, conflicts_with = "no_start")]
     pub(super) watch: bool,
+    /// Restrict attaching to the specified services (repeatable).
+    #[arg(long, value_name = "SERVICE")]
+    pub(super) attach: Vec<String>,
+    /// Do not attach (stream logs) to the specified services (repeatable).
+    #[arg(long, value_name = "SERVICE")]
+    pub(super) no_attach: Vec<String>,
     pub(super) services: Vec<String>,
 }
 
@@ -154,7 +160,11 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
 /// `--watch`, files are kept in step meanwhile.
 async fn attached(app: &App, ctx: &Ctx, a: &Args, file_watch: Option<&Watch>) -> Result<i32> {
     let services = a.services.clone();
-    let containers = common::containers(ctx, &services, true).await?;
+    let shown = attach_to(ctx, a)?;
+    // The session watches the named services, else the attached ones (all when none is),
+    // as Docker Compose's monitor does.
+    let monitored = if services.is_empty() { shown.clone() } else { services.clone() };
+    let containers = common::containers(ctx, &monitored, true).await?;
     let containers: Vec<_> = containers.into_iter().filter(|c| !c.oneoff).collect();
     let order: Vec<String> = ctx.project.services.keys().cloned().collect();
     let mut printer = LogPrinter::new(&order, &containers, app.color && !a.no_color, true, a.timestamps);
@@ -181,7 +191,7 @@ async fn attached(app: &App, ctx: &Ctx, a: &Args, file_watch: Option<&Watch>) ->
         }
     };
     let outcome = tokio::select! {
-        r = super::logs::follow(ctx, &services, None, &opts, &mut printer, true) => { r?; None }
+        r = super::logs::follow(ctx, &monitored, Some(&shown), None, &opts, &mut printer, true) => { r?; None }
         r = watching => { r?; None }
         _ = tokio::signal::ctrl_c() => Some(None),
         first = watch => Some(first),
@@ -204,6 +214,22 @@ async fn attached(app: &App, ctx: &Ctx, a: &Args, file_watch: Option<&Watch>) ->
         execute::stop(&ctx, &services, common::timeout(a.timeout)).await?;
     }
     Ok(code)
+}
+
+/// The services whose output attached `up` prints, by Docker Compose's rule: those of
+/// `--attach`, else the services started (all when none is named) but those with
+/// `attach: false`; then without those of `--no-attach`.
+fn attach_to(ctx: &Ctx, a: &Args) -> Result<Vec<String>> {
+    let services = &ctx.project.services;
+    if let Some(bad) = a.attach.iter().find(|s| !services.contains_key(*s)) {
+        bail!("cannot attach to services not included in up: {bad}");
+    }
+    let chosen: Vec<String> = if !a.attach.is_empty() {
+        a.attach.clone()
+    } else {
+        services.iter().filter(|(name, s)| (a.services.is_empty() || a.services.contains(*name)) && s.attached()).map(|(n, _)| n.clone()).collect()
+    };
+    Ok(chosen.into_iter().filter(|s| !a.no_attach.contains(s)).collect())
 }
 
 pub async fn create(app: &App, a: CreateArgs) -> Result<i32> {

@@ -8,12 +8,12 @@ use super::error::{ComposeError, Loc, Result};
 use super::interpolate::{interpolate, InterpError};
 
 /// Reads and parses the dotenv file `path` (see `parse_dotenv`); None when it does not
-/// exist. Only a regular file of at most `MAX_ENV_FILE` bytes is read.
+/// exist. Only a regular file of at most `MAX_ENV_FILE` bytes is read. (Label files too.)
 pub fn read_dotenv(path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Option<Vec<(String, String)>>> {
     let bytes = match read_bytes(path, MAX_ENV_FILE) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(ComposeError::in_file(path, format!("cannot read the env file: {e}"))),
+        Err(e) => return Err(ComposeError::in_file(path, format!("cannot read the file: {e}"))),
     };
     parse_dotenv(path, &decode(path, bytes)?, lookup).map(Some)
 }

@@ -125,7 +125,6 @@ const BIND_OPTS: Status = Warned("bind options are not applied yet (the mount is
 const GPU: Status = Refused("GPUs and device requests are not supported yet");
 const PROVIDER: Status = Refused("provider services are not supported: no provider plugin is run");
 const MODELS: Status = Refused("AI models are not supported");
-const HOOK_OPTS: Status = Refused("lifecycle hooks are not run yet");
 const FILE_SWARM: Status = Warned("only a swarm uses it; a local file is mounted as it is");
 
 fn is_true(n: &Node) -> bool {
@@ -232,7 +231,7 @@ pub const KEYS: &[Key] = &[
     both("models.*.runtime_flags", MODELS, ""),
     // ---- services
     both("services.*.annotations", NOT_PASSED, "container annotations"),
-    both("services.*.attach", Warned("`up` attaches to every service's output anyway"), "`true` (the default) is applied").when(|_, n| is_true(n)),
+    a("services.*.attach", "`false`: attached `up` and `logs` leave the service's output out unless it is named, as Docker Compose does"),
     both("services.*.blkio_config", BLKIO, ""),
     both("services.*.blkio_config.device_read_bps", BLKIO, ""),
     both("services.*.blkio_config.device_read_bps[].path", BLKIO, ""),
@@ -414,7 +413,7 @@ pub const KEYS: &[Key] = &[
     k("services.*.ipc", Warned("`none` gets a private IPC namespace with a /dev/shm"), Applied, "`host`, `service:X`, `container:X`, `private`, `shareable`")
         .when(|_, n| !text_is(n, &["none"])),
     both("services.*.isolation", WINDOWS, ""),
-    both("services.*.label_file", Warned("label files are not read yet: use `labels`"), ""),
+    a("services.*.label_file", "read when the file is loaded, relative to the project directory; `labels` override them"),
     a("services.*.labels", ""),
     a("services.*.links", ""),
     a("services.*.logging", ""),
@@ -455,18 +454,18 @@ pub const KEYS: &[Key] = &[
     a("services.*.ports[].protocol", ""),
     a("services.*.ports[].published", ""),
     a("services.*.ports[].target", ""),
-    both("services.*.post_start", HOOK_OPTS, "the container would start without the setup the hook does"),
-    both("services.*.post_start[].command", HOOK_OPTS, ""),
-    both("services.*.post_start[].environment", HOOK_OPTS, ""),
-    both("services.*.post_start[].privileged", HOOK_OPTS, ""),
-    both("services.*.post_start[].user", HOOK_OPTS, ""),
-    both("services.*.post_start[].working_dir", HOOK_OPTS, ""),
-    both("services.*.pre_stop", Warned("pre_stop hooks are not run yet: containers stop without them"), ""),
-    both("services.*.pre_stop[].command", Warned("pre_stop hooks are not run yet: containers stop without them"), ""),
-    both("services.*.pre_stop[].environment", Warned("pre_stop hooks are not run yet: containers stop without them"), ""),
-    both("services.*.pre_stop[].privileged", Warned("pre_stop hooks are not run yet: containers stop without them"), ""),
-    both("services.*.pre_stop[].user", Warned("pre_stop hooks are not run yet: containers stop without them"), ""),
-    both("services.*.pre_stop[].working_dir", Warned("pre_stop hooks are not run yet: containers stop without them"), ""),
+    a("services.*.post_start", "execs run in order right after each container starts, before its dependants start; a failing one fails the command with `<service> hook exited with status N`, as Docker Compose does"),
+    a("services.*.post_start[].command", ""),
+    a("services.*.post_start[].environment", ""),
+    a("services.*.post_start[].privileged", ""),
+    a("services.*.post_start[].user", ""),
+    a("services.*.post_start[].working_dir", ""),
+    a("services.*.pre_stop", "execs run in order in each running container before `stop`, `restart`, `down`, `rm -s` and scale-down stop it (not before a recreate, as Docker Compose); a failing one leaves the container running and fails the command"),
+    a("services.*.pre_stop[].command", ""),
+    a("services.*.pre_stop[].environment", ""),
+    a("services.*.pre_stop[].privileged", ""),
+    a("services.*.pre_stop[].user", ""),
+    a("services.*.pre_stop[].working_dir", ""),
     a("services.*.privileged", ""),
     a("services.*.profiles", "applied when the file is loaded"),
     both("services.*.provider", PROVIDER, ""),

@@ -13,7 +13,7 @@ use super::yaml::{Node, Sources, Val};
 /// Service lists whose entries add up instead of replacing.
 const APPENDED: &[&str] = &[
     "ports", "expose", "dns", "dns_search", "dns_opt", "cap_add", "cap_drop", "security_opt", "devices", "tmpfs",
-    "group_add", "external_links", "links", "volumes_from", "env_file", "configs", "secrets", "profiles", "device_cgroup_rules",
+    "group_add", "external_links", "links", "volumes_from", "env_file", "label_file", "configs", "secrets", "profiles", "device_cgroup_rules",
 ];
 /// Service keys written as a list of `K=V` or as a mapping: merged by key.
 const KEYED: &[&str] = &["environment", "labels", "sysctls", "extra_hosts", "annotations", "depends_on", "networks"];
@@ -84,6 +84,13 @@ pub fn merge_maps(base: Node, over: Node) -> Node {
 }
 
 fn append(base: Node, over: Node) -> Node {
+    // A lone string (`env_file: a.env`, `dns: 1.1.1.1`) is a list of one, as compose-go's
+    // canonical form makes it before merging: both sides' entries are kept.
+    let as_list = |n: Node| match n.v {
+        Val::Str(_) => Node { v: Val::Seq(vec![n.clone()]), ..n },
+        _ => n,
+    };
+    let (base, over) = (as_list(base), as_list(over));
     match (base.v, over.v) {
         (Val::Seq(mut b), Val::Seq(o)) => {
             // Items equal to one already there are dropped. `Val` has floats and no Hash:
@@ -171,7 +178,7 @@ fn by_target(base: Node, over: Node) -> Node {
     }
 }
 
-/// Makes a service's relative paths (build context, env_file, bind sources) absolute
+/// Makes a service's relative paths (build context, env_file, label_file, bind sources) absolute
 /// against `dir`: a service extended from another file keeps pointing at that file's
 /// neighbours once merged into this project.
 pub fn rebase_service(n: Node, dir: &Path) -> Node {
@@ -201,6 +208,8 @@ pub fn rebase_service(n: Node, dir: &Path) -> Node {
                 ("build", _) => rebase_key(v, "context"),
                 ("env_file", Val::Seq(items)) => Node { v: Val::Seq(items.iter().map(|i| rebase_key(i, "path")).collect()), ..v.clone() },
                 ("env_file", _) => rebase_key(v, "path"),
+                ("label_file", Val::Seq(items)) => Node { v: Val::Seq(items.iter().map(rebase_str).collect()), ..v.clone() },
+                ("label_file", _) => rebase_str(v),
                 ("volumes", Val::Seq(items)) => Node {
                     v: Val::Seq(
                         items

@@ -137,6 +137,7 @@ pub struct Service {
     /// Printed as `host:ip`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_hosts: Vec<ExtraHost>,
+    /// `labels:` over the labels of the `label_file:` files (read at load, in order).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub labels: IndexMap<String, String>,
     /// Bytes.
@@ -205,6 +206,16 @@ pub struct Service {
     pub logging: Option<super::logging::Logging>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub develop: Option<Develop>,
+    /// Commands run in each container right after it starts, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_start: Vec<ServiceHook>,
+    /// Commands run in each running container before it is stopped, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pre_stop: Vec<ServiceHook>,
+    /// `attach: false`: attached `up` and `logs` leave its output out unless it is named
+    /// (see `Service::attached`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attach: Option<bool>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub configs: Vec<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -276,7 +287,7 @@ pub struct WatchRule {
     pub initial_sync: bool,
     /// The command of a `sync+exec` rule.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub exec: Option<WatchExec>,
+    pub exec: Option<ServiceHook>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -312,10 +323,11 @@ impl WatchAction {
     }
 }
 
-/// `exec:` of a `sync+exec` rule: run in every container of the service after a sync.
+/// A command run in a service's containers: a `post_start`/`pre_stop` hook, or the `exec:`
+/// of a `sync+exec` watch rule (one type in the Compose Specification too).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct WatchExec {
+pub struct ServiceHook {
     pub command: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
@@ -662,6 +674,11 @@ impl Service {
     /// Replicas wanted when no `--scale` overrides it.
     pub fn replicas(&self) -> u32 {
         self.scale.unwrap_or(1)
+    }
+
+    /// Whether attached `up` and `logs` show this service's output without being asked to.
+    pub fn attached(&self) -> bool {
+        self.attach != Some(false)
     }
 }
 

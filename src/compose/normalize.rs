@@ -302,6 +302,7 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
     let mut s = Service::default();
     let mut env_from_files: IndexMap<String, Option<String>> = IndexMap::new();
     let mut environment: Vec<(String, Option<String>)> = Vec::new();
+    let mut label_files = IndexMap::new();
     for (k, v) in m {
         let key = k.key();
         let w = format!("{key} of service {name:?}");
@@ -427,6 +428,10 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
             // Legacy v1: read below, into `logging`.
             "log_driver" | "log_opt" => {}
             "develop" => s.develop = Some(develop(cx, v, &w)?),
+            "post_start" => s.post_start = hooks(srcs, v, &w)?,
+            "pre_stop" => s.pre_stop = hooks(srcs, v, &w)?,
+            "attach" => s.attach = Some(boolean(srcs, v, &w)?),
+            "label_file" => label_files = label_file_labels(cx, v, &w)?,
             "configs" => s.configs = seq_json(srcs, v, &w)?,
             "secrets" => s.secrets = seq_json(srcs, v, &w)?,
             // Resolved before normalization.
@@ -444,6 +449,9 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
         b.dockerfile = Some(text(srcs, df, "dockerfile")?);
     }
     check_main_mac(srcs, node, &s, &what)?;
+    // `labels:` wins over the files, whichever comes first in the mapping.
+    label_files.extend(std::mem::take(&mut s.labels));
+    s.labels = label_files;
     let env = cx.env;
     s.environment = env_from_files;
     for (k, v) in environment {
@@ -504,7 +512,7 @@ fn watch_rule(cx: &Ctx, n: &Node, what: &str) -> Result<WatchRule> {
             "ignore" => rule.ignore = strict_list(srcs, v, &w)?,
             "include" => rule.include = strict_list(srcs, v, &w)?,
             "initial_sync" => rule.initial_sync = boolean(srcs, v, &w)?,
-            "exec" => rule.exec = Some(watch_exec(srcs, v, &w)?),
+            "exec" => rule.exec = Some(hook(srcs, v, &w)?),
             _ => {}
         }
     }
@@ -519,9 +527,15 @@ fn watch_rule(cx: &Ctx, n: &Node, what: &str) -> Result<WatchRule> {
     Ok(rule)
 }
 
-fn watch_exec(srcs: &Sources, n: &Node, what: &str) -> Result<WatchExec> {
+/// `post_start:` / `pre_stop:`: a list of hooks.
+fn hooks(srcs: &Sources, n: &Node, what: &str) -> Result<Vec<ServiceHook>> {
+    let Val::Seq(items) = &n.v else { return Err(type_err(srcs, n, what, "a list")) };
+    items.iter().enumerate().map(|(i, item)| hook(srcs, item, &format!("{what}[{i}]"))).collect()
+}
+
+fn hook(srcs: &Sources, n: &Node, what: &str) -> Result<ServiceHook> {
     check_keys(srcs, map(srcs, n, what)?, &["command", "user", "working_dir", "environment", "privileged"], what)?;
-    let mut e = WatchExec::default();
+    let mut e = ServiceHook::default();
     for (k, v) in map(srcs, n, what)? {
         let w = format!("{what}.{}", k.key());
         match k.key() {
@@ -628,6 +642,23 @@ fn env_files(cx: &Ctx, n: &Node, what: &str) -> Result<Vec<EnvFile>> {
         Val::Seq(items) => items.iter().map(one).collect(),
         _ => Ok(vec![one(n)?]),
     }
+}
+
+/// The labels of `label_file:` (a path or a list, relative to the project directory), read
+/// as compose-go reads them: dotenv lines, a later file over an earlier one, `${VAR}` and a
+/// bare `KEY` resolved against the labels read so far (not the environment).
+fn label_file_labels(cx: &Ctx, n: &Node, what: &str) -> Result<IndexMap<String, String>> {
+    let srcs = cx.srcs;
+    let mut labels: IndexMap<String, String> = IndexMap::new();
+    for path in str_list(srcs, n, what)? {
+        let path = absolute(cx.project_dir, Path::new(&expand_home(&path)));
+        let lookup = |k: &str| labels.get(k).cloned();
+        let Some(read) = read_dotenv(&path, &lookup)? else {
+            return Err(srcs.err(n, format!("{what}: label file {} not found", path.display())));
+        };
+        labels.extend(read);
+    }
+    Ok(labels)
 }
 
 fn volumes_from(srcs: &Sources, n: &Node, what: &str) -> Result<Vec<VolumesFrom>> {

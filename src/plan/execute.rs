@@ -14,8 +14,8 @@ use tokio::sync::Semaphore;
 use super::converge::{optional_dependency_warning, orphans, plan_service, readiness, Action, Readiness, Recreate};
 use super::graph::{EdgeKind, Graph};
 use super::spec::{container_spec, network_specs, service_image, volume_specs};
-use crate::backend::{labels, Backend, BackendError, ContainerSummary, EventOptions, PullPolicy};
-use crate::compose::model::{DependsCondition, Project};
+use crate::backend::{labels, Backend, BackendError, ContainerSummary, EventOptions, ExecSpec, PullPolicy};
+use crate::compose::model::{DependsCondition, Project, ServiceHook};
 use crate::output::progress::ProgressRef;
 
 /// Shared context of one command's execution.
@@ -428,7 +428,7 @@ async fn converge_service(ctx: &Ctx, name: &str, opts: &UpOptions, observed: &[C
                 created.containers.lock().map(|mut v| v.push(id.clone())).ok();
                 ctx.progress.event("Container", &spec.name, "Created");
                 if !opts.no_start {
-                    start(ctx, &id, &spec.name).await?;
+                    start(ctx, name, &id, &spec.name).await?;
                 }
             }
             Action::Recreate { old } => {
@@ -450,10 +450,10 @@ async fn converge_service(ctx: &Ctx, name: &str, opts: &UpOptions, observed: &[C
                 ctx.bounded(ctx.backend.remove_container(&old.id, true, false)).await?;
                 ctx.progress.event("Container", &spec.name, "Recreated");
                 if !opts.no_start {
-                    start(ctx, &id, &spec.name).await?;
+                    start(ctx, name, &id, &spec.name).await?;
                 }
             }
-            Action::Start { container } if !opts.no_start => start(ctx, &container.id, &container.name).await?,
+            Action::Start { container } if !opts.no_start => start(ctx, name, &container.id, &container.name).await?,
             Action::Start { container } | Action::Keep { container } => {
                 ctx.progress.event("Container", &container.name, if container.state.is_running() { "Running" } else { "Created" });
             }
@@ -476,10 +476,35 @@ async fn current(ctx: &Ctx, service: &str, observed: &[ContainerSummary]) -> Res
     }
 }
 
-async fn start(ctx: &Ctx, id: &str, name: &str) -> Result<()> {
+/// Starts a container and runs its service's `post_start` hooks: it counts as started (for
+/// its dependants too) once they have succeeded, as with Docker Compose.
+async fn start(ctx: &Ctx, service: &str, id: &str, name: &str) -> Result<()> {
     ctx.progress.event("Container", name, "Starting");
     ctx.bounded(ctx.backend.start_container(id)).await.with_context(|| format!("container {name}"))?;
+    if let Some(s) = ctx.project.services.get(service) {
+        run_hooks(ctx, service, id, &s.post_start).await?;
+    }
     ctx.progress.event("Container", name, "Started");
+    Ok(())
+}
+
+/// Runs lifecycle hooks in a container, in order, as execs with Docker Compose's message for
+/// one that fails (the exec's own output went to ours).
+async fn run_hooks(ctx: &Ctx, service: &str, id: &str, hooks: &[ServiceHook]) -> Result<()> {
+    for hook in hooks {
+        let spec = ExecSpec {
+            command: hook.command.clone(),
+            env: hook.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            user: hook.user.clone(),
+            working_dir: hook.working_dir.clone(),
+            privileged: hook.privileged,
+            ..Default::default()
+        };
+        let code = ctx.backend.exec(id, &spec).await.with_context(|| format!("{service} hook {:?}", hook.command))?;
+        if code != 0 {
+            bail!("{service} hook exited with status {code}");
+        }
+    }
     Ok(())
 }
 
@@ -598,9 +623,15 @@ async fn remove_container(ctx: &Ctx, c: &ContainerSummary, timeout: Option<Durat
     remove_stopped(ctx, c, volumes).await
 }
 
+/// Stops a running container after its service's `pre_stop` hooks (a failing one leaves it
+/// running, as with Docker Compose). A recreate stops the old container without them, as
+/// Docker Compose does.
 async fn stop_container(ctx: &Ctx, c: &ContainerSummary, timeout: Option<Duration>) -> Result<()> {
     if c.state.is_running() {
         ctx.progress.event("Container", &c.name, "Stopping");
+        if let Some(s) = ctx.project.services.get(&c.service) {
+            run_hooks(ctx, &c.service, &c.id, &s.pre_stop).await?;
+        }
         ctx.bounded(ctx.backend.stop_container(&c.id, timeout)).await.with_context(|| format!("container {}", c.name))?;
         ctx.progress.event("Container", &c.name, "Stopped");
     }
@@ -731,11 +762,8 @@ pub async fn stop(ctx: &Ctx, services: &[String], timeout: Option<Duration>) -> 
     in_stop_order(ctx, targets, move |c| {
         let ctx = ctx2.clone();
         async move {
-            ctx.progress.event("Container", &c.name, "Stopping");
             let t = timeout.or_else(|| service_timeout(&ctx, &c.service));
-            ctx.bounded(ctx.backend.stop_container(&c.id, t)).await.with_context(|| format!("container {}", c.name))?;
-            ctx.progress.event("Container", &c.name, "Stopped");
-            Ok(())
+            stop_container(&ctx, &c, t).await
         }
     })
     .await
@@ -761,7 +789,7 @@ pub async fn start_existing(ctx: &Ctx, services: &[String]) -> Result<()> {
             }
         }
         let mine: Vec<&ContainerSummary> = observed.iter().filter(|c| c.service == name && !c.oneoff && !c.state.is_running()).collect();
-        let results = join_all(mine.into_iter().map(|c| start(ctx, &c.id, &c.name))).await;
+        let results = join_all(mine.into_iter().map(|c| start(ctx, &name, &c.id, &c.name))).await;
         results.into_iter().collect::<Result<Vec<_>>>()?;
     }
     Ok(())

@@ -24,6 +24,8 @@ fn devices_fifos_and_big_files_are_not_read() {
         ("env_file", "services:\n  s:\n    image: busybox\n    env_file: /dev/zero\n".into()),
         ("extends", "services:\n  s:\n    extends:\n      file: /dev/zero\n      service: x\n".into()),
         ("fifo", format!("include:\n  - {}\nservices: {{}}\n", fifo.display())),
+        ("label_file", "services:\n  s:\n    image: busybox\n    label_file: /dev/zero\n".into()),
+        ("label_file fifo", format!("services:\n  s:\n    image: busybox\n    label_file: [{}]\n", fifo.display())),
         ("dir", format!("include:\n  - {}\nservices: {{}}\n", t.path().display())),
     ] {
         std::fs::write(t.path().join("compose.yml"), body).unwrap();

@@ -507,7 +507,7 @@ fn unmapped(cx: &mut Cx, s: &str, svc: &Service) {
         None | Some(RestartPolicy::Always | RestartPolicy::UnlessStopped) => {}
         Some(r) => cx.warn(s, "restart", format!("{:?} is not kept: the pods of a Deployment always restart (a run-once service fits a Job)", r.to_string())),
     }
-    let ignored: [(&str, bool); 20] = [
+    let ignored = [
         ("container_name", svc.container_name.is_some()),
         ("domainname", svc.domainname.is_some()),
         ("init", svc.init == Some(true)),
@@ -528,6 +528,9 @@ fn unmapped(cx: &mut Cx, s: &str, svc: &Service) {
         ("mac_address", svc.mac_address.is_some()),
         ("userns_mode", svc.userns_mode.is_some()),
         ("runtime", svc.runtime.is_some()),
+        ("attach", svc.attach.is_some()),
+        ("post_start", !svc.post_start.is_empty()),
+        ("pre_stop", !svc.pre_stop.is_empty()),
     ];
     for (key, set) in ignored {
         if set {
