@@ -117,7 +117,7 @@ const OBSERVED: &[(&str, &[&str], &[&str])] = &[
     ("services.*.healthcheck.start_interval", &[], &[START_INTERVAL_D]),
     ("services.*.healthcheck.start_period", &[LIFE_B], &[LIFE_D]),
     ("services.*.healthcheck.test", &[LIFE_B], &[LIFE_D]),
-    ("services.*.healthcheck.timeout", &[LIFE_B], &[LIFE_D]),
+    ("services.*.healthcheck.timeout", &[HEALTH_TIMEOUT_B], &[HEALTH_TIMEOUT_D]),
     ("services.*.hostname", &[PROC_B, "compose_keys_applied::domainname_gives_the_fqdn"], &[PROC_D, "compose_keys_applied::domainname_gives_the_fqdn"]),
     ("services.*.image", &["cli::builtin::up_ps_logs_down"], &["cli::docker::up_ps_logs_down"]),
     ("services.*.init", &[PROC_B], &[PROC_D]),
@@ -305,6 +305,8 @@ const WATCH_B: &str = "compose_keys_observed::builtin::watch_exec_keys";
 const WATCH_D: &str = "compose_keys_observed::docker::watch_exec_keys";
 const MODES_B: &str = "compose_keys_observed::builtin::octal_modes";
 const MODES_D: &str = "compose_keys_observed::docker::octal_modes";
+const HEALTH_TIMEOUT_B: &str = "compose_keys_observed::builtin::healthcheck_timeout";
+const HEALTH_TIMEOUT_D: &str = "compose_keys_observed::docker::healthcheck_timeout";
 const ISO_CAPS: &str = "isolation::capabilities_nnp_and_seccomp_mode_match_docker";
 
 /// Whether the row is applied by the backend of this status, for some value at least.
@@ -485,6 +487,11 @@ fn tag_busybox(backend: &'static str, reference: &str) {
 
 /// What the container's processes see of the service's process keys.
 fn process_keys(backend: &'static str) {
+    let (platform, machine) = match std::env::consts::ARCH {
+        "x86_64" => ("amd64", "x86_64"),
+        "aarch64" => ("arm64", "aarch64"),
+        other => (other, other),
+    };
     let s = Stack::new(
         backend,
         "obsproc",
@@ -493,7 +500,7 @@ fn process_keys(backend: &'static str) {
   p:
     image: busybox
     container_name: obsproc-{backend}
-    platform: linux/amd64
+    platform: linux/{platform}
     runtime: runc
     entrypoint: ["sh", "-c", "echo entry; sleep 300; echo end", "e0"]
     command: ["c1"]
@@ -545,8 +552,8 @@ fn process_keys(backend: &'static str) {
          tr -s ' ' < /proc/self/uid_map; test -e /var/run/docker.sock && echo socket || echo no-socket",
     );
     let expected = "sh -c echo entry; sleep 300; echo end e0 c1 \n/work/here\n/work/here\nA=one\nB=two words\nC=from-file\nprobehost\n10.1.2.3\tdb.example\n10.1.2.4\tcache.example\nro\n8192\n511\n\
-         Max processes 300 300 processes \nMax open files 1000 2000 files \n/dev/pts/0\nx86_64\n 0 0 4294967295\nno-socket\n";
-    assert_eq!(p, expected, "{backend}");
+         Max processes 300 300 processes \nMax open files 1000 2000 files \n/dev/pts/0\n{machine}\n 0 0 4294967295\nno-socket\n";
+    assert_eq!(p, expected.replace("{machine}", machine), "{backend}");
     // stdin_open without a tty: the main process reads a pipe; without it, /dev/null.
     assert!(sh(&s, "o", "readlink /proc/1/fd/0").starts_with("pipe:"), "{backend}");
     assert_eq!(sh(&s, "j", "readlink /proc/$(pidof sleep)/fd/0").trim(), "/dev/null", "{backend}");
@@ -655,7 +662,8 @@ fn stop_keys(backend: &'static str) {
     assert!(took >= Duration::from_millis(1800) && took < Duration::from_secs(8), "{backend}: stop took {took:?}");
 }
 
-/// restart, healthcheck (every sub-key but start_interval) and depends_on.restart: false.
+/// restart, healthcheck (every sub-key but start_interval and timeout) and
+/// depends_on.restart: false.
 fn restart_and_health_keys(backend: &'static str) {
     let s = Stack::new(
         backend,
@@ -681,14 +689,6 @@ fn restart_and_health_keys(backend: &'static str) {
       test: ["CMD-SHELL", "echo check >> /tmp/checks; false"]
       interval: 1s
       retries: 5
-  slow:
-    image: busybox
-    command: sleep 300
-    healthcheck:
-      test: ["CMD", "sleep", "5"]
-      interval: 1s
-      timeout: 1s
-      retries: 1
   checked:
     build: ./hc
     image: obs-hc-image
@@ -725,8 +725,6 @@ fn restart_and_health_keys(backend: &'static str) {
     eventually("failing to be unhealthy", || (health("failing") == "unhealthy").then_some(()));
     let checks = sh(&s, "failing", "wc -l < /tmp/checks").trim().parse::<u32>().unwrap();
     assert!((5..=7).contains(&checks), "{backend}: unhealthy after {checks} checks");
-    // timeout: a 5 s check with a 1 s timeout fails.
-    eventually("slow to be unhealthy", || (health("slow") == "unhealthy").then_some(()));
     // start_period: failures inside it do not count; interval: checks every second.
     eventually("three checks of starting", || (sh(&s, "starting", "wc -l < /tmp/checks").trim().parse::<u32>().unwrap() >= 3).then_some(()));
     assert_eq!(health("starting"), "starting", "{backend}");
@@ -745,7 +743,7 @@ fn restart_and_health_keys(backend: &'static str) {
 /// links and external_links, observed inside the containers and in the engine's records.
 fn network_keys(backend: &'static str) {
     // Each backend its own subnet: the two runs may overlap in time.
-    let net = if backend == "docker" { "172.31.77" } else { "172.31.78" };
+    let net = if backend == "docker" { "10.213.77" } else { "10.213.78" };
     let s = Stack::new(
         backend,
         "obsnet",
@@ -942,6 +940,7 @@ fn volume_keys(backend: &'static str) {
       - ./ro:/ro:ro
       - data:/data
       - ext:/ext
+      - ext2:/ext2
       - type: bind
         source: ./made/here
         target: /made
@@ -988,6 +987,9 @@ volumes:
   ext:
     external: true
     name: obsvol-ext-{backend}
+  ext2:
+    external:
+      name: obsvol-ext-{backend}
 configs:
   conf:
     content: conf-content
@@ -1016,14 +1018,14 @@ secrets:
         &s,
         "v",
         "echo b > /bind/f; touch /ro/x 2>/dev/null && echo ro-writable || echo ro-refused; cat /ro/f; echo d > /data/f; cat /data-ro/f; \
-         touch /data-ro/y 2>/dev/null && echo data-ro-writable || echo data-ro-refused; cat /ext/seed; touch /made/m; \
+         touch /data-ro/y 2>/dev/null && echo data-ro-writable || echo data-ro-refused; cat /ext/seed /ext2/seed; touch /made/m; \
          stat -c '%a' /scratch; df -k /scratch | tail -1 | awk '{print $2}'; \
          stat -c '%u %g %a' /etc/conf.txt; cat /etc/conf.txt; echo; cat /fileconf /envconf; echo; \
          stat -c '%u %g %a' /run/secrets/tok-renamed; cat /run/secrets/tok-renamed; echo; cat /run/secrets/fsec",
     );
     assert_eq!(
         v,
-        "ro-refused\nread-only\nd\ndata-ro-refused\nseeded\n1770\n2048\n1000 1001 440\nconf-content\nfile-conf\nenv-conf\n1000 1001 400\nenv-token\nfile-secret\n",
+        "ro-refused\nread-only\nd\ndata-ro-refused\nseeded\nseeded\n1770\n2048\n1000 1001 440\nconf-content\nfile-conf\nenv-conf\n1000 1001 400\nenv-token\nfile-secret\n",
         "{backend}"
     );
     assert_eq!(std::fs::read_to_string(s.path().join("bind/f")).unwrap(), "b\n", "{backend}");
@@ -1280,4 +1282,17 @@ fn octal_modes(backend: &'static str) {
     assert_eq!(sh(&s, "m", "stat -c '%a' /scratch /c /run/secrets/s"), "1770\n400\n400\n", "{backend}");
 }
 
-on_both_backends!(process_keys, resource_keys, stop_keys, restart_and_health_keys, network_keys, dns_keys, port_keys, volume_keys, build_keys, model_keys, legacy_keys, watch_exec_keys, octal_modes);
+/// healthcheck.timeout: a 5 s check with a 1 s timeout fails; the container still stops.
+fn healthcheck_timeout(backend: &'static str) {
+    let s = Stack::new(
+        backend,
+        "obshealthto",
+        "services:\n  slow:\n    image: busybox\n    command: sleep 300\n    healthcheck:\n      test: [\"CMD\", \"sleep\", \"5\"]\n      interval: 1s\n      timeout: 1s\n      retries: 1\n",
+    );
+    s.ok(&["up", "-d"]);
+    eventually("slow to be unhealthy", || (s.ok(&["ps", "--format", "{{.Health}}", "slow"]).trim() == "unhealthy").then_some(()));
+    let out = s.hoist(&["stop", "-t", "1", "slow"]);
+    assert!(out.status.success(), "{backend}: a container whose check timed out does not stop: {}", text(&out));
+}
+
+on_both_backends!(process_keys, resource_keys, stop_keys, restart_and_health_keys, network_keys, dns_keys, port_keys, volume_keys, build_keys, model_keys, legacy_keys, watch_exec_keys, octal_modes, healthcheck_timeout);
