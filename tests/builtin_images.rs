@@ -211,7 +211,7 @@ fn pulls_and_runs_what_docker_pushed() {
     let inspect: serde_json::Value = serde_json::from_str(&ok(&["image", "inspect", &remote])).unwrap();
     let hc = &inspect[0]["Config"]["healthcheck"];
     assert_eq!(hc["test"], serde_json::json!(["CMD-SHELL", "true"]), "{inspect}");
-    assert_eq!((hc["interval"].as_str(), hc["retries"].as_u64()), (Some("2000ms"), Some(4)), "{inspect}");
+    assert_eq!((hc["interval"].as_str(), hc["retries"].as_u64()), (Some("2s"), Some(4)), "{inspect}");
     // Pulling again finds every layer present.
     let out = hoist(&["image", "pull", &remote]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("Already exists"), "{}", String::from_utf8_lossy(&out.stderr));

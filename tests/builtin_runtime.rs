@@ -90,7 +90,7 @@ fn run(c: &Container) -> (i32, Vec<String>, Vec<String>) {
 }
 
 fn output(c: &Container) -> (Vec<String>, Vec<String>) {
-    let entries = logs::read_log(&c.dir.join("log.jsonl")).unwrap_or_default();
+    let entries = logs::LogReader::read_all(&c.dir.join("log.jsonl")).map(|(e, _)| e).unwrap_or_default();
     let pick = |s: &str| entries.iter().filter(|e| e.stream == s).map(|e| e.text.clone()).collect();
     (pick("stdout"), pick("stderr"))
 }

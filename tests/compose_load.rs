@@ -277,7 +277,7 @@ volumes:
 fn legacy_v1_files() {
     let p = one("web:\n  image: x\n  net: host\n  volumes: [data:/data]\n  log_driver: syslog\nother:\n  image: y\n").unwrap();
     assert!(p.legacy);
-    assert_eq!(p.services["web"].network_mode.as_deref(), Some("host"));
+    assert_eq!(p.services["web"].network_mode, Some(hoist::compose::model::NetworkMode::Host));
     assert!(p.networks.is_empty());
     assert!(err("web:\n  image: x\n  foo: 1\n").message.contains("unknown key"));
 }
@@ -407,4 +407,53 @@ fn no_file_found_and_empty_files() {
     let d = Dir::new(&[("compose.yaml", "version: '3'\nservices: {}\n")]);
     assert!(d.out(&[]).warnings[0].contains("`version` is obsolete"));
     assert!(p.services.is_empty() && p.networks.is_empty());
+}
+
+#[test]
+fn deploy_is_typed_and_bad_values_are_refused_with_their_line() {
+    use hoist::compose::model::{DeployMode, FailureAction, RestartCondition, UpdateOrder};
+    let p = one(
+        "services:\n  a:\n    image: x\n    deploy:\n      mode: global\n      labels: [tier=front]\n      update_config: {parallelism: 2, delay: 90s, order: start-first, failure_action: rollback, max_failure_ratio: 0.5}\n      restart_policy: {condition: on-failure, max_attempts: 3, window: 2m}\n      placement: {constraints: [node.role==manager], preferences: [{spread: node.labels.zone}], max_replicas_per_node: 1}\n      resources:\n        reservations:\n          devices: [{capabilities: [gpu], count: all}]\n          generic_resources: [{discrete_resource_spec: {kind: ssd, value: 2}}]\n",
+    )
+    .unwrap();
+    let d = p.services["a"].deploy.as_ref().unwrap();
+    assert_eq!(d.mode, Some(DeployMode::Global));
+    assert_eq!(d.labels["tier"], "front");
+    let uc = d.update_config.as_ref().unwrap();
+    assert_eq!((uc.parallelism, uc.order, uc.failure_action), (Some(2), Some(UpdateOrder::StartFirst), Some(FailureAction::Rollback)));
+    assert_eq!(uc.delay.unwrap().to_string(), "1m30s");
+    let rp = d.restart_policy.as_ref().unwrap();
+    assert_eq!((rp.condition, rp.max_attempts), (Some(RestartCondition::OnFailure), Some(3)));
+    assert_eq!(d.placement.as_ref().unwrap().preferences[0].spread, "node.labels.zone");
+    let res = d.reservations();
+    assert_eq!(res.devices[0].count.map(|c| c.engine()), Some(-1));
+    assert_eq!(res.generic_resources[0].discrete_resource_spec.value, 2);
+
+    for (text, line, says) in [
+        ("deploy:\n      mode: sometimes\n", 5, "deploy.mode of service \"a\": \"sometimes\" is not replicated, global"),
+        ("deploy:\n      endpoint_mode: rr\n", 5, "\"rr\" is not vip or dnsrr"),
+        ("deploy:\n      restart_policy:\n        condition: often\n", 6, "\"often\" is not none, on-failure or any"),
+        ("deploy:\n      restart_policy:\n        delay: soon\n", 6, "invalid duration \"soon\""),
+        ("deploy:\n      restart_policy:\n        max_attempts: -1\n", 6, "must be an integer in range"),
+        ("deploy:\n      update_config:\n        order: random\n", 6, "\"random\" is not stop-first or start-first"),
+        ("deploy:\n      rollback_config:\n        failure_action: rollback\n", 6, "must be continue or pause"),
+        ("deploy:\n      placement:\n        preferences: [{pack: x}]\n", 6, "unknown key \"pack\""),
+        ("deploy:\n      resources:\n        reservations:\n          devices: [{count: many}]\n", 7, "must be an integer"),
+    ] {
+        let e = err(&format!("services:\n  a:\n    image: x\n    {text}"));
+        assert_eq!(e.line, Some(line), "{text}: {e}");
+        assert!(e.message.contains(says), "{text}: {}", e.message);
+    }
+}
+
+#[test]
+fn deploy_restart_policy_is_the_containers_policy_as_in_compose() {
+    use hoist::compose::model::RestartPolicy;
+    let policy = |deploy: &str| one(&format!("services:\n  a:\n    image: x\n    restart: always\n    deploy: {deploy}\n")).unwrap().services["a"].restart_policy();
+    assert_eq!(policy("{restart_policy: {condition: on-failure, max_attempts: 2}}"), Some(RestartPolicy::OnFailure(Some(2))));
+    assert_eq!(policy("{restart_policy: {condition: on-failure, max_attempts: 0}}"), Some(RestartPolicy::OnFailure(None)));
+    assert_eq!(policy("{restart_policy: {condition: none}}"), Some(RestartPolicy::No));
+    assert_eq!(policy("{restart_policy: {condition: any, max_attempts: 5}}"), Some(RestartPolicy::Always));
+    assert_eq!(policy("{restart_policy: {delay: 5s}}"), Some(RestartPolicy::No), "no condition is the engine's empty policy");
+    assert_eq!(policy("{replicas: 1}"), Some(RestartPolicy::Always), "`restart` when deploy has no restart_policy");
 }

@@ -372,8 +372,8 @@ async fn healthcheck_reaches_healthy_and_labels_map_back() {
     let mut spec = p.spec("db", "touch /tmp/ready; sleep 60");
     spec.healthcheck = Some(Healthcheck {
         test: vec!["CMD-SHELL".into(), "test -f /tmp/ready".into()],
-        interval: Some("500ms".into()),
-        timeout: Some("2s".into()),
+        interval: Some("500ms".parse().unwrap()),
+        timeout: Some("2s".parse().unwrap()),
         retries: Some(3),
         ..Default::default()
     });

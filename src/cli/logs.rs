@@ -49,8 +49,8 @@ pub(super) fn parse_time(s: &str) -> Result<DateTime<Utc>> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
-    let d = crate::compose::model::parse_duration(s).with_context(|| format!("invalid time {s:?}: use RFC 3339 or a duration like 42m"))?;
-    Ok(Utc::now() - chrono::Duration::from_std(d)?)
+    let d: crate::compose::model::Duration = s.parse().ok().with_context(|| format!("invalid time {s:?}: use RFC 3339 or a duration like 42m"))?;
+    Ok(Utc::now() - chrono::Duration::from_std(d.0)?)
 }
 
 impl Args {

@@ -122,6 +122,8 @@ const BLKIO: Status = Warned("block I/O limits are not applied yet");
 const NET_ATTACH: Status = Warned("not applied to the container's network endpoint yet");
 const NET_OPTS: Status = Warned("not passed to the network yet");
 const BIND_OPTS: Status = Warned("bind options are not applied yet (the mount is a plain recursive bind)");
+const RESTART_TIMING: Status =
+    Warned("the engine has no restart delay or window (it backs off on its own): Docker Compose does not apply it outside a swarm either");
 const GPU: Status = Refused("GPUs and device requests are not supported yet");
 const PROVIDER: Status = Refused("provider services are not supported: no provider plugin is run");
 const MODELS: Status = Refused("AI models are not supported");
@@ -338,11 +340,11 @@ pub const KEYS: &[Key] = &[
     both("services.*.deploy.resources.reservations.generic_resources[].discrete_resource_spec", SWARM, ""),
     both("services.*.deploy.resources.reservations.generic_resources[].discrete_resource_spec.kind", SWARM, ""),
     both("services.*.deploy.resources.reservations.generic_resources[].discrete_resource_spec.value", SWARM, ""),
-    both("services.*.deploy.restart_policy", Warned("not applied to containers yet: use `restart`"), ""),
-    both("services.*.deploy.restart_policy.condition", Warned("not applied to containers yet: use `restart`"), ""),
-    both("services.*.deploy.restart_policy.delay", Warned("not applied to containers yet: use `restart`"), ""),
-    both("services.*.deploy.restart_policy.max_attempts", Warned("not applied to containers yet: use `restart`"), ""),
-    both("services.*.deploy.restart_policy.window", Warned("not applied to containers yet: use `restart`"), ""),
+    a("services.*.deploy.restart_policy", "what each sub-key does is in its own row"),
+    a("services.*.deploy.restart_policy.condition", "the containers' restart policy, over `restart`, as in Docker Compose"),
+    both("services.*.deploy.restart_policy.delay", RESTART_TIMING, ""),
+    a("services.*.deploy.restart_policy.max_attempts", "the retry count of `on-failure`, as in Docker Compose"),
+    both("services.*.deploy.restart_policy.window", RESTART_TIMING, ""),
     both("services.*.deploy.rollback_config", SWARM, ""),
     both("services.*.deploy.rollback_config.delay", SWARM, ""),
     both("services.*.deploy.rollback_config.failure_action", SWARM, ""),

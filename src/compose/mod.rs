@@ -134,7 +134,11 @@ fn with_needs(services: &IndexMap<String, model::Service>, targets: &[String]) -
         if !seen.insert(name) {
             continue;
         }
-        let by_mode = [&s.network_mode, &s.ipc, &s.pid].into_iter().filter_map(|m| m.as_deref()?.strip_prefix("service:").map(String::from));
+        let by_mode = [&s.ipc, &s.pid]
+            .into_iter()
+            .filter_map(|m| m.as_deref()?.strip_prefix("service:"))
+            .chain(s.network_mode.as_ref().and_then(model::NetworkMode::service))
+            .map(String::from);
         todo.extend(s.depends_on.keys().cloned());
         todo.extend(s.links.iter().map(|l| l.target.clone()));
         todo.extend(s.volumes_from.iter().filter_map(|v| match &v.source {

@@ -12,7 +12,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use super::values::{ExposedPort, ExtraHost, MacAddress, RestartPolicy};
+pub use super::values::{Duration, ExposedPort, ExtraHost, MacAddress, NetworkMode, RestartPolicy};
 
 /// A whole project: the merged result of all its compose files.
 // No `deny_unknown_fields` on Project and Service: serde does not support it together with
@@ -84,9 +84,8 @@ pub struct Service {
     pub links: Vec<Link>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub external_links: Vec<Link>,
-    /// `bridge`, `host`, `none`, `service:X`, `container:X`, or a network name.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub network_mode: Option<String>,
+    pub network_mode: Option<NetworkMode>,
     /// Networks the service joins; empty means the project's `default` network.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub networks: IndexMap<String, ServiceNetwork>,
@@ -103,9 +102,8 @@ pub struct Service {
     pub init: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
-    /// Nanoseconds' worth of duration, kept as the compose string (`10s`, `1m30s`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub stop_grace_period: Option<String>,
+    pub stop_grace_period: Option<Duration>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -476,17 +474,16 @@ pub struct Healthcheck {
     /// `["CMD", ...]`, `["CMD-SHELL", "..."]` or `["NONE"]` (a string test becomes CMD-SHELL).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub test: Vec<String>,
-    /// Durations in compose syntax (`1s`, `1m30s`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub interval: Option<String>,
+    pub interval: Option<Duration>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<String>,
+    pub timeout: Option<Duration>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retries: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub start_period: Option<String>,
+    pub start_period: Option<Duration>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub start_interval: Option<String>,
+    pub start_interval: Option<Duration>,
     #[serde(default, skip_serializing_if = "is_default")]
     pub disable: bool,
 }
@@ -680,6 +677,21 @@ impl Service {
     pub fn attached(&self) -> bool {
         self.attach != Some(false)
     }
+
+    /// The engine's restart policy for the service's containers, as Docker Compose sets it
+    /// outside swarm: `deploy.restart_policy` (its condition and max_attempts) wins over
+    /// `restart`. A retry count goes with on-failure only (the engine takes it nowhere else),
+    /// and 0 is the engine's "no limit".
+    pub fn restart_policy(&self) -> Option<RestartPolicy> {
+        let Some(rp) = self.deploy.as_ref().and_then(|d| d.restart_policy.as_ref()) else { return self.restart };
+        let attempts = rp.max_attempts.filter(|n| *n > 0).map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+        Some(match rp.condition {
+            None | Some(RestartCondition::None | RestartCondition::No) => RestartPolicy::No,
+            Some(RestartCondition::OnFailure) => RestartPolicy::OnFailure(attempts),
+            Some(RestartCondition::UnlessStopped) => RestartPolicy::UnlessStopped,
+            Some(RestartCondition::Any | RestartCondition::Always) => RestartPolicy::Always,
+        })
+    }
 }
 
 /// Parses a compose duration (`1m30s`, `500ms`, `10s`, `2h`, or bare seconds) into
@@ -755,17 +767,125 @@ mod tests {
     }
 }
 
-/// `deploy:`. `resources` is typed because every backend applies it; the other keys
-/// (mode, placement, update_config, ...) are swarm's and stay as compose wrote them.
+/// `deploy:`, typed: swarm, the Kubernetes export and the local backends read these
+/// fields; none re-reads the file. Keys print in Compose's order.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Deploy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<DeployMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u32>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub labels: IndexMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_config: Option<UpdateConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_config: Option<UpdateConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<DeployResources>,
-    #[serde(default, flatten)]
-    pub other: serde_json::Map<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_policy: Option<DeployRestartPolicy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_mode: Option<EndpointMode>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeployMode {
+    Replicated,
+    Global,
+    ReplicatedJob,
+    GlobalJob,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointMode {
+    Vip,
+    Dnsrr,
+}
+
+/// `update_config` or `rollback_config` (rollback takes no `failure_action: rollback`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallelism: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_action: Option<FailureAction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_failure_ratio: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<UpdateOrder>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FailureAction {
+    Continue,
+    Pause,
+    Rollback,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpdateOrder {
+    StopFirst,
+    StartFirst,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeployRestartPolicy {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<RestartCondition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<Duration>,
+}
+
+/// `deploy.restart_policy.condition`: swarm's three, and the engine's names Compose also
+/// takes for local containers (`no`, `always`, `unless-stopped`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartCondition {
+    None,
+    OnFailure,
+    Any,
+    No,
+    Always,
+    UnlessStopped,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Placement {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub constraints: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preferences: Vec<PlacementPreference>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_replicas_per_node: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlacementPreference {
+    pub spread: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DeployResources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<ResourceLimits>,
@@ -786,15 +906,70 @@ pub struct ResourceLimits {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ResourceReservations {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpus: Option<f64>,
     /// Bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<u64>,
-    /// `devices` and `generic_resources`, as written.
-    #[serde(default, flatten)]
-    pub other: serde_json::Map<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<DeviceRequest>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub generic_resources: Vec<GenericResource>,
+}
+
+/// A request for devices of a driver (GPUs): `deploy.resources.reservations.devices[]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceRequest {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<DeviceCount>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub device_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub options: IndexMap<String, String>,
+}
+
+/// `count:` of a device request: a number, or `all` (the engine's -1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum DeviceCount {
+    Count(u32),
+    All(AllDevices),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AllDevices {
+    All,
+}
+
+impl DeviceCount {
+    /// As the engine takes it.
+    pub fn engine(self) -> i64 {
+        match self {
+            DeviceCount::Count(n) => i64::from(n),
+            DeviceCount::All(_) => -1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GenericResource {
+    pub discrete_resource_spec: DiscreteResource,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DiscreteResource {
+    pub kind: String,
+    pub value: i64,
 }
 
 impl Deploy {

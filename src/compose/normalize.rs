@@ -208,12 +208,92 @@ fn bytes(srcs: &Sources, n: &Node, what: &str) -> Result<u64> {
     }
 }
 
-fn duration(srcs: &Sources, n: &Node, what: &str) -> Result<String> {
+/// A compose duration, checked and typed.
+fn duration(srcs: &Sources, n: &Node, what: &str) -> Result<Duration> {
     let s = text(srcs, n, what)?;
-    if parse_duration(&s).is_none() {
-        return Err(srcs.err(n, format!("{what}: invalid duration {s:?} (use 10s, 1m30s, 500ms)")));
+    s.parse().map_err(|e| srcs.err(n, format!("{what}: {e}")))
+}
+
+/// One of the names of an enum of the model (its serde names), or an error listing them.
+fn choice<T: serde::de::DeserializeOwned>(srcs: &Sources, n: &Node, what: &str, names: &str) -> Result<T> {
+    let t = text(srcs, n, what)?;
+    serde_json::from_value(serde_json::Value::String(t.clone())).map_err(|_| srcs.err(n, format!("{what}: {t:?} is not {names}")))
+}
+
+/// `deploy:`, every key typed and checked here, so swarm and the exports never meet a bad value.
+fn deploy(srcs: &Sources, n: &Node, service: &str) -> Result<Deploy> {
+    const KEYS: &[&str] =
+        &["mode", "endpoint_mode", "replicas", "labels", "rollback_config", "update_config", "resources", "restart_policy", "placement"];
+    let what = |k: &str| format!("deploy.{k} of service {service:?}");
+    let m = map(srcs, n, &format!("deploy of service {service:?}"))?;
+    check_keys(srcs, m, KEYS, "deploy")?;
+    let mut d = Deploy::default();
+    for (k, v) in m {
+        let key = k.key();
+        let w = what(key);
+        match key {
+            "mode" => d.mode = Some(choice(srcs, v, &w, "replicated, global, replicated-job or global-job")?),
+            "endpoint_mode" => d.endpoint_mode = Some(choice(srcs, v, &w, "vip or dnsrr")?),
+            "replicas" => d.replicas = Some(int(srcs, v, &w)?),
+            "labels" => d.labels = labels(srcs, v, &w)?,
+            "update_config" | "rollback_config" => {
+                let c = update_config(srcs, v, &w)?;
+                if key == "rollback_config" && c.failure_action == Some(FailureAction::Rollback) {
+                    let at = v.get("failure_action").unwrap_or(v);
+                    return Err(srcs.err(at, format!("{w}: failure_action must be continue or pause (a rollback cannot roll back)")));
+                }
+                if key == "update_config" { d.update_config = Some(c) } else { d.rollback_config = Some(c) }
+            }
+            "resources" => d.resources = Some(deploy_resources(srcs, v, service)?),
+            "restart_policy" => {
+                check_keys(srcs, map(srcs, v, &w)?, &["condition", "delay", "max_attempts", "window"], &w)?;
+                let field = |f: &str| v.get(f).map(|x| (x, format!("{w}.{f}")));
+                d.restart_policy = Some(DeployRestartPolicy {
+                    condition: field("condition").map(|(x, w)| choice(srcs, x, &w, "none, on-failure or any")).transpose()?,
+                    delay: field("delay").map(|(x, w)| duration(srcs, x, &w)).transpose()?,
+                    max_attempts: field("max_attempts").map(|(x, w)| int(srcs, x, &w)).transpose()?,
+                    window: field("window").map(|(x, w)| duration(srcs, x, &w)).transpose()?,
+                });
+            }
+            "placement" => d.placement = Some(placement(srcs, v, &w)?),
+            _ => {}
+        }
     }
-    Ok(s)
+    Ok(d)
+}
+
+fn update_config(srcs: &Sources, n: &Node, what: &str) -> Result<UpdateConfig> {
+    check_keys(srcs, map(srcs, n, what)?, &["parallelism", "delay", "failure_action", "monitor", "max_failure_ratio", "order"], what)?;
+    let field = |f: &str| n.get(f).map(|x| (x, format!("{what}.{f}")));
+    Ok(UpdateConfig {
+        parallelism: field("parallelism").map(|(x, w)| int(srcs, x, &w)).transpose()?,
+        delay: field("delay").map(|(x, w)| duration(srcs, x, &w)).transpose()?,
+        failure_action: field("failure_action").map(|(x, w)| choice(srcs, x, &w, "continue, pause or rollback")).transpose()?,
+        monitor: field("monitor").map(|(x, w)| duration(srcs, x, &w)).transpose()?,
+        max_failure_ratio: field("max_failure_ratio").map(|(x, w)| float(srcs, x, &w)).transpose()?,
+        order: field("order").map(|(x, w)| choice(srcs, x, &w, "stop-first or start-first")).transpose()?,
+    })
+}
+
+fn placement(srcs: &Sources, n: &Node, what: &str) -> Result<Placement> {
+    check_keys(srcs, map(srcs, n, what)?, &["constraints", "preferences", "max_replicas_per_node"], what)?;
+    let mut p = Placement::default();
+    if let Some(c) = n.get("constraints") {
+        p.constraints = strict_list(srcs, c, &format!("{what}.constraints"))?;
+    }
+    if let Some(prefs) = n.get("preferences") {
+        let w = format!("{what}.preferences");
+        let Val::Seq(items) = &prefs.v else { return Err(type_err(srcs, prefs, &w, "a list of {spread: ...}")) };
+        for i in items {
+            check_keys(srcs, map(srcs, i, &w)?, &["spread"], &w)?;
+            let spread = i.get("spread").ok_or_else(|| srcs.err(i, format!("{w}: each preference needs `spread`")))?;
+            p.preferences.push(PlacementPreference { spread: text(srcs, spread, &w)? });
+        }
+    }
+    if let Some(m) = n.get("max_replicas_per_node") {
+        p.max_replicas_per_node = Some(int(srcs, m, &format!("{what}.max_replicas_per_node"))?);
+    }
+    Ok(p)
 }
 
 /// `mac_address:` (of a service or of one of its networks).
@@ -276,14 +356,54 @@ fn deploy_resources(srcs: &Sources, n: &Node, service: &str) -> Result<DeployRes
             match k.key() {
                 "cpus" => res.cpus = Some(cpus(srcs, v, &what("reservations.cpus"))?),
                 "memory" => res.memory = Some(bytes(srcs, v, &what("reservations.memory"))?),
-                key => {
-                    res.other.insert(key.to_string(), v.to_json());
-                }
+                "devices" => res.devices = device_requests(srcs, v, &what("reservations.devices"))?,
+                "generic_resources" => res.generic_resources = generic_resources(srcs, v, &what("reservations.generic_resources"))?,
+                _ => {}
             }
         }
         out.reservations = Some(res);
     }
     Ok(out)
+}
+
+/// `deploy.resources.reservations.devices` (and `gpus`): requests for devices of a driver.
+pub fn device_requests(srcs: &Sources, n: &Node, what: &str) -> Result<Vec<DeviceRequest>> {
+    let Val::Seq(items) = &n.v else { return Err(type_err(srcs, n, what, "a list of device requests")) };
+    items
+        .iter()
+        .map(|i| {
+            check_keys(srcs, map(srcs, i, what)?, &["capabilities", "count", "device_ids", "driver", "options"], what)?;
+            let field = |f: &str| i.get(f).map(|x| (x, format!("{what}.{f}")));
+            let count = field("count")
+                .map(|(x, w)| match x.scalar_text().as_deref() {
+                    Some("all") => Ok(DeviceCount::All(AllDevices::All)),
+                    _ => int(srcs, x, &w).map(DeviceCount::Count),
+                })
+                .transpose()?;
+            Ok(DeviceRequest {
+                capabilities: field("capabilities").map(|(x, w)| strict_list(srcs, x, &w)).transpose()?.unwrap_or_default(),
+                count,
+                device_ids: field("device_ids").map(|(x, w)| strict_list(srcs, x, &w)).transpose()?.unwrap_or_default(),
+                driver: field("driver").map(|(x, w)| text(srcs, x, &w)).transpose()?,
+                options: field("options").map(|(x, w)| labels(srcs, x, &w)).transpose()?.unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+fn generic_resources(srcs: &Sources, n: &Node, what: &str) -> Result<Vec<GenericResource>> {
+    let Val::Seq(items) = &n.v else { return Err(type_err(srcs, n, what, "a list")) };
+    items
+        .iter()
+        .map(|i| {
+            check_keys(srcs, map(srcs, i, what)?, &["discrete_resource_spec"], what)?;
+            let spec = i.get("discrete_resource_spec").ok_or_else(|| srcs.err(i, format!("{what}: each entry needs `discrete_resource_spec`")))?;
+            let w = format!("{what}.discrete_resource_spec");
+            check_keys(srcs, map(srcs, spec, &w)?, &["kind", "value"], &w)?;
+            let need = |f: &str| spec.get(f).ok_or_else(|| srcs.err(spec, format!("{w}: needs `{f}`")));
+            Ok(GenericResource { discrete_resource_spec: DiscreteResource { kind: text(srcs, need("kind")?, &w)?, value: int(srcs, need("value")?, &w)? } })
+        })
+        .collect()
 }
 
 // ---- services ---------------------------------------------------------------------------
@@ -340,30 +460,16 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
             "depends_on" => s.depends_on = depends_on(srcs, v, &w)?,
             "links" => s.links = links(srcs, v, &w)?,
             "external_links" => s.external_links = links(srcs, v, &w)?,
-            "network_mode" | "net" => s.network_mode = opt_text(srcs, v, &w)?,
+            "network_mode" | "net" => {
+                s.network_mode = opt_text(srcs, v, &w)?.map(|m| m.parse().map_err(|e| srcs.err(v, format!("{w}: {e}")))).transpose()?
+            }
             "networks" => s.networks = service_networks(srcs, v, &w)?,
             "healthcheck" => s.healthcheck = Some(healthcheck(srcs, v, &w)?),
             "restart" => s.restart = restart(srcs, v, &w)?,
             "scale" => s.scale = Some(int(srcs, v, &w)?),
             "deploy" => {
-                const DEPLOY: &[&str] = &[
-                    "mode", "endpoint_mode", "replicas", "labels", "rollback_config", "update_config", "resources",
-                    "restart_policy", "placement",
-                ];
-                let m = map(srcs, v, &w)?;
-                check_keys(srcs, m, DEPLOY, &w)?;
-                if let Some(r) = v.get("replicas") {
-                    s.scale = Some(int(srcs, r, "deploy.replicas")?);
-                }
-                let mut d = Deploy::default();
-                for (k, val) in m {
-                    match k.key() {
-                        "resources" => d.resources = Some(deploy_resources(srcs, val, name)?),
-                        key => {
-                            d.other.insert(key.to_string(), val.to_json());
-                        }
-                    }
-                }
+                let d = deploy(srcs, v, name)?;
+                s.scale = d.replicas.or(s.scale);
                 s.deploy = Some(d);
             }
             "init" => s.init = Some(boolean(srcs, v, &w)?),

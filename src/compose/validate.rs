@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::error::{ComposeError, Result};
-use super::model::{Project, VolumeType, VolumesFromSource, WatchAction};
+use super::model::{NetworkMode, Project, VolumeType, VolumesFromSource, WatchAction};
 use super::normalize::Locs;
 
 fn err(locs: &Locs, key: &str, msg: String) -> ComposeError {
@@ -26,7 +26,10 @@ fn edges(p: &Project, name: &str) -> Vec<(String, &'static str)> {
             out.push((x.clone(), "volumes_from"));
         }
     }
-    for (key, val) in [("network_mode", &s.network_mode), ("pid", &s.pid), ("ipc", &s.ipc)] {
+    if let Some(x) = s.network_mode.as_ref().and_then(NetworkMode::service) {
+        out.push((x.to_string(), "network_mode"));
+    }
+    for (key, val) in [("pid", &s.pid), ("ipc", &s.ipc)] {
         if let Some(x) = val.as_deref().and_then(|v| v.strip_prefix("service:")) {
             out.push((x.to_string(), key));
         }
@@ -53,7 +56,7 @@ pub fn validate(p: &Project, locs: &Locs) -> Result<()> {
             if let Some(nm) = &s.network_mode
                 && !s.networks.is_empty()
             {
-                return Err(err(locs, &format!("{name}/network_mode"), format!("service {name:?}: network_mode {nm:?} cannot be combined with networks")));
+                return Err(err(locs, &format!("{name}/network_mode"), format!("service {name:?}: network_mode {:?} cannot be combined with networks", nm.to_string())));
             }
             for v in &s.volumes {
                 if v.kind == VolumeType::Volume

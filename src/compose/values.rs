@@ -1,5 +1,5 @@
 //! Typed values of compose keys that are written as one string (`restart`, `expose`,
-//! `extra_hosts`, `mac_address`): parsed once by the loader, printed back in Compose's canonical form.
+//! `extra_hosts`, `mac_address`, `network_mode`, durations): parsed once by the loader, printed back in Compose's canonical form.
 
 use std::fmt;
 use std::str::FromStr;
@@ -180,6 +180,119 @@ pub fn check_cgroup_parent(parent: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `network_mode:` of a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetworkMode {
+    Bridge,
+    Host,
+    None,
+    /// The network namespace of another service's (first) container.
+    Service(String),
+    /// The network namespace of a container outside the project.
+    Container(String),
+    /// A network by name, joined as the service's only network.
+    Network(String),
+}
+
+impl NetworkMode {
+    /// The service whose namespace this mode joins.
+    pub fn service(&self) -> Option<&str> {
+        match self {
+            NetworkMode::Service(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for NetworkMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NetworkMode::Bridge => f.write_str("bridge"),
+            NetworkMode::Host => f.write_str("host"),
+            NetworkMode::None => f.write_str("none"),
+            NetworkMode::Service(s) => write!(f, "service:{s}"),
+            NetworkMode::Container(c) => write!(f, "container:{c}"),
+            NetworkMode::Network(n) => f.write_str(n),
+        }
+    }
+}
+
+impl FromStr for NetworkMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let named = |prefix: &str, what: &str| match s.strip_prefix(prefix) {
+            Some("") => Err(format!("invalid network mode {s:?}: name the {what} after {prefix:?}")),
+            rest => Ok(rest.map(str::to_string)),
+        };
+        if let Some(svc) = named("service:", "service")? {
+            return Ok(NetworkMode::Service(svc));
+        }
+        if let Some(c) = named("container:", "container")? {
+            return Ok(NetworkMode::Container(c));
+        }
+        Ok(match s {
+            "" => return Err("invalid network mode \"\": use bridge, host, none, service:NAME, container:NAME or a network name".into()),
+            "bridge" => NetworkMode::Bridge,
+            "host" => NetworkMode::Host,
+            "none" => NetworkMode::None,
+            net => NetworkMode::Network(net.to_string()),
+        })
+    }
+}
+
+string_value!(NetworkMode);
+
+/// A compose duration (`10s`, `1m30s`, `500ms`), parsed once by the loader and printed
+/// back as Compose prints it (Go's format: `1m30s`, `2m0s`, `1h0m0s`, `500ms`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Duration(pub std::time::Duration);
+
+impl Duration {
+    pub fn nanos(self) -> i64 {
+        i64::try_from(self.0.as_nanos()).unwrap_or(i64::MAX)
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A whole part and a fraction of `digits` digits, trailing zeros dropped.
+        fn number(f: &mut fmt::Formatter<'_>, whole: u128, frac: u128, digits: usize) -> fmt::Result {
+            write!(f, "{whole}")?;
+            if frac > 0 {
+                write!(f, ".{}", format!("{frac:0digits$}").trim_end_matches('0'))?;
+            }
+            Ok(())
+        }
+        let ns = self.0.as_nanos();
+        match ns {
+            0 => f.write_str("0s"),
+            1..1_000 => write!(f, "{ns}ns"),
+            1_000..1_000_000 => number(f, ns / 1_000, ns % 1_000, 3).and_then(|_| f.write_str("µs")),
+            1_000_000..1_000_000_000 => number(f, ns / 1_000_000, ns % 1_000_000, 6).and_then(|_| f.write_str("ms")),
+            _ => {
+                let secs = ns / 1_000_000_000;
+                let (h, m) = (secs / 3600, secs % 3600 / 60);
+                if h > 0 {
+                    write!(f, "{h}h{m}m")?;
+                } else if m > 0 {
+                    write!(f, "{m}m")?;
+                }
+                number(f, secs % 60, ns % 1_000_000_000, 9)?;
+                f.write_str("s")
+            }
+        }
+    }
+}
+
+impl FromStr for Duration {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        super::model::parse_duration(s).map(Duration).ok_or_else(|| format!("invalid duration {s:?} (use 10s, 1m30s, 500ms)"))
+    }
+}
+
+string_value!(Duration);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +306,25 @@ mod tests {
         for bad in ["sometimes", "on-failure:x", "on-failure:-1", ""] {
             assert!(bad.parse::<RestartPolicy>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn network_modes_round_trip() {
+        for s in ["bridge", "host", "none", "service:db", "container:abc", "front"] {
+            assert_eq!(s.parse::<NetworkMode>().unwrap().to_string(), s);
+        }
+        assert_eq!("service:db".parse::<NetworkMode>().unwrap().service(), Some("db"));
+        for bad in ["", "service:", "container:"] {
+            assert!(bad.parse::<NetworkMode>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations_print_as_compose_prints_them() {
+        for (written, printed) in [("90s", "1m30s"), ("2m", "2m0s"), ("1h", "1h0m0s"), ("500ms", "500ms"), ("1.5s", "1.5s"), ("0", "0s"), ("10", "10s")] {
+            assert_eq!(written.parse::<Duration>().unwrap().to_string(), printed, "{written}");
+        }
+        assert!("1x".parse::<Duration>().is_err());
     }
 
     #[test]

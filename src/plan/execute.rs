@@ -509,7 +509,7 @@ async fn run_hooks(ctx: &Ctx, service: &str, id: &str, hooks: &[ServiceHook]) ->
 }
 
 fn service_timeout(ctx: &Ctx, service: &str) -> Option<Duration> {
-    ctx.project.services.get(service)?.stop_grace_period.as_deref().and_then(crate::compose::model::parse_duration)
+    ctx.project.services.get(service)?.stop_grace_period.map(|d| d.0)
 }
 
 /// Waits until `service` satisfies `cond` for its dependents, or fails as soon as it

@@ -57,10 +57,9 @@ pub fn service_dependencies(service: &Service) -> Vec<(String, EdgeKind)> {
             deps.push((s.clone(), EdgeKind::VolumesFrom));
         }
     }
-    for mode in [&service.network_mode, &service.pid, &service.ipc].into_iter().flatten() {
-        if let Some(s) = mode.strip_prefix("service:") {
-            deps.push((s.to_string(), EdgeKind::Namespace));
-        }
+    let namespaces = [&service.pid, &service.ipc].into_iter().flatten().filter_map(|m| m.strip_prefix("service:"));
+    for s in namespaces.chain(service.network_mode.as_ref().and_then(|m| m.service())) {
+        deps.push((s.to_string(), EdgeKind::Namespace));
     }
     deps
 }
@@ -242,7 +241,7 @@ mod tests {
         let mut p = project(&[], &["a", "b", "c", "d", "e"]);
         p.services["a"].links.push(Link { target: "b".into(), alias: "b".into() });
         p.services["b"].volumes_from.push(VolumesFrom { source: VolumesFromSource::Service("c".into()), read_only: false });
-        p.services["c"].network_mode = Some("service:d".into());
+        p.services["c"].network_mode = Some("service:d".parse().unwrap());
         p.services["d"].ipc = Some("service:e".into());
         let g = Graph::new(&p).unwrap();
         assert_eq!(g.start_order(), vec!["e", "d", "c", "b", "a"]);

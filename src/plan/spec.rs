@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use crate::backend::{
     labels, ContainerSpec, ContainerSummary, Mount, NetworkAttachment, NetworkMode, NetworkSpec, Resources, VolumeSpec,
 };
-use crate::compose::model::{parse_duration, FileObject, FileRef, Project, Service, VolumeType, VolumesFromSource};
+use crate::compose::model::{FileObject, FileRef, Project, Service, VolumeType, VolumesFromSource};
 
 /// The version written in `com.docker.compose.version`.
 pub const COMPOSE_VERSION: &str = concat!("hoist-", env!("CARGO_PKG_VERSION"));
@@ -233,7 +233,7 @@ pub fn refers_to_containers(project: &Project, service_name: &str) -> bool {
     let by_service = |m: &Option<String>| m.as_deref().is_some_and(|m| m.starts_with("service:"));
     !s.links.is_empty()
         || s.volumes_from.iter().any(|vf| matches!(vf.source, VolumesFromSource::Service(_)))
-        || by_service(&s.network_mode)
+        || s.network_mode.as_ref().and_then(|m| m.service()).is_some()
         || by_service(&s.ipc)
         || by_service(&s.pid)
 }
@@ -368,10 +368,10 @@ pub fn service_settings(s: &Service) -> ContainerSpec {
         mac_address: s.mac_address,
         userns_mode: s.userns_mode.clone(),
         runtime: s.runtime.clone(),
-        restart: s.restart,
+        restart: s.restart_policy(),
         healthcheck: s.healthcheck.clone(),
         stop_signal: s.stop_signal.clone(),
-        stop_grace_period: s.stop_grace_period.as_deref().and_then(parse_duration),
+        stop_grace_period: s.stop_grace_period.map(|d| d.0),
         logging: s.logging.clone(),
         ..ContainerSpec::default()
     }
@@ -379,17 +379,16 @@ pub fn service_settings(s: &Service) -> ContainerSpec {
 
 fn network_mode(project: &Project, service_name: &str, container: &str, observed: &[ContainerSummary]) -> NetworkMode {
     let service = &project.services[service_name];
-    match service.network_mode.as_deref() {
-        Some("host") => return NetworkMode::Host,
-        Some("none") => return NetworkMode::None,
-        Some("bridge") => return NetworkMode::DefaultBridge,
-        Some(m) if m.starts_with("service:") => {
-            return NetworkMode::Container(primary_container(project, &m["service:".len()..], observed));
-        }
-        Some(m) if m.starts_with("container:") => return NetworkMode::Container(m["container:".len()..].to_string()),
-        Some(other) => {
+    use crate::compose::model::NetworkMode as Mode;
+    match &service.network_mode {
+        Some(Mode::Host) => return NetworkMode::Host,
+        Some(Mode::None) => return NetworkMode::None,
+        Some(Mode::Bridge) => return NetworkMode::DefaultBridge,
+        Some(Mode::Service(s)) => return NetworkMode::Container(primary_container(project, s, observed)),
+        Some(Mode::Container(c)) => return NetworkMode::Container(c.clone()),
+        Some(Mode::Network(other)) => {
             return NetworkMode::Networks(vec![NetworkAttachment {
-                network: other.to_string(),
+                network: other.clone(),
                 aliases: vec![service_name.to_string()],
                 ipv4_address: None,
                 mac_address: service.mac_address,

@@ -26,7 +26,7 @@ pub use self::store::state_root;
 use self::store::{io, random_id, rewrite_in_place, Record, Store};
 use super::*;
 use crate::compose::logging::LogPolicy;
-use crate::compose::model::{parse_duration, LocalMount};
+use crate::compose::model::LocalMount;
 
 pub struct BuiltinBackend {
     store: Store,
@@ -390,7 +390,7 @@ fn restart(policy: Option<crate::compose::model::RestartPolicy>) -> RestartPolic
 
 fn runtime_spec(r: &Record, dir: &Path, env: Vec<String>, ip: Option<&str>, pid_ns: NamespaceMode, ipc_ns: NamespaceMode, base_layer: Option<PathBuf>) -> RuntimeSpec {
     let s = &r.spec;
-    let dur = |v: &Option<String>, d: u64| v.as_deref().and_then(parse_duration).unwrap_or(Duration::from_secs(d));
+    let dur = |v: &Option<crate::compose::model::Duration>, d: u64| v.map(|v| v.0).unwrap_or(Duration::from_secs(d));
     // The service's healthcheck, else the image's (a service `disable: true` turns both off).
     let image_check = r.image_config.healthcheck.as_ref().filter(|_| s.healthcheck.is_none());
     let healthcheck = s.healthcheck.as_ref().or(image_check).filter(|h| !h.disable && !h.test.is_empty() && h.test[0] != "NONE").map(|h| HealthSpec {

@@ -10,7 +10,7 @@ use bollard::models::{
 };
 
 use crate::backend::{BackendError, ContainerSpec, Mount, NetworkAttachment, NetworkMode, Result};
-use crate::compose::model::{Healthcheck, parse_duration};
+use crate::compose::model::{Duration, Healthcheck};
 
 /// An anonymous volume of the container being replaced, to mount again in the new one.
 #[derive(Debug, Clone, PartialEq)]
@@ -230,7 +230,7 @@ fn mount(m: &Mount) -> Result<DMount> {
 }
 
 pub(crate) fn healthcheck(h: &Healthcheck) -> HealthConfig {
-    let ns = |s: &Option<String>| s.as_deref().and_then(parse_duration).map(|d| d.as_nanos() as i64);
+    let ns = |d: &Option<Duration>| d.map(Duration::nanos);
     let test = if h.disable { Some(vec!["NONE".to_string()]) } else { non_empty(h.test.clone()) };
     HealthConfig {
         test,

@@ -64,7 +64,7 @@ fn refused_keys(s: &Service, refuse: &mut impl FnMut(&str, &str)) {
         refuse("volumes_from", "swarm tasks cannot share another container's volumes; mount the same named volume instead");
     }
     if let Some(mode) = &s.network_mode {
-        refuse("network_mode", &format!("{mode:?} is not possible for a swarm service, which joins networks (`networks:`)"));
+        refuse("network_mode", &format!("{:?} is not possible for a swarm service, which joins networks (`networks:`)", mode.to_string()));
     }
     if s.container_name.is_some() {
         refuse("container_name", "swarm names task containers itself (`<stack>_<service>.<slot>.<task id>`)");
@@ -157,7 +157,7 @@ mod tests {
         let mut db = Service { build: Some(Default::default()), ..Default::default() };
         db.volumes_from.push(VolumesFrom { source: VolumesFromSource::Service("web".into()), read_only: false });
         let mut proxy = image();
-        proxy.network_mode = Some("service:web".into());
+        proxy.network_mode = Some("service:web".parse().unwrap());
         proxy.ports.push(Port { target: 80, published: Some(8080), host_ip: Some("127.0.0.1".into()), protocol: "tcp".into(), mode: None, name: None, app_protocol: None });
         let p = project(vec![("web", web), ("db", db), ("proxy", proxy)]);
         let refused = check(&p, &[]).unwrap_err();
@@ -183,11 +183,13 @@ mod tests {
     }
 
     #[test]
-    fn bad_deploy_values_are_refused() {
+    fn deploy_keys_swarm_cannot_do_are_refused() {
+        // Bad values are refused by the loader; these are valid, but not for swarm here.
         let mut web = image();
-        web.deploy = serde_json::from_value(serde_json::json!({"restart_policy": {"condition": "sometimes"}, "mode": "replicated-job"})).unwrap();
+        let deploy = serde_json::json!({"mode": "replicated-job", "resources": {"reservations": {"devices": [{"capabilities": ["gpu"]}]}}});
+        web.deploy = serde_json::from_value(deploy).unwrap();
         let refused = check(&project(vec![("web", web)]), &[]).unwrap_err();
         let keys: Vec<&str> = refused.iter().map(|r| r.key.as_str()).collect();
-        assert_eq!(keys, vec!["deploy.mode", "deploy.restart_policy.condition"]);
+        assert_eq!(keys, vec!["deploy.mode", "deploy.resources.reservations.devices"]);
     }
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use bollard::models::{
     ConfigSpec, EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum, EndpointSpec,
-    EndpointSpecModeEnum, Ipam, IpamConfig, Limit, Mount, MountTmpfsOptions, MountType, MountVolumeOptions,
+    EndpointSpecModeEnum, GenericResourcesInner, GenericResourcesInnerDiscreteResourceSpec, Ipam, IpamConfig, Limit, Mount, MountTmpfsOptions, MountType, MountVolumeOptions,
     MountVolumeOptionsDriverConfig, NetworkAttachmentConfig, NetworkCreateRequest, ResourceObject, ResourcesUlimits,
     SecretSpec, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, ServiceSpecRollbackConfig,
     ServiceSpecRollbackConfigFailureActionEnum, ServiceSpecRollbackConfigOrderEnum, ServiceSpecUpdateConfig,
@@ -21,7 +21,9 @@ use sha2::{Digest, Sha256};
 
 use super::{NAMESPACE, SPEC_HASH, STACK_IMAGE, SwarmError};
 use crate::compose::logging::Logging;
-use crate::compose::model::{parse_duration, Project, RestartPolicy, Service, VolumeType};
+use crate::compose::model::{
+    DeployMode, Duration, EndpointMode, FailureAction, Project, RestartCondition, RestartPolicy, Service, UpdateOrder, VolumeType,
+};
 use crate::plan::spec::{network_name, tmpfs_options, volume_name};
 
 /// `<project>_<service>`, as `docker stack deploy` names services.
@@ -211,7 +213,7 @@ pub fn service(project: &Project, key: &str, objects: &[ObjectPlan], replicas: O
         read_only: Some(s.read_only),
         mounts: Some(mounts(project, s)),
         stop_signal: s.stop_signal.clone(),
-        stop_grace_period: s.stop_grace_period.as_deref().and_then(parse_duration).map(|d| d.as_nanos() as i64),
+        stop_grace_period: s.stop_grace_period.map(Duration::nanos),
         health_check: s.healthcheck.as_ref().map(crate::backend::docker::convert::healthcheck),
         hosts: non_empty(s.extra_hosts.iter().map(|h| format!("{} {}", h.ip, h.host)).collect()),
         dns_config: (!s.dns.is_empty() || !s.dns_search.is_empty() || !s.dns_opt.is_empty()).then(|| TaskSpecContainerSpecDnsConfig {
@@ -451,70 +453,50 @@ pub struct Deploy {
     pub placement: Option<TaskSpecPlacement>,
 }
 
-/// Reads values and records the ones it cannot use as (key path, reason).
-#[derive(Default)]
-struct Reader {
-    problems: Vec<(String, String)>,
-}
-
-impl Reader {
-    fn read<T>(&mut self, parent: Option<&Value>, path: &str, parse: impl Fn(&Value) -> Option<T>, expected: &str) -> Option<T> {
-        let key = path.rsplit('.').next().unwrap_or(path);
-        let v = parent?.get(key)?;
-        let parsed = parse(v);
-        if parsed.is_none() {
-            self.problems.push((path.to_string(), format!("{v} is not {expected}")));
-        }
-        parsed
-    }
-
-    /// Keys of `parent` outside `known` are refused: swarm has nothing to do them with.
-    fn only(&mut self, parent: Option<&Value>, path: &str, known: &[&str]) {
-        for k in parent.and_then(Value::as_object).map(|m| m.keys().collect::<Vec<_>>()).unwrap_or_default() {
-            if !known.contains(&k.as_str()) {
-                self.problems.push((format!("{path}.{k}"), "is not supported on swarm".into()));
-            }
-        }
-    }
-}
-
-/// The service's deploy settings, and what in them cannot be used.
+/// The service's deploy settings, and what in them swarm cannot do as (key path, reason).
+/// Values were checked at load; what is left is what swarm has no field for.
 pub fn deploy(s: &Service) -> (Deploy, Vec<(String, String)>) {
-    let other = s.deploy.as_ref().map(|d| Value::Object(d.other.clone()));
-    let d = other.as_ref();
-    let mut r = Reader::default();
+    let d = s.deploy.clone().unwrap_or_default();
+    let mut problems = Vec::new();
     let mut out = Deploy::default();
-    match r.read(d, "deploy.mode", |v| v.as_str().map(str::to_string), "a mode").as_deref() {
-        None | Some("replicated") => {}
-        Some("global") => out.global = true,
-        Some(m @ ("replicated-job" | "global-job")) => r.problems.push(("deploy.mode".into(), format!("{m} services are not supported by hoist yet"))),
-        Some(m) => r.problems.push(("deploy.mode".into(), format!("{m:?} is not replicated or global"))),
+    match d.mode {
+        None | Some(DeployMode::Replicated) => {}
+        Some(DeployMode::Global) => out.global = true,
+        Some(m @ (DeployMode::ReplicatedJob | DeployMode::GlobalJob)) => {
+            let name = serde_json::to_value(m).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+            problems.push(("deploy.mode".into(), format!("{name} services are not supported by hoist yet")));
+        }
     }
-    out.endpoint_mode = r.read(
-        d,
-        "deploy.endpoint_mode",
-        |v| match v.as_str()? {
-            "vip" => Some(EndpointSpecModeEnum::VIP),
-            "dnsrr" => Some(EndpointSpecModeEnum::DNSRR),
-            _ => None,
-        },
-        "vip or dnsrr",
-    );
-    out.labels = r.read(d, "deploy.labels", labels, "a map or a list of KEY=VALUE").unwrap_or_default();
+    out.endpoint_mode = d.endpoint_mode.map(|m| match m {
+        EndpointMode::Vip => EndpointSpecModeEnum::VIP,
+        EndpointMode::Dnsrr => EndpointSpecModeEnum::DNSRR,
+    });
+    out.labels = d.labels.clone().into_iter().collect();
 
-    let (limits, reservations) = s.deploy.as_ref().map(|d| (d.limits(), d.reservations())).unwrap_or_default();
-    for k in reservations.other.keys() {
-        r.problems.push((format!("deploy.resources.reservations.{k}"), "is not supported on swarm".into()));
+    let (limits, reservations) = (d.limits(), d.reservations());
+    if !reservations.devices.is_empty() {
+        problems.push(("deploy.resources.reservations.devices".into(), "is not supported on swarm".into()));
     }
     let limit = Limit {
         nano_cpus: limits.cpus.or(s.cpus).map(|c| (c * 1e9) as i64),
         memory_bytes: limits.memory.or(s.mem_limit).map(|m| m as i64),
         pids: limits.pids.or(s.pids_limit),
     };
+    let generic: Vec<GenericResourcesInner> = reservations
+        .generic_resources
+        .iter()
+        .map(|g| GenericResourcesInner {
+            discrete_resource_spec: Some(GenericResourcesInnerDiscreteResourceSpec {
+                kind: Some(g.discrete_resource_spec.kind.clone()),
+                value: Some(g.discrete_resource_spec.value),
+            }),
+            ..Default::default()
+        })
+        .collect();
     let reservation = ResourceObject {
         nano_cpus: reservations.cpus.map(|c| (c * 1e9) as i64),
         memory_bytes: reservations.memory.or(s.mem_reservation).map(|m| m as i64),
-        ..Default::default()
+        generic_resources: non_empty(generic),
     };
     if limit != Limit::default() || reservation != ResourceObject::default() {
         out.resources = Some(TaskSpecResources {
@@ -524,105 +506,67 @@ pub fn deploy(s: &Service) -> (Deploy, Vec<(String, String)>) {
         });
     }
 
-    let rp = d.and_then(|d| d.get("restart_policy"));
-    out.restart_policy = match rp {
-        Some(_) => Some(TaskSpecRestartPolicy {
-            condition: r.read(
-                rp,
-                "deploy.restart_policy.condition",
-                |v| match v.as_str()? {
-                    "none" => Some(TaskSpecRestartPolicyConditionEnum::NONE),
-                    "on-failure" => Some(TaskSpecRestartPolicyConditionEnum::ON_FAILURE),
-                    "any" => Some(TaskSpecRestartPolicyConditionEnum::ANY),
-                    _ => None,
-                },
-                "none, on-failure or any",
-            ),
-            delay: r.read(rp, "deploy.restart_policy.delay", nanos, "a duration"),
-            max_attempts: r.read(rp, "deploy.restart_policy.max_attempts", Value::as_i64, "a number"),
-            window: r.read(rp, "deploy.restart_policy.window", nanos, "a duration"),
-        }),
+    out.restart_policy = match &d.restart_policy {
+        Some(rp) => {
+            let condition = rp.condition.map(|c| match c {
+                RestartCondition::None | RestartCondition::No => TaskSpecRestartPolicyConditionEnum::NONE,
+                RestartCondition::OnFailure => TaskSpecRestartPolicyConditionEnum::ON_FAILURE,
+                RestartCondition::Any | RestartCondition::Always | RestartCondition::UnlessStopped => TaskSpecRestartPolicyConditionEnum::ANY,
+            });
+            Some(TaskSpecRestartPolicy {
+                condition,
+                delay: rp.delay.map(Duration::nanos),
+                max_attempts: rp.max_attempts.map(|n| n as i64),
+                window: rp.window.map(Duration::nanos),
+            })
+        }
         None => s.restart.map(restart_from_engine_policy),
     };
 
-    let uc = d.and_then(|d| d.get("update_config"));
-    out.update_config = uc.map(|_| ServiceSpecUpdateConfig {
-        parallelism: r.read(uc, "deploy.update_config.parallelism", Value::as_i64, "a number"),
-        delay: r.read(uc, "deploy.update_config.delay", nanos, "a duration"),
-        failure_action: r.read(
-            uc,
-            "deploy.update_config.failure_action",
-            |v| match v.as_str()? {
-                "continue" => Some(ServiceSpecUpdateConfigFailureActionEnum::CONTINUE),
-                "pause" => Some(ServiceSpecUpdateConfigFailureActionEnum::PAUSE),
-                "rollback" => Some(ServiceSpecUpdateConfigFailureActionEnum::ROLLBACK),
-                _ => None,
-            },
-            "continue, pause or rollback",
-        ),
-        monitor: r.read(uc, "deploy.update_config.monitor", nanos, "a duration"),
-        max_failure_ratio: r.read(uc, "deploy.update_config.max_failure_ratio", Value::as_f64, "a number"),
-        order: r.read(
-            uc,
-            "deploy.update_config.order",
-            |v| match v.as_str()? {
-                "stop-first" => Some(ServiceSpecUpdateConfigOrderEnum::STOP_FIRST),
-                "start-first" => Some(ServiceSpecUpdateConfigOrderEnum::START_FIRST),
-                _ => None,
-            },
-            "stop-first or start-first",
-        ),
+    out.update_config = d.update_config.as_ref().map(|c| ServiceSpecUpdateConfig {
+        parallelism: c.parallelism.map(|n| n as i64),
+        delay: c.delay.map(Duration::nanos),
+        failure_action: c.failure_action.map(|a| match a {
+            FailureAction::Continue => ServiceSpecUpdateConfigFailureActionEnum::CONTINUE,
+            FailureAction::Pause => ServiceSpecUpdateConfigFailureActionEnum::PAUSE,
+            FailureAction::Rollback => ServiceSpecUpdateConfigFailureActionEnum::ROLLBACK,
+        }),
+        monitor: c.monitor.map(Duration::nanos),
+        max_failure_ratio: c.max_failure_ratio,
+        order: c.order.map(|o| match o {
+            UpdateOrder::StopFirst => ServiceSpecUpdateConfigOrderEnum::STOP_FIRST,
+            UpdateOrder::StartFirst => ServiceSpecUpdateConfigOrderEnum::START_FIRST,
+        }),
     });
-    let rc = d.and_then(|d| d.get("rollback_config"));
-    out.rollback_config = rc.map(|_| ServiceSpecRollbackConfig {
-        parallelism: r.read(rc, "deploy.rollback_config.parallelism", Value::as_i64, "a number"),
-        delay: r.read(rc, "deploy.rollback_config.delay", nanos, "a duration"),
-        failure_action: r.read(
-            rc,
-            "deploy.rollback_config.failure_action",
-            |v| match v.as_str()? {
-                "continue" => Some(ServiceSpecRollbackConfigFailureActionEnum::CONTINUE),
-                "pause" => Some(ServiceSpecRollbackConfigFailureActionEnum::PAUSE),
-                _ => None,
-            },
-            "continue or pause",
-        ),
-        monitor: r.read(rc, "deploy.rollback_config.monitor", nanos, "a duration"),
-        max_failure_ratio: r.read(rc, "deploy.rollback_config.max_failure_ratio", Value::as_f64, "a number"),
-        order: r.read(
-            rc,
-            "deploy.rollback_config.order",
-            |v| match v.as_str()? {
-                "stop-first" => Some(ServiceSpecRollbackConfigOrderEnum::STOP_FIRST),
-                "start-first" => Some(ServiceSpecRollbackConfigOrderEnum::START_FIRST),
-                _ => None,
-            },
-            "stop-first or start-first",
-        ),
+    // The loader refuses `failure_action: rollback` here.
+    out.rollback_config = d.rollback_config.as_ref().map(|c| ServiceSpecRollbackConfig {
+        parallelism: c.parallelism.map(|n| n as i64),
+        delay: c.delay.map(Duration::nanos),
+        failure_action: c.failure_action.and_then(|a| match a {
+            FailureAction::Continue => Some(ServiceSpecRollbackConfigFailureActionEnum::CONTINUE),
+            FailureAction::Pause => Some(ServiceSpecRollbackConfigFailureActionEnum::PAUSE),
+            FailureAction::Rollback => None,
+        }),
+        monitor: c.monitor.map(Duration::nanos),
+        max_failure_ratio: c.max_failure_ratio,
+        order: c.order.map(|o| match o {
+            UpdateOrder::StopFirst => ServiceSpecRollbackConfigOrderEnum::STOP_FIRST,
+            UpdateOrder::StartFirst => ServiceSpecRollbackConfigOrderEnum::START_FIRST,
+        }),
     });
 
-    let pl = d.and_then(|d| d.get("placement"));
-    r.only(pl, "deploy.placement", &["constraints", "preferences", "max_replicas_per_node"]);
-    out.placement = pl.map(|_| TaskSpecPlacement {
-        constraints: r.read(pl, "deploy.placement.constraints", strings, "a list of constraints"),
-        preferences: r.read(
-            pl,
-            "deploy.placement.preferences",
-            |v| {
-                v.as_array()?
-                    .iter()
-                    .map(|p| {
-                        let spread = p.get("spread")?.as_str()?.to_string();
-                        Some(TaskSpecPlacementPreferences { spread: Some(TaskSpecPlacementSpread { spread_descriptor: Some(spread) }) })
-                    })
-                    .collect()
-            },
-            "a list of {spread: ...}",
+    out.placement = d.placement.as_ref().map(|p| TaskSpecPlacement {
+        constraints: non_empty(p.constraints.clone()),
+        preferences: non_empty(
+            p.preferences
+                .iter()
+                .map(|pref| TaskSpecPlacementPreferences { spread: Some(TaskSpecPlacementSpread { spread_descriptor: Some(pref.spread.clone()) }) })
+                .collect(),
         ),
-        max_replicas: r.read(pl, "deploy.placement.max_replicas_per_node", Value::as_i64, "a number"),
+        max_replicas: p.max_replicas_per_node.map(|n| n as i64),
         ..Default::default()
     });
-    (out, r.problems)
+    (out, problems)
 }
 
 /// `restart:` (the engine's policy) as swarm's, when `deploy.restart_policy` is absent.
@@ -641,30 +585,6 @@ fn text(v: &Value) -> Option<String> {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-fn nanos(v: &Value) -> Option<i64> {
-    parse_duration(&text(v)?).map(|d| d.as_nanos() as i64)
-}
-
-fn strings(v: &Value) -> Option<Vec<String>> {
-    v.as_array()?.iter().map(|s| s.as_str().map(str::to_string)).collect()
-}
-
-/// A map, or a list of `KEY=VALUE`.
-fn labels(v: &Value) -> Option<HashMap<String, String>> {
-    match v {
-        Value::Object(m) => m.iter().map(|(k, v)| Some((k.clone(), text(v).unwrap_or_default()))).collect(),
-        Value::Array(a) => a
-            .iter()
-            .map(|e| {
-                let e = e.as_str()?;
-                let (k, v) = e.split_once('=').unwrap_or((e, ""));
-                Some((k.to_string(), v.to_string()))
-            })
-            .collect(),
         _ => None,
     }
 }
@@ -693,7 +613,7 @@ mod tests {
         web.mem_limit = Some(64 << 20);
         web.extra_hosts.push("db:10.0.0.5".parse().unwrap());
         web.deploy = serde_json::from_value(json!({
-            "replicas": 3, "labels": ["tier=front"],
+            "replicas": 3, "labels": {"tier": "front"},
             "resources": {"limits": {"cpus": 0.5}, "reservations": {"memory": 16 << 20}},
             "update_config": {"parallelism": 2, "delay": "1s", "order": "start-first", "failure_action": "rollback"},
             "placement": {"constraints": ["node.role == manager"], "max_replicas_per_node": 1}

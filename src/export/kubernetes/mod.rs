@@ -249,8 +249,8 @@ fn escape_refs(s: &str) -> String {
 }
 
 /// The number of whole seconds a compose duration lasts, rounded up.
-fn seconds(d: &str) -> Option<u64> {
-    crate::compose::model::parse_duration(d).map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0))
+fn seconds(d: crate::compose::model::Duration) -> u64 {
+    d.0.as_secs() + u64::from(d.0.subsec_nanos() > 0)
 }
 
 /// Whether a service mounts a named volume (then it becomes a StatefulSet).
@@ -265,7 +265,7 @@ mod tests {
     #[test]
     fn references_are_escaped() {
         assert_eq!(escape_refs("echo $HOME $(date) $$ $$("), "echo $HOME $$(date) $$$ $$$$(");
-        assert_eq!(seconds("1500ms"), Some(2));
-        assert_eq!(seconds("1m"), Some(60));
+        assert_eq!(seconds("1500ms".parse().unwrap()), 2);
+        assert_eq!(seconds("1m".parse().unwrap()), 60);
     }
 }

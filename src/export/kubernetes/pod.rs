@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::objects::*;
 use super::{escape_refs, has_claims, names, seconds, service_subject, Cx};
-use crate::compose::model::{Healthcheck, RestartPolicy, Service, VolumeType};
+use crate::compose::model::{DeployMode, Duration, EndpointMode, NetworkMode, Healthcheck, RestartCondition, RestartPolicy, Service, VolumeType};
 use crate::compose::normalize::parse_bytes;
 
 pub(super) fn workload(cx: &mut Cx, key: &str, svc: &Service, meta: &Metadata) -> Object {
@@ -256,8 +256,10 @@ fn resources(cx: &mut Cx, s: &str, svc: &Service) -> Option<Resources> {
     if limits.pids.is_some() {
         cx.warn(s, "deploy.resources.limits.pids", "not kept: Kubernetes has no such container resource here");
     }
-    for k in reservations.other.keys() {
-        cx.warn(s, &format!("deploy.resources.reservations.{k}"), "not kept: Kubernetes has no such container resource here");
+    for (k, set) in [("devices", !reservations.devices.is_empty()), ("generic_resources", !reservations.generic_resources.is_empty())] {
+        if set {
+            cx.warn(s, &format!("deploy.resources.reservations.{k}"), "not kept: Kubernetes has no such container resource here");
+        }
     }
     if let Some(b) = svc.mem_limit.filter(|b| *b > 0) {
         r.limits.entry("memory".into()).or_insert_with(|| memory_quantity(b));
@@ -288,10 +290,10 @@ fn probe(cx: &mut Cx, s: &str, h: &Healthcheck) -> Option<Probe> {
     if h.start_interval.is_some() {
         cx.warn(s, "healthcheck.start_interval", "not kept: the probe runs every interval from the start");
     }
-    let secs = |d: &Option<String>, default: u64| d.as_deref().and_then(seconds).unwrap_or(default).max(1);
+    let secs = |d: &Option<Duration>, default: u64| d.map(seconds).unwrap_or(default).max(1);
     Some(Probe {
         exec: ExecAction { command },
-        initial_delay_seconds: h.start_period.as_deref().and_then(seconds),
+        initial_delay_seconds: h.start_period.map(seconds),
         period_seconds: secs(&h.interval, 30),
         timeout_seconds: secs(&h.timeout, 30),
         failure_threshold: h.retries.unwrap_or(3).max(1),
@@ -324,20 +326,23 @@ fn security_context(cx: &mut Cx, s: &str, svc: &Service) -> Option<SecurityConte
 
 fn pod_spec(cx: &mut Cx, s: &str, svc: &Service, container: Container, volumes: Vec<Volume>, node_selector: IndexMap<String, String>) -> PodSpec {
     let mut p = PodSpec { containers: vec![container], volumes, restart_policy: "Always", node_selector, ..Default::default() };
-    p.termination_grace_period_seconds = svc.stop_grace_period.as_deref().and_then(seconds);
+    p.termination_grace_period_seconds = svc.stop_grace_period.map(seconds);
     if let Some(h) = &svc.hostname {
         p.hostname = names::dns_label(h);
         if p.hostname.as_deref() != Some(h.as_str()) {
             cx.warn(s, "hostname", format!("{h:?} is not a DNS label: the pod's hostname is {:?}", p.hostname.as_deref().unwrap_or("its name")));
         }
     }
-    match svc.network_mode.as_deref() {
-        None | Some("bridge" | "default") => {}
-        Some("host") => p.host_network = true,
-        Some(m) if m.starts_with("service:") || m.starts_with("container:") => {
-            cx.warn(s, "network_mode", format!("{m:?}: a pod cannot join another pod's network namespace: the pod gets its own (containers that must share one belong in one pod)"))
-        }
-        Some(m) => cx.warn(s, "network_mode", format!("{m:?} is not kept: the pod joins the cluster's pod network")),
+    match &svc.network_mode {
+        None | Some(NetworkMode::Bridge) => {}
+        Some(NetworkMode::Network(n)) if n == "default" => {}
+        Some(NetworkMode::Host) => p.host_network = true,
+        Some(m @ (NetworkMode::Service(_) | NetworkMode::Container(_))) => cx.warn(
+            s,
+            "network_mode",
+            format!("{:?}: a pod cannot join another pod's network namespace: the pod gets its own (containers that must share one belong in one pod)", m.to_string()),
+        ),
+        Some(m) => cx.warn(s, "network_mode", format!("{:?} is not kept: the pod joins the cluster's pod network", m.to_string())),
     }
     for (key, mode, host) in [("pid", &svc.pid, &mut p.host_pid), ("ipc", &svc.ipc, &mut p.host_ipc)] {
         match mode.as_deref() {
@@ -395,43 +400,54 @@ struct Deploy {
 impl Deploy {
     fn read(cx: &mut Cx, s: &str, svc: &Service) -> Deploy {
         let mut d = Deploy { labels: IndexMap::new(), node_selector: IndexMap::new() };
-        let Some(m) = svc.deploy.as_ref().map(|d| &d.other) else { return d };
-        for (k, v) in m {
-            let at = format!("deploy.{k}");
-            match k.as_str() {
-                "replicas" => {}
-                "mode" if v.as_str() == Some("replicated") => {}
-                "mode" => cx.warn(s, &at, format!("{v} is not kept: a Deployment runs `replicas` pods (a DaemonSet would run one per node)")),
-                "endpoint_mode" if v.as_str() == Some("vip") => {}
-                "labels" => d.labels = string_map(v),
-                "restart_policy" if v.is_object() => {
-                    for (rk, rv) in v.as_object().into_iter().flatten() {
-                        if rk != "condition" || rv.as_str() != Some("any") {
-                            cx.warn(s, &format!("{at}.{rk}"), format!("{rv} is not kept: the pods of a Deployment always restart"));
-                        }
-                    }
+        let Some(dep) = svc.deploy.as_ref() else { return d };
+        if let Some(m) = dep.mode.filter(|m| *m != DeployMode::Replicated) {
+            cx.warn(s, "deploy.mode", format!("{} is not kept: a Deployment runs `replicas` pods (a DaemonSet would run one per node)", written(&m)));
+        }
+        if dep.endpoint_mode.is_some_and(|m| m != EndpointMode::Vip) {
+            cx.warn(s, "deploy.endpoint_mode", "not kept: Kubernetes is not given it (see docs/kubernetes.md)");
+        }
+        d.labels = dep.labels.clone();
+        if let Some(rp) = &dep.restart_policy {
+            let kept = [
+                ("condition", rp.condition.filter(|c| *c != RestartCondition::Any).map(|c| written(&c))),
+                ("delay", rp.delay.map(|v| written(&v))),
+                ("max_attempts", rp.max_attempts.map(|v| v.to_string())),
+                ("window", rp.window.map(|v| written(&v))),
+            ];
+            for (k, v) in kept {
+                if let Some(v) = v {
+                    cx.warn(s, &format!("deploy.restart_policy.{k}"), format!("{v} is not kept: the pods of a Deployment always restart"));
                 }
-                "placement" if v.is_object() => {
-                    for (pk, pv) in v.as_object().into_iter().flatten() {
-                        let constraints = pv.as_array().filter(|_| pk == "constraints");
-                        for c in constraints.into_iter().flatten() {
-                            match c.as_str().and_then(node_selector) {
-                                Some((label, value)) => {
-                                    d.node_selector.insert(label, value);
-                                }
-                                None => cx.warn(s, &format!("{at}.constraints"), format!("{c} is not kept: only `node.labels.X == Y` and `node.hostname == Y` become node selectors")),
-                            }
-                        }
-                        if constraints.is_none() {
-                            cx.warn(s, &format!("{at}.{pk}"), "not kept: only constraints become node selectors");
-                        }
+            }
+        }
+        if let Some(p) = &dep.placement {
+            for c in &p.constraints {
+                match node_selector(c) {
+                    Some((label, value)) => {
+                        d.node_selector.insert(label, value);
                     }
+                    None => cx.warn(s, "deploy.placement.constraints", format!("{c:?} is not kept: only `node.labels.X == Y` and `node.hostname == Y` become node selectors")),
                 }
-                _ => cx.warn(s, &at, "not kept: Kubernetes is not given it (see docs/kubernetes.md)"),
+            }
+            for (k, set) in [("preferences", !p.preferences.is_empty()), ("max_replicas_per_node", p.max_replicas_per_node.is_some())] {
+                if set {
+                    cx.warn(s, &format!("deploy.placement.{k}"), "not kept: only constraints become node selectors");
+                }
+            }
+        }
+        for (k, set) in [("update_config", dep.update_config.is_some()), ("rollback_config", dep.rollback_config.is_some())] {
+            if set {
+                cx.warn(s, &format!("deploy.{k}"), "not kept: Kubernetes is not given it (see docs/kubernetes.md)");
             }
         }
         d
     }
+}
+
+/// A value as Compose writes it, quoted (`"global"`, `"5s"`), for warnings.
+fn written<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
 }
 
 /// `node.labels.disk == ssd` → (`disk`, `ssd`); `node.hostname == n1` → (`kubernetes.io/hostname`, `n1`).
@@ -445,17 +461,6 @@ fn node_selector(c: &str) -> Option<(String, String)> {
     };
     (names::valid_key(&label) && names::valid_label_value(rhs)).then(|| (label, rhs.to_string()))
 }
-
-/// A map, or a list of `k=v`, of strings.
-fn string_map(v: &Value) -> IndexMap<String, String> {
-    let text = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
-    match v {
-        Value::Object(m) => m.iter().map(|(k, v)| (k.clone(), if v.is_null() { String::new() } else { text(v) })).collect(),
-        Value::Array(a) => a.iter().map(text).map(|e| e.split_once('=').map_or((e.clone(), String::new()), |(k, v)| (k.into(), v.into()))).collect(),
-        _ => IndexMap::new(),
-    }
-}
-
 /// The service's `annotations:`, onto the pod template.
 fn annotations(cx: &mut Cx, s: &str, svc: &Service) -> IndexMap<String, String> {
     let mut out = IndexMap::new();

@@ -382,11 +382,12 @@ fn command(inst: &Instruction, shell: &[String]) -> Vec<String> {
 /// `HEALTHCHECK [--interval=..] CMD ...` / `HEALTHCHECK NONE` as the image's healthcheck
 /// (shell form becomes CMD-SHELL, as Docker records it).
 fn healthcheck(inst: &Instruction, kind: &str) -> Result<crate::compose::model::Healthcheck, String> {
+    let flag = |name: &str| inst.flag(name).map(|d| d.parse().map_err(|e| format!("HEALTHCHECK: --{name}: {e}"))).transpose();
     let mut h = crate::compose::model::Healthcheck {
-        interval: inst.flag("interval").map(String::from),
-        timeout: inst.flag("timeout").map(String::from),
-        start_period: inst.flag("start-period").map(String::from),
-        start_interval: inst.flag("start-interval").map(String::from),
+        interval: flag("interval")?,
+        timeout: flag("timeout")?,
+        start_period: flag("start-period")?,
+        start_interval: flag("start-interval")?,
         ..Default::default()
     };
     if let Some(r) = inst.flag("retries") {

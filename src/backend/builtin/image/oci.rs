@@ -49,7 +49,7 @@ pub fn docker_healthcheck(bytes: &[u8]) -> Option<crate::compose::model::Healthc
     if hc.test.is_empty() {
         return None;
     }
-    let dur = |ns: Option<u64>| ns.filter(|n| *n > 0).map(|n| format!("{}ms", n / 1_000_000));
+    let dur = |ns: Option<u64>| ns.filter(|n| *n > 0).map(|n| crate::compose::model::Duration(std::time::Duration::from_nanos(n)));
     Some(crate::compose::model::Healthcheck {
         test: hc.test,
         interval: dur(hc.interval),
@@ -104,9 +104,7 @@ pub fn from_oci(config: &ImageConfiguration) -> ImageConfig {
 pub fn config_blob(config: &ImageConfig, diff_ids: &[String]) -> Result<Vec<u8>> {
     let mut json = serde_json::to_value(to_oci(config, diff_ids)).map_err(|e| ImageError::Other(e.to_string()))?;
     if let (Some(h), Some(c)) = (&config.healthcheck, json.get_mut("config").and_then(|c| c.as_object_mut())) {
-        let ns = |d: &Option<String>| {
-            d.as_deref().and_then(crate::compose::model::parse_duration).map(|d| d.as_nanos() as u64)
-        };
+        let ns = |d: &Option<crate::compose::model::Duration>| d.map(|d| d.0.as_nanos() as u64);
         let mut hc = serde_json::json!({ "Test": h.test });
         for (key, value) in [("Interval", ns(&h.interval)), ("Timeout", ns(&h.timeout)), ("StartPeriod", ns(&h.start_period)), ("StartInterval", ns(&h.start_interval))] {
             if let Some(v) = value {
@@ -200,7 +198,7 @@ mod tests {
             "config":{"Healthcheck":{"Test":["CMD-SHELL","true"],"Interval":2000000000,"Retries":3}}}"#;
         let h = docker_healthcheck(raw).unwrap();
         assert_eq!(h.test, ["CMD-SHELL", "true"]);
-        assert_eq!(h.interval.as_deref(), Some("2000ms"));
+        assert_eq!(h.interval.map(|d| d.to_string()).as_deref(), Some("2s"));
         assert_eq!(h.retries, Some(3));
         assert!(h.timeout.is_none());
         assert!(docker_healthcheck(br#"{"config":{}}"#).is_none());
@@ -208,7 +206,7 @@ mod tests {
         let blob = config_blob(&config, &["bb".into()]).unwrap();
         let back = docker_healthcheck(&blob).unwrap();
         assert_eq!(back.test, ["CMD-SHELL", "true"]);
-        assert_eq!(back.interval.as_deref(), Some("2000ms"));
+        assert_eq!(back.interval.map(|d| d.to_string()).as_deref(), Some("2s"));
     }
 
     #[test]
