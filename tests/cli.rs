@@ -260,9 +260,35 @@ fn compose_environment(b: &'static str) {
     assert!(text.contains(&format!("Network {}_default  Removed", s.project)), "{text}");
 }
 
+/// `down -v` removes the file's own volumes, as Compose: not one that left the file or
+/// became `external`, even with the project's label (its data is kept).
+fn down_v_removes_only_the_files_volumes(b: &'static str) {
+    let s = Stack::new(
+        b,
+        "downvols",
+        "services:\n  a:\n    image: busybox:latest\n    init: true\n    command: sleep 3600\n    volumes: [keep:/k, gone:/g, ext:/e]\nvolumes:\n  keep: {}\n  gone: {}\n  ext: {}\n",
+    );
+    s.ok(&["up", "-d"]);
+    let volumes = || {
+        let mut v: Vec<String> = s.ok(&["volume", "ls", "-q"]).lines().map(str::to_string).filter(|n| n.starts_with(&s.project)).collect();
+        v.sort();
+        v
+    };
+    let p = &s.project;
+    assert_eq!(volumes(), [format!("{p}_ext"), format!("{p}_gone"), format!("{p}_keep")]);
+    s.write(
+        "docker-compose.yml",
+        &format!("services:\n  a:\n    image: busybox:latest\n    init: true\n    command: sleep 3600\n    volumes: [gone:/g]\nvolumes:\n  gone: {{}}\n  ext:\n    external: true\n    name: {p}_ext\n"),
+    );
+    s.ok(&["down", "-v", "-t", "1"]);
+    assert_eq!(volumes(), [format!("{p}_ext"), format!("{p}_keep")], "down -v removed a volume that is not the file's own");
+    s.ok(&["volume", "rm", &format!("{p}_ext"), &format!("{p}_keep")]);
+}
+
 on_both_backends!(
     compose_spellings,
     compose_environment,
+    down_v_removes_only_the_files_volumes,
     up_ps_logs_down,
     exec_and_run,
     scale_numbers,

@@ -94,11 +94,11 @@ fn values_decide_for_keys_that_depend_on_them() {
 
 #[test]
 fn one_warning_per_key_and_none_for_services_left_out() {
-    let text = "services:\n  web:\n    image: busybox\n    logging:\n      driver: json-file\n      options: {max-size: 1m}\n  tool:\n    image: busybox\n    profiles: [tools]\n    storage_opt: {size: 1G}\n";
+    let text = "services:\n  web:\n    image: busybox\n    logging:\n      driver: json-file\n      options: {max-size: 1m, tag: web}\n  tool:\n    image: busybox\n    profiles: [tools]\n    storage_opt: {size: 1G}\n";
     let (res, warnings) = load(text, Backend::Builtin, false);
     assert!(res.is_ok(), "{res:?}");
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(warnings[0].contains("docker-compose.yml:4: services.web.logging: not applied"), "{warnings:?}");
+    assert!(warnings[0].contains("docker-compose.yml:6: services.web.logging.options: not applied"), "{warnings:?}");
     // A refused sub-key under a warned key is still refused.
     let text = "services:\n  web:\n    image: busybox\n    deploy:\n      resources:\n        limits: {memory: 1g}\n        reservations:\n          devices: [{capabilities: [gpu]}]\n";
     let (res, _) = load(text, Backend::Docker, false);
@@ -107,10 +107,15 @@ fn one_warning_per_key_and_none_for_services_left_out() {
 
 #[test]
 fn legacy_keys_are_judged_too() {
-    let text = "web:\n  image: busybox\n  log_driver: syslog\n";
+    let text = "web:\n  image: busybox\n  log_driver: syslog\n  log_opt: {max-size: 1m, tag: web}\n";
     let (res, warnings) = load(text, Backend::Docker, false);
+    assert!(res.is_ok() && warnings.is_empty(), "{res:?} {warnings:?}");
+    let (res, _) = load(text, Backend::Builtin, false);
+    let err = res.unwrap_err();
+    assert!(err.contains("docker-compose.yml:3") && err.contains("services.web.log_driver: refused"), "{err}");
+    let (res, warnings) = load("web:\n  image: busybox\n  log_opt: {max-size: 1m, tag: web}\n", Backend::Builtin, false);
     assert!(res.is_ok(), "{res:?}");
-    assert!(warnings.iter().any(|w| w.contains("docker-compose.yml:3: services.web.log_driver: not applied by the Docker backend")), "{warnings:?}");
+    assert!(warnings.iter().any(|w| w.contains("docker-compose.yml:3: services.web.log_opt: not applied")), "{warnings:?}");
 }
 
 // ---- through the binary, on both engines -----------------------------------------------

@@ -24,6 +24,11 @@ fn eventually(what: &str, f: impl Fn() -> bool) {
     }
 }
 
+/// Every capability a privileged process gets: the host's bounding set.
+fn host_capbnd() -> String {
+    std::fs::read_to_string("/proc/self/status").unwrap().lines().find_map(|l| l.strip_prefix("CapBnd:").map(|v| v.trim().to_string())).unwrap()
+}
+
 const POST_START: &str = r#"
 services:
   web:
@@ -37,6 +42,8 @@ services:
           GREETING: hello
       - command: sh -c 'id -u >> /data/started'
         user: "65534"
+      - command: sh -c 'grep CapEff /proc/self/status | cut -f2 >> /data/started'
+        privileged: true
   after:
     image: busybox
     depends_on: [web]
@@ -52,7 +59,8 @@ volumes:
 fn post_start_runs_before_dependants(backend: &'static str) {
     let s = Stack::new(backend, "hookpoststart", POST_START);
     s.ok(&["up", "-d"]);
-    let want = "hello /tmp\n65534\n";
+    let want = format!("hello /tmp\n65534\n{}\n", host_capbnd());
+    let want = want.as_str();
     assert_eq!(s.cat("web", "/data/started").as_deref(), Some(want));
     eventually("the dependant's copy", || s.cat("after", "/data/seen-by-dependant").is_some());
     assert_eq!(s.cat("after", "/data/seen-by-dependant").as_deref(), Some(want));
@@ -90,10 +98,14 @@ services:
     stop_grace_period: 1s
     volumes: [marks:/marks]
     post_start:
-      - command: ["sh", "-c", "echo start >> /marks/log"]
+      - command: ["sh", "-c", "chmod 777 /marks; echo start >> /marks/log; chmod 666 /marks/log"]
     pre_stop:
-      - command: ["sh", "-c", "echo stop-$$WHICH >> /marks/log"]
+      - command: ["sh", "-c", "echo stop-$$WHICH >> /marks/log; echo $$(id -u) $$(pwd) > /marks/prestop-as"]
         environment: [WHICH=one]
+        user: "65534"
+        working_dir: /tmp
+      - command: ["sh", "-c", "grep CapEff /proc/self/status | cut -f2 > /marks/prestop-caps"]
+        privileged: true
 volumes:
   marks: {}
 "#;
@@ -111,6 +123,9 @@ fn pre_stop_runs_before_stop_and_down(backend: &'static str) {
     s.ok(&["restart"]);
     s.ok(&["down"]);
     assert_eq!(cat_in_one_off(&s, "web", "/marks/log"), "start\nstop-one\nstart\nstop-one\nstart\nstop-one\n");
+    // Each hook with its own user, working directory and privileges.
+    assert_eq!(cat_in_one_off(&s, "web", "/marks/prestop-as"), "65534 /tmp\n");
+    assert_eq!(cat_in_one_off(&s, "web", "/marks/prestop-caps"), format!("{}\n", host_capbnd()));
 }
 
 /// Scaling down stops the removed replica through `pre_stop`, as Compose's

@@ -72,11 +72,11 @@ const OBSERVED: &[(&str, &[&str], &[&str])] = &[
     ("services.*.deploy.replicas", &[MODEL_B], &[MODEL_D]),
     ("services.*.deploy.resources", &["deploy_resources::builtin::limits_and_reservation_are_applied"], &["deploy_resources::docker::limits_and_reservation_are_applied"]),
     ("services.*.deploy.resources.limits", &["deploy_resources::builtin::limits_and_reservation_are_applied"], &["deploy_resources::docker::limits_and_reservation_are_applied"]),
-    ("services.*.deploy.resources.limits.cpus", &["deploy_resources::builtin::deploy_limits_override_the_service_keys"], &["deploy_resources::docker::deploy_limits_override_the_service_keys"]),
-    ("services.*.deploy.resources.limits.memory", &["deploy_resources::builtin::deploy_limits_override_the_service_keys"], &["deploy_resources::docker::deploy_limits_override_the_service_keys"]),
-    ("services.*.deploy.resources.limits.pids", &["deploy_resources::builtin::deploy_limits_override_the_service_keys"], &["deploy_resources::docker::deploy_limits_override_the_service_keys"]),
+    ("services.*.deploy.resources.limits.cpus", &["deploy_resources::builtin::deploy_limits_twin_the_service_keys"], &["deploy_resources::docker::deploy_limits_twin_the_service_keys"]),
+    ("services.*.deploy.resources.limits.memory", &["deploy_resources::builtin::deploy_limits_twin_the_service_keys"], &["deploy_resources::docker::deploy_limits_twin_the_service_keys"]),
+    ("services.*.deploy.resources.limits.pids", &["deploy_resources::builtin::deploy_limits_twin_the_service_keys"], &["deploy_resources::docker::deploy_limits_twin_the_service_keys"]),
     ("services.*.deploy.resources.reservations", &["deploy_resources::builtin::limits_and_reservation_are_applied"], &["deploy_resources::docker::limits_and_reservation_are_applied"]),
-    ("services.*.deploy.resources.reservations.memory", &["deploy_resources::builtin::deploy_limits_override_the_service_keys"], &["deploy_resources::docker::deploy_limits_override_the_service_keys"]),
+    ("services.*.deploy.resources.reservations.memory", &["deploy_resources::builtin::deploy_limits_twin_the_service_keys"], &["deploy_resources::docker::deploy_limits_twin_the_service_keys"]),
     ("services.*.develop", &["watch::builtin::watch_sync"], &["watch::docker::watch_sync"]),
     ("services.*.develop.watch", &["watch::builtin::watch_sync"], &["watch::docker::watch_sync"]),
     ("services.*.develop.watch[].action", &["watch::builtin::watch_sync", "watch::builtin::watch_rebuild_restart"], &["watch::docker::watch_sync", "watch::docker::watch_rebuild_restart"]),
@@ -229,6 +229,34 @@ const OBSERVED: &[(&str, &[&str], &[&str])] = &[
     ("secrets.*.external", &[VOL_B], &[VOL_D]),
     ("secrets.*.file", &[VOL_B, "secrets::builtin::secrets_and_configs_reach_the_container"], &[VOL_D, "secrets::docker::secrets_and_configs_reach_the_container"]),
     ("secrets.*.name", &[MODEL_B], &[MODEL_D]),
+    // Merged from the other branches of issue #18.
+    ("services.*.logging", &["logging::builtin::rotation_keeps_the_newest_lines_in_order", "logging::builtin::driver_none_keeps_nothing_and_logs_warns"], &["logging::docker::rotation_keeps_the_newest_lines_in_order", "logging::docker::driver_none_keeps_nothing_and_logs_warns", "logging::docker_log_config_is_what_compose_sets"]),
+    ("services.*.logging.driver", &["logging::builtin::driver_none_keeps_nothing_and_logs_warns", "logging::builtin::unknown_driver_is_refused"], &["logging::docker::driver_none_keeps_nothing_and_logs_warns", "logging::docker_log_config_is_what_compose_sets"]),
+    ("services.*.logging.options", &["logging::builtin::rotation_keeps_the_newest_lines_in_order"], &["logging::docker::rotation_keeps_the_newest_lines_in_order", "logging::docker_log_config_is_what_compose_sets"]),
+    ("services.*.log_driver", &["logging::builtin::legacy_log_driver_and_log_opt"], &["logging::docker::legacy_log_driver_and_log_opt", "logging::docker_log_config_is_what_compose_sets"]),
+    ("services.*.log_opt", &["logging::builtin::legacy_log_driver_and_log_opt"], &["logging::docker::legacy_log_driver_and_log_opt", "logging::docker_log_config_is_what_compose_sets"]),
+    ("services.*.mac_address", &["compose_keys_netcg::builtin::mac_address"], &["compose_keys_netcg::docker::mac_address"]),
+    ("services.*.networks.*.mac_address", &["compose_keys_netcg::builtin::mac_address_per_network"], &["compose_keys_netcg::docker::mac_address_per_network"]),
+    ("services.*.oom_score_adj", &["compose_keys_netcg::builtin::oom_score_adj"], &["compose_keys_netcg::docker::oom_score_adj"]),
+    ("services.*.cgroup_parent", &["compose_keys_netcg::builtin::cgroup_parent"], &["compose_keys_netcg::docker::cgroup_parent"]),
+    ("volumes.*.driver_opts", &["compose_keys_netcg::builtin::volume_bind_device", "compose_keys_netcg::builtin::volume_tmpfs"], &["compose_keys_netcg::docker::volume_bind_device", "compose_keys_netcg::docker::volume_tmpfs"]),
+    ("services.*.attach", &["compose_keys_hooks::builtin::attach_false_is_left_out"], &["compose_keys_hooks::docker::attach_false_is_left_out"]),
+    ("services.*.label_file", &["compose_keys_hooks::builtin::label_file_labels_the_container"], &["compose_keys_hooks::docker::label_file_labels_the_container"]),
+    ("services.*.deploy.restart_policy", &["deploy_restart::builtin::on_failure_with_max_attempts_restarts_twice_then_stays_exited", "deploy_restart::builtin::condition_none_overrides_restart_always"], &["deploy_restart::docker::on_failure_with_max_attempts_restarts_twice_then_stays_exited", "deploy_restart::docker::condition_none_overrides_restart_always"]),
+    ("services.*.deploy.restart_policy.condition", &["deploy_restart::builtin::condition_none_overrides_restart_always"], &["deploy_restart::docker::condition_none_overrides_restart_always"]),
+    ("services.*.deploy.restart_policy.max_attempts", &["deploy_restart::builtin::on_failure_with_max_attempts_restarts_twice_then_stays_exited"], &["deploy_restart::docker::on_failure_with_max_attempts_restarts_twice_then_stays_exited"]),
+    ("services.*.post_start", &["compose_keys_hooks::builtin::post_start_runs_before_dependants", "compose_keys_hooks::builtin::failing_post_start_fails_up"], &["compose_keys_hooks::docker::post_start_runs_before_dependants", "compose_keys_hooks::docker::failing_post_start_fails_up"]),
+    ("services.*.post_start[].command", &["compose_keys_hooks::builtin::post_start_runs_before_dependants", "compose_keys_hooks::builtin::failing_post_start_fails_up"], &["compose_keys_hooks::docker::post_start_runs_before_dependants", "compose_keys_hooks::docker::failing_post_start_fails_up"]),
+    ("services.*.post_start[].environment", &["compose_keys_hooks::builtin::post_start_runs_before_dependants"], &["compose_keys_hooks::docker::post_start_runs_before_dependants"]),
+    ("services.*.post_start[].privileged", &["compose_keys_hooks::builtin::post_start_runs_before_dependants"], &["compose_keys_hooks::docker::post_start_runs_before_dependants"]),
+    ("services.*.post_start[].user", &["compose_keys_hooks::builtin::post_start_runs_before_dependants"], &["compose_keys_hooks::docker::post_start_runs_before_dependants"]),
+    ("services.*.post_start[].working_dir", &["compose_keys_hooks::builtin::post_start_runs_before_dependants"], &["compose_keys_hooks::docker::post_start_runs_before_dependants"]),
+    ("services.*.pre_stop", &["compose_keys_hooks::builtin::pre_stop_runs_before_stop_and_down", "compose_keys_hooks::builtin::pre_stop_runs_on_scale_down_not_recreate", "compose_keys_hooks::builtin::failing_pre_stop_keeps_the_container"], &["compose_keys_hooks::docker::pre_stop_runs_before_stop_and_down", "compose_keys_hooks::docker::pre_stop_runs_on_scale_down_not_recreate", "compose_keys_hooks::docker::failing_pre_stop_keeps_the_container"]),
+    ("services.*.pre_stop[].command", &["compose_keys_hooks::builtin::pre_stop_runs_before_stop_and_down", "compose_keys_hooks::builtin::pre_stop_runs_on_scale_down_not_recreate", "compose_keys_hooks::builtin::failing_pre_stop_keeps_the_container"], &["compose_keys_hooks::docker::pre_stop_runs_before_stop_and_down", "compose_keys_hooks::docker::pre_stop_runs_on_scale_down_not_recreate", "compose_keys_hooks::docker::failing_pre_stop_keeps_the_container"]),
+    ("services.*.pre_stop[].environment", &["compose_keys_hooks::builtin::pre_stop_runs_before_stop_and_down"], &["compose_keys_hooks::docker::pre_stop_runs_before_stop_and_down"]),
+    ("services.*.pre_stop[].privileged", &["compose_keys_hooks::builtin::pre_stop_runs_before_stop_and_down"], &["compose_keys_hooks::docker::pre_stop_runs_before_stop_and_down"]),
+    ("services.*.pre_stop[].user", &["compose_keys_hooks::builtin::pre_stop_runs_before_stop_and_down"], &["compose_keys_hooks::docker::pre_stop_runs_before_stop_and_down"]),
+    ("services.*.pre_stop[].working_dir", &["compose_keys_hooks::builtin::pre_stop_runs_before_stop_and_down"], &["compose_keys_hooks::docker::pre_stop_runs_before_stop_and_down"]),
 ];
 
 // ---- filled by the lead at merge ------------------------------------------------------
@@ -236,34 +264,6 @@ const OBSERVED: &[(&str, &[&str], &[&str])] = &[
 /// tests: the lead moves each into OBSERVED with those tests when merging, then empties
 /// this list. Until then the meta-test checks only that they are rows.
 const AT_MERGE: &[&str] = &[
-    "services.*.logging",
-    "services.*.logging.driver",
-    "services.*.logging.options",
-    "services.*.log_driver",
-    "services.*.log_opt",
-    "services.*.mac_address",
-    "services.*.oom_score_adj",
-    "services.*.cgroup_parent",
-    "volumes.*.driver_opts",
-    "services.*.post_start",
-    "services.*.post_start[].command",
-    "services.*.post_start[].environment",
-    "services.*.post_start[].privileged",
-    "services.*.post_start[].user",
-    "services.*.post_start[].working_dir",
-    "services.*.pre_stop",
-    "services.*.pre_stop[].command",
-    "services.*.pre_stop[].environment",
-    "services.*.pre_stop[].privileged",
-    "services.*.pre_stop[].user",
-    "services.*.pre_stop[].working_dir",
-    "services.*.attach",
-    "services.*.label_file",
-    "services.*.deploy.restart_policy",
-    "services.*.deploy.restart_policy.condition",
-    "services.*.deploy.restart_policy.delay",
-    "services.*.deploy.restart_policy.max_attempts",
-    "services.*.deploy.restart_policy.window",
     "services.*.devices[].source",
     "services.*.devices[].target",
     "services.*.devices[].permissions",
@@ -1275,7 +1275,7 @@ fn watch_exec_keys(backend: &'static str) {
 }
 
 /// File modes written as YAML octal (`0o400`) mean what they say, as in Docker Compose
-/// (yaml.v3 reads `0o400` as 256): for a secret, a config and a tmpfs mount.
+/// (yaml.v3 reads `0o400` as 256): for a config and a tmpfs mount.
 fn octal_modes(backend: &'static str) {
     let s = Stack::new(
         backend,
@@ -1283,8 +1283,12 @@ fn octal_modes(backend: &'static str) {
         "services:\n  m:\n    image: busybox\n    command: sleep 300\n    volumes:\n      - type: tmpfs\n        target: /scratch\n        tmpfs:\n          mode: 0o1770\n    configs:\n      - source: c\n        mode: 0o400\n    secrets:\n      - source: s\n        mode: 0o400\nconfigs:\n  c:\n    content: c\nsecrets:\n  s:\n    file: ./s.txt\n",
     );
     s.write("s.txt", "s\n");
-    s.ok(&["up", "-d"]);
-    assert_eq!(sh(&s, "m", "stat -c '%a' /scratch /c /run/secrets/s"), "1770\n400\n400\n", "{backend}");
+    // A `file:` secret is bind-mounted as it is (0644 here), with Compose's warning.
+    std::fs::set_permissions(s.path().join("s.txt"), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let out = s.hoist(&["up", "-d"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("services.m.secrets: s is a file, bind-mounted as it is: `uid`, `gid` and `mode` are not supported"), "{}", text(&out));
+    assert_eq!(sh(&s, "m", "stat -c '%a' /scratch /c /run/secrets/s"), "1770\n400\n644\n", "{backend}");
 }
 
 /// healthcheck.timeout: a 5 s check with a 1 s timeout fails; the container still stops.

@@ -457,3 +457,25 @@ fn deploy_restart_policy_is_the_containers_policy_as_in_compose() {
     assert_eq!(policy("{restart_policy: {delay: 5s}}"), Some(RestartPolicy::No), "no condition is the engine's empty policy");
     assert_eq!(policy("{replicas: 1}"), Some(RestartPolicy::Always), "`restart` when deploy has no restart_policy");
 }
+
+#[test]
+fn twin_keys_with_distinct_values_and_values_the_engine_refuses_are_refused_at_load() {
+    for (text, line, says) in [
+        ("scale: 2\n    deploy: {replicas: 3}\n", 4, "can't set distinct values on 'scale' and 'deploy.replicas'"),
+        ("cpus: 0.5\n    deploy: {resources: {limits: {cpus: '1'}}}\n", 4, "'cpus' and 'deploy.resources.limits.cpus'"),
+        ("mem_limit: 1g\n    deploy: {resources: {limits: {memory: 2g}}}\n", 4, "'mem_limit' and 'deploy.resources.limits.memory'"),
+        ("pids_limit: 10\n    deploy: {resources: {limits: {pids: 20}}}\n", 4, "'pids_limit' and 'deploy.resources.limits.pids'"),
+        ("network_mode: host\n    mac_address: 02:42:ac:11:00:99\n", 5, "mac_address cannot be set with network_mode: host"),
+        ("mac_address: '+2:42:ac:11:00:99'\n", 4, "invalid MAC address"),
+        ("stop_grace_period: inf\n", 4, "invalid duration"),
+        ("stop_grace_period: 1e400\n", 4, "invalid duration"),
+        ("healthcheck: {test: [CMD, 'true'], interval: 99999999999999999999h}\n", 4, "invalid duration"),
+    ] {
+        let e = err(&format!("services:\n  a:\n    image: x\n    {text}"));
+        assert_eq!(e.line, Some(line), "{text}: {e}");
+        assert!(e.message.contains(says), "{text}: {}", e.message);
+    }
+    // The same value twice is one value; `deploy.replicas` alone is the scale.
+    let p = one("services:\n  a:\n    image: x\n    scale: 2\n    deploy: {replicas: 2}\n  b:\n    image: x\n    deploy: {replicas: 3}\n").unwrap();
+    assert_eq!((p.services["a"].replicas(), p.services["b"].replicas()), (2, 3));
+}

@@ -81,11 +81,19 @@ fn limits_and_reservation_are_applied(backend: &'static str) {
     assert_eq!(applied(&s, "a"), EXPECTED);
 }
 
-fn deploy_limits_override_the_service_keys(backend: &'static str) {
+fn deploy_limits_twin_the_service_keys(backend: &'static str) {
+    // Two values for one limit are refused, as Docker Compose (compose-go) refuses them...
     let s = Stack::new(
         backend,
         "deployover",
-        "services:\n  a:\n    image: busybox\n    command: sleep 300\n    mem_limit: 128m\n    cpus: 1.5\n    pids_limit: 50\n    mem_reservation: 16m\n    deploy:\n      resources:\n        limits: {memory: 64M, cpus: '0.5', pids: 100}\n        reservations: {memory: 32M}\n",
+        "services:\n  a:\n    image: busybox\n    command: sleep 300\n    mem_limit: 128m\n    deploy:\n      resources:\n        limits: {memory: 64M}\n",
+    );
+    let out = s.hoist(&["up", "-d"]);
+    common::assert_refused(&out, &["docker-compose.yml:5", "can't set distinct values on 'mem_limit' and 'deploy.resources.limits.memory'"]);
+    // ...and the same value twice is that value.
+    s.write(
+        "docker-compose.yml",
+        "services:\n  a:\n    image: busybox\n    command: sleep 300\n    mem_limit: 64m\n    cpus: 0.5\n    pids_limit: 100\n    mem_reservation: 32m\n    deploy:\n      resources:\n        limits: {memory: 64M, cpus: '0.5', pids: 100}\n        reservations: {memory: 32M}\n",
     );
     s.ok(&["up", "-d"]);
     assert_eq!(applied(&s, "a"), EXPECTED);
@@ -102,7 +110,7 @@ fn service_keys_alone_are_applied(backend: &'static str) {
     assert_eq!(applied(&s, "a"), EXPECTED);
 }
 
-on_both_backends!(limits_and_reservation_are_applied, deploy_limits_override_the_service_keys, service_keys_alone_are_applied);
+on_both_backends!(limits_and_reservation_are_applied, deploy_limits_twin_the_service_keys, service_keys_alone_are_applied);
 
 #[test]
 fn bad_resource_values_name_their_place() {

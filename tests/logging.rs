@@ -96,6 +96,23 @@ fn driver_none_keeps_nothing_and_logs_warns(backend: &'static str) {
     assert_eq!(stderr.matches("does not support reading").count(), 1, "{stderr}");
 }
 
+/// The v1 spellings `log_driver` and `log_opt` are `logging`: rotation by size, as above.
+fn legacy_log_driver_and_log_opt(backend: &'static str) {
+    let s = Stack::new(
+        backend,
+        "loglegacy",
+        "job:\n  image: busybox\n  command: [\"sh\", \"-c\", \"for i in $$(seq 1 3000); do echo line-$$i-padding-padding-padding; done\"]\n  log_driver: json-file\n  log_opt:\n    max-size: 20k\n    max-file: \"2\"\n",
+    );
+    s.ok(&["up", "-d"]);
+    let out = s.hoist(&["wait", "job"]);
+    assert!(out.status.success(), "wait: {}", String::from_utf8_lossy(&out.stderr));
+    let id = s.ps_q(&["-a", "job"]).remove(0);
+    let files = log_files(&s, &id);
+    assert_eq!(files.len(), 2, "rotated to 2 files: {files:?}");
+    let logs = s.ok(&["logs", "--no-color", "--no-log-prefix", "job"]);
+    assert!(logs.ends_with("line-3000-padding-padding-padding\n") && !logs.contains("line-1-padding"), "{}", &logs[logs.len().saturating_sub(200)..]);
+}
+
 fn unknown_driver_is_refused(backend: &'static str) {
     let s = Stack::new(backend, "logbogus", "services:\n  job:\n    image: busybox\n    command: [\"true\"]\n    logging:\n      driver: bogus-driver\n");
     let err = s.fails(&["up", "-d"]);
@@ -122,11 +139,13 @@ fn bad_options_are_refused_with_their_line(backend: &'static str) {
         let s = Stack::new(backend, "logbadopt", &format!("services:\n  job:\n    image: busybox\n    logging:\n      options:\n        {option}\n"));
         let out = s.hoist(&["up", "-d"]);
         common::assert_refused(&out, &["docker-compose.yml:6", message]);
+        // `ps` reads the file too (and refuses it, as Compose): ask with a good one.
+        s.write("docker-compose.yml", "services:\n  job:\n    image: busybox\n");
         assert_eq!(s.ps_q(&["-a"]), Vec::<String>::new(), "nothing created for {option}");
     }
 }
 
-on_both_backends!(rotation_keeps_the_newest_lines_in_order, driver_none_keeps_nothing_and_logs_warns, unknown_driver_is_refused, bad_options_are_refused_with_their_line);
+on_both_backends!(rotation_keeps_the_newest_lines_in_order, legacy_log_driver_and_log_opt, driver_none_keeps_nothing_and_logs_warns, unknown_driver_is_refused, bad_options_are_refused_with_their_line);
 
 /// HostConfig.LogConfig as docker-compose 1.29 sets it for the same file (v1's
 /// `log_driver`/`log_opt` included).

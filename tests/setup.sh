@@ -25,6 +25,8 @@ command -v gcc >/dev/null || need+=(gcc)
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || need+=(libc6-dev)
 # tests/hostile/devices.rs lists the BPF device filter attached to a container's cgroup.
 command -v bpftool >/dev/null || need+=(bpftool)
+# tests/logging.rs compares with docker-compose 1.29, the reference.
+command -v docker-compose >/dev/null || need+=(docker-compose)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   apt-get update -qq

@@ -50,7 +50,9 @@ pub(super) fn parse_time(s: &str) -> Result<DateTime<Utc>> {
         return Ok(t.with_timezone(&Utc));
     }
     let d: crate::compose::model::Duration = s.parse().ok().with_context(|| format!("invalid time {s:?}: use RFC 3339 or a duration like 42m"))?;
-    Ok(Utc::now() - chrono::Duration::from_std(d.0)?)
+    // A duration longer than the calendar reaches back means "from the beginning".
+    let back = chrono::Duration::from_std(d.0).ok();
+    Ok(back.and_then(|b| Utc::now().checked_sub_signed(b)).unwrap_or(DateTime::<Utc>::MIN_UTC))
 }
 
 impl Args {
@@ -77,6 +79,10 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     // Services with `attach: false` are left out unless named, as Docker Compose does.
     let services: Vec<String> =
         if a.services.is_empty() { ctx.project.services.iter().filter(|(_, s)| s.attached()).map(|(n, _)| n.clone()).collect() } else { a.services.clone() };
+    if services.is_empty() {
+        // Every service has `attach: false` (an empty list would mean all of them).
+        return Ok(0);
+    }
     let mut list = common::containers(&ctx, &services, true).await?;
     if let Some(i) = a.index {
         list.retain(|c| c.number == i);
@@ -89,7 +95,8 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
         return Ok(0);
     }
     tokio::select! {
-        r = follow(&ctx, &services, None, a.index, &opts, &mut printer, false) => r?,
+        // Ends once every container has stopped and its output is shown, as Compose's.
+        r = follow(&ctx, &services, None, a.index, &opts, &mut printer, true) => r?,
         _ = tokio::signal::ctrl_c() => {}
     }
     Ok(0)

@@ -48,8 +48,8 @@ pub struct Cli {
     /// Alternate working directory (default: the directory of the first file).
     #[arg(long, global = true, alias = "workdir")]
     project_directory: Option<PathBuf>,
-    /// Alternate environment files (repeatable).
-    #[arg(long = "env-file", global = true, env = "COMPOSE_ENV_FILES", value_delimiter = ',')]
+    /// Alternate environment files (repeatable; default: COMPOSE_ENV_FILES, comma-separated).
+    #[arg(long = "env-file", global = true)]
     env_files: Vec<PathBuf>,
     /// Profiles to enable (repeatable).
     #[arg(long = "profile", id = "profile", global = true)]
@@ -83,9 +83,10 @@ struct Parallel(Option<usize>);
 
 fn parse_parallel(s: &str) -> std::result::Result<Parallel, String> {
     match s.trim().parse::<i64>() {
-        Ok(-1) => Ok(Parallel(None)),
-        Ok(n) if n > 0 => Ok(Parallel(Some(n as usize))),
-        _ => Err(format!("{s:?} is not a number of operations (a positive number, or -1 for no limit)")),
+        // Compose limits only for a positive number: 0 and below are no limit.
+        Ok(n) if n > 0 => Ok(Parallel(usize::try_from(n).ok())),
+        Ok(_) => Ok(Parallel(None)),
+        Err(_) => Err(format!("{s:?} is not a number of operations (a positive number, or -1 for no limit)")),
     }
 }
 
@@ -290,7 +291,12 @@ pub fn main() -> i32 {
         cli_files: cli.files,
         project_name: cli.project_name,
         project_directory: cli.project_directory,
-        env_files: cli.env_files,
+        // The variable is a comma-separated list; the flag is one path each time, commas kept.
+        env_files: if cli.env_files.is_empty() {
+            std::env::var("COMPOSE_ENV_FILES").unwrap_or_default().split(',').filter(|f| !f.is_empty()).map(PathBuf::from).collect()
+        } else {
+            cli.env_files
+        },
         profiles: cli.profiles,
         backend_kind,
         parallel: cli.parallel.and_then(|p| p.0),

@@ -112,6 +112,8 @@ const fn both(path: &'static str, s: Status, note: &'static str) -> Key {
 // Reasons shared by several rows.
 const SWARM: Status = Warned("only a swarm uses it (`--backend swarm`); Docker Compose ignores it too");
 const WINDOWS: Status = Warned("Windows containers only; nothing to do on Linux");
+const RETRIES_ON_FAILURE: Status =
+    Refused("max_attempts goes with condition: on-failure only on one engine (Docker refuses a retry count with another policy; a swarm takes it)");
 const NOT_PASSED: Status = Warned("not passed to the engine yet");
 const NOT_BUILTIN: Status = Warned("not implemented by the built-in runtime yet");
 const BUILD_NOT_PASSED: Status = Warned("not passed to the builder yet");
@@ -191,6 +193,13 @@ fn every_item(n: &Node, f: impl Fn(&str) -> bool) -> bool {
         Val::Seq(items) => items.iter().all(|i| i.scalar_text().is_some_and(|s| f(&s))),
         _ => n.scalar_text().is_some_and(|s| f(&s)),
     }
+}
+
+/// `deploy.restart_policy` that one engine can take: a retry count (not 0) only with
+/// `on-failure`, as Docker Compose passes both to the engine, which refuses the rest.
+fn retries_fit(n: &Node) -> bool {
+    let retries = n.get("max_attempts").and_then(Node::scalar_text).is_some_and(|t| t != "0");
+    !retries || n.get("condition").and_then(Node::scalar_text).is_some_and(|c| c == "on-failure")
 }
 
 /// A logging driver the built-in runtime implements.
@@ -321,15 +330,15 @@ pub const KEYS: &[Key] = &[
     both("services.*.deploy.placement.max_replicas_per_node", SWARM, ""),
     both("services.*.deploy.placement.preferences", SWARM, ""),
     both("services.*.deploy.placement.preferences[].spread", SWARM, ""),
-    a("services.*.deploy.replicas", "taken as `scale`"),
+    a("services.*.deploy.replicas", "taken as `scale`; a different `scale` is refused, as in Docker Compose"),
     a("services.*.deploy.resources", "what each sub-key does is in its own row"),
     a("services.*.deploy.resources.limits", "what each sub-key does is in its own row"),
-    a("services.*.deploy.resources.limits.cpus", "overrides the service-level key, as in Docker Compose"),
-    a("services.*.deploy.resources.limits.memory", "overrides the service-level key, as in Docker Compose"),
-    a("services.*.deploy.resources.limits.pids", "overrides the service-level key, as in Docker Compose"),
+    a("services.*.deploy.resources.limits.cpus", "a different value in the service-level key is refused, as in Docker Compose"),
+    a("services.*.deploy.resources.limits.memory", "a different value in the service-level key is refused, as in Docker Compose"),
+    a("services.*.deploy.resources.limits.pids", "a different value in the service-level key is refused, as in Docker Compose"),
     a("services.*.deploy.resources.reservations", "what each sub-key does is in its own row"),
     both("services.*.deploy.resources.reservations.cpus", CPU_RESERVATION, ""),
-    a("services.*.deploy.resources.reservations.memory", "overrides `mem_reservation`, as in Docker Compose"),
+    a("services.*.deploy.resources.reservations.memory", "a different `mem_reservation` is refused, as in Docker Compose"),
     both("services.*.deploy.resources.reservations.devices", GPU, ""),
     both("services.*.deploy.resources.reservations.devices[].capabilities", GPU, ""),
     both("services.*.deploy.resources.reservations.devices[].count", GPU, ""),
@@ -340,7 +349,7 @@ pub const KEYS: &[Key] = &[
     both("services.*.deploy.resources.reservations.generic_resources[].discrete_resource_spec", SWARM, ""),
     both("services.*.deploy.resources.reservations.generic_resources[].discrete_resource_spec.kind", SWARM, ""),
     both("services.*.deploy.resources.reservations.generic_resources[].discrete_resource_spec.value", SWARM, ""),
-    a("services.*.deploy.restart_policy", "what each sub-key does is in its own row"),
+    both("services.*.deploy.restart_policy", RETRIES_ON_FAILURE, "what each sub-key does is in its own row").when(|_, n| retries_fit(n)),
     a("services.*.deploy.restart_policy.condition", "the containers' restart policy, over `restart`, as in Docker Compose"),
     both("services.*.deploy.restart_policy.delay", RESTART_TIMING, ""),
     a("services.*.deploy.restart_policy.max_attempts", "the retry count of `on-failure`, as in Docker Compose"),

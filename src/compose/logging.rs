@@ -60,7 +60,7 @@ impl Logging {
             "none" => Some(LogPolicy::Discard),
             "json-file" | "local" => {
                 let local = driver == "local";
-                let size = opt("max-size").and_then(|s| parse_size(s, local));
+                let size = opt("max-size").and_then(|s| parse_size(s));
                 let max_size = if local { Some(size.unwrap_or(LOCAL_MAX_SIZE)).filter(|s| *s > 0) } else { size };
                 let files = opt("max-file").and_then(|f| f.parse().ok());
                 let max_file = files.unwrap_or(if local { LOCAL_MAX_FILE } else { 1 }).max(1);
@@ -71,9 +71,10 @@ impl Logging {
     }
 }
 
-/// A size as the engine reads it (go-units: `10`, `10k`, `1.5m`, `10kb`, `10 KiB`):
-/// powers of 1024 for json-file (`RAMInBytes`), of 1000 for local (`FromHumanSize`).
-pub fn parse_size(s: &str, decimal: bool) -> Option<u64> {
+/// A size as the engine reads `max-size` for json-file and local (go-units'
+/// `FromHumanSize`: `10`, `10k`, `1.5m`, `10kb`, `10 KiB`), in powers of 1000 whatever
+/// the spelling: `10KiB` is 10000 bytes there too.
+pub fn parse_size(s: &str) -> Option<u64> {
     let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     if num.is_empty() || num.starts_with('.') || num.ends_with('.') {
@@ -92,8 +93,7 @@ pub fn parse_size(s: &str, decimal: bool) -> Option<u64> {
         "p" => 5,
         _ => return None,
     };
-    let base: f64 = if decimal { 1000.0 } else { 1024.0 };
-    Some((num * base.powi(power)) as u64)
+    Some((num * 1000f64.powi(power)) as u64)
 }
 
 /// Options each driver of the engine knows, where the engine refuses others.
@@ -168,7 +168,7 @@ fn check_option(l: &Logging, key: &str, value: &str) -> std::result::Result<(), 
     let local = driver == "local";
     match key {
         "max-size" => {
-            let size = parse_size(value, local).ok_or_else(|| format!("invalid size {value:?} (use a number with an optional unit k, m or g, like 10m)"))?;
+            let size = parse_size(value).ok_or_else(|| format!("invalid size {value:?} (use a number with an optional unit k, m or g, like 10m)"))?;
             if size == 0 && !local {
                 return Err("max-size must be a positive number".into());
             }
@@ -202,15 +202,14 @@ mod tests {
 
     #[test]
     fn sizes_as_the_engine_reads_them() {
-        assert_eq!(parse_size("100k", false), Some(100 * 1024));
-        assert_eq!(parse_size("100k", true), Some(100_000));
-        assert_eq!(parse_size("1.5m", false), Some(1536 * 1024));
-        assert_eq!(parse_size("10KiB", false), Some(10240));
-        assert_eq!(parse_size("10 kb", false), Some(10240));
-        assert_eq!(parse_size("2G", false), Some(2 << 30));
-        assert_eq!(parse_size("123", false), Some(123));
+        assert_eq!(parse_size("100k"), Some(100_000));
+        assert_eq!(parse_size("1.5m"), Some(1_500_000));
+        assert_eq!(parse_size("10KiB"), Some(10_000));
+        assert_eq!(parse_size("10 kb"), Some(10_000));
+        assert_eq!(parse_size("2G"), Some(2_000_000_000));
+        assert_eq!(parse_size("123"), Some(123));
         for bad in ["10x", "", "-1", "k", "1.k", "10kbb"] {
-            assert_eq!(parse_size(bad, false), None, "{bad}");
+            assert_eq!(parse_size(bad), None, "{bad}");
         }
     }
 
@@ -218,7 +217,7 @@ mod tests {
     fn policies_take_docker_defaults() {
         let l = |d: Option<&str>, o: &[(&str, &str)]| Logging { driver: d.map(str::to_string), options: o.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() };
         assert_eq!(l(None, &[]).policy(), Some(LogPolicy::Files { max_size: None, max_file: 1 }));
-        assert_eq!(l(Some("json-file"), &[("max-size", "1k"), ("max-file", "3")]).policy(), Some(LogPolicy::Files { max_size: Some(1024), max_file: 3 }));
+        assert_eq!(l(Some("json-file"), &[("max-size", "1k"), ("max-file", "3")]).policy(), Some(LogPolicy::Files { max_size: Some(1000), max_file: 3 }));
         assert_eq!(l(Some("local"), &[]).policy(), Some(LogPolicy::Files { max_size: Some(20 << 20), max_file: 5 }));
         assert_eq!(l(Some("none"), &[]).policy(), Some(LogPolicy::Discard));
         assert_eq!(l(Some("syslog"), &[]).policy(), None);

@@ -120,8 +120,29 @@ pub fn load_with_warnings(opts: &LoadOptions) -> Result<LoadOutput> {
     validate::validate(&project, &locs)?;
     if let Some(backend) = opts.backend {
         keys::judge(&key_uses, backend, !opts.warn_only, &|s| project.services.contains_key(s), &mut warnings)?;
+        file_object_warnings(&project, &mut warnings);
     }
     Ok(LoadOutput { project, warnings })
+}
+
+/// A `file:` config or secret is bind-mounted as it is, as Docker Compose mounts it: the
+/// `uid`, `gid` and `mode` of a service's reference to one are not applied, and said so
+/// in Compose's words.
+fn file_object_warnings(project: &model::Project, warnings: &mut Vec<String>) {
+    for (name, svc) in &project.services {
+        for (kind, refs, defs) in [("configs", &svc.configs, &project.configs), ("secrets", &svc.secrets, &project.secrets)] {
+            for r in refs.iter().filter_map(|r| r.as_object()) {
+                let source = r.get("source").and_then(|s| s.as_str());
+                let file = source.and_then(|s| defs.get(s)).is_some_and(|d| d.file.is_some());
+                if file && ["uid", "gid", "mode"].iter().any(|k| r.contains_key(*k)) {
+                    warnings.push(format!(
+                        "services.{name}.{kind}: {} is a file, bind-mounted as it is: `uid`, `gid` and `mode` are not supported, they will be ignored",
+                        source.unwrap_or_default()
+                    ));
+                }
+            }
+        }
+    }
 }
 
 /// The services named on the command line and, transitively, every service they need:

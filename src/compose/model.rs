@@ -701,8 +701,9 @@ pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
     if s.is_empty() {
         return None;
     }
-    if let Ok(secs) = s.parse::<f64>() {
-        return (secs >= 0.0).then(|| std::time::Duration::from_secs_f64(secs));
+    // Bare seconds: digits and a dot only (`inf`, `NaN` and `1e400` parse as f64 too).
+    if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return s.parse::<f64>().ok().and_then(|secs| std::time::Duration::try_from_secs_f64(secs).ok());
     }
     let mut total = 0f64;
     let mut num = String::new();
@@ -738,7 +739,7 @@ pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
     if !num.is_empty() {
         return None;
     }
-    Some(std::time::Duration::from_secs_f64(total))
+    std::time::Duration::try_from_secs_f64(total).ok()
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {

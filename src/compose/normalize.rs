@@ -323,6 +323,12 @@ fn cgroup_parent(srcs: &Sources, n: &Node, what: &str) -> Result<Option<String>>
 /// Docker Compose, a different one set on that network is an error.
 fn check_main_mac(srcs: &Sources, node: &Node, s: &Service, what: &str) -> Result<()> {
     let (Some(mac), Some(at)) = (s.mac_address, node.get("mac_address")) else { return Ok(()) };
+    use super::model::NetworkMode as Mode;
+    if let Some(m @ (Mode::Host | Mode::None | Mode::Service(_) | Mode::Container(_))) = &s.network_mode {
+        // The container has no interface of its own to give the address to; the engine
+        // refuses it ("conflicting options: mac-address and the network mode").
+        return Err(srcs.err(at, format!("{what}: mac_address cannot be set with network_mode: {m}")));
+    }
     let mut nets: Vec<(&String, &ServiceNetwork)> = s.networks.iter().collect();
     nets.sort_by_key(|(_, n)| std::cmp::Reverse(n.priority.unwrap_or(0)));
     match nets.first() {
@@ -331,6 +337,33 @@ fn check_main_mac(srcs: &Sources, node: &Node, s: &Service, what: &str) -> Resul
         }
         _ => Ok(()),
     }
+}
+
+/// A key and its `deploy` twin set to two values: refused, as compose-go refuses them.
+/// `deploy.replicas` alone is the scale.
+fn check_distinct(srcs: &Sources, node: &Node, s: &mut Service, name: &str) -> Result<()> {
+    let Some(d) = &s.deploy else { return Ok(()) };
+    let limits = d.resources.as_ref().and_then(|r| r.limits.as_ref());
+    let reservations = d.resources.as_ref().and_then(|r| r.reservations.as_ref());
+    let clash = [
+        ("scale", "replicas", s.scale.zip(d.replicas).is_some_and(|(a, b)| a != b)),
+        ("cpus", "resources.limits.cpus", s.cpus.zip(limits.and_then(|l| l.cpus)).is_some_and(|(a, b)| a != b)),
+        ("mem_limit", "resources.limits.memory", s.mem_limit.zip(limits.and_then(|l| l.memory)).is_some_and(|(a, b)| a != b)),
+        (
+            "mem_reservation",
+            "resources.reservations.memory",
+            s.mem_reservation.zip(reservations.and_then(|r| r.memory)).is_some_and(|(a, b)| a != b),
+        ),
+        ("pids_limit", "resources.limits.pids", s.pids_limit.zip(limits.and_then(|l| l.pids)).is_some_and(|(a, b)| a != b)),
+    ];
+    if let Some((key, twin, _)) = clash.iter().find(|c| c.2) {
+        let at = node.get(key).unwrap_or(node);
+        return Err(srcs.err(at, format!("services.{name}: can't set distinct values on '{key}' and 'deploy.{twin}'")));
+    }
+    if s.scale.is_none() {
+        s.scale = d.replicas;
+    }
+    Ok(())
 }
 
 /// `deploy.resources`: the limits and reservations every backend applies, checked here.
@@ -467,11 +500,7 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
             "healthcheck" => s.healthcheck = Some(healthcheck(srcs, v, &w)?),
             "restart" => s.restart = restart(srcs, v, &w)?,
             "scale" => s.scale = Some(int(srcs, v, &w)?),
-            "deploy" => {
-                let d = deploy(srcs, v, name)?;
-                s.scale = d.replicas.or(s.scale);
-                s.deploy = Some(d);
-            }
+            "deploy" => s.deploy = Some(deploy(srcs, v, name)?),
             "init" => s.init = Some(boolean(srcs, v, &w)?),
             "stop_signal" => s.stop_signal = opt_text(srcs, v, &w)?,
             "stop_grace_period" => s.stop_grace_period = Some(duration(srcs, v, &w)?),
@@ -538,8 +567,8 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
             "pre_stop" => s.pre_stop = hooks(srcs, v, &w)?,
             "attach" => s.attach = Some(boolean(srcs, v, &w)?),
             "label_file" => label_files = label_file_labels(cx, v, &w)?,
-            "configs" => s.configs = seq_json(srcs, v, &w)?,
-            "secrets" => s.secrets = seq_json(srcs, v, &w)?,
+            "configs" => s.configs = file_refs(srcs, v, &w)?,
+            "secrets" => s.secrets = file_refs(srcs, v, &w)?,
             // Resolved before normalization.
             "extends" => {}
             other => {
@@ -555,6 +584,7 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
         b.dockerfile = Some(text(srcs, df, "dockerfile")?);
     }
     check_main_mac(srcs, node, &s, &what)?;
+    check_distinct(srcs, node, &mut s, name)?;
     // `labels:` wins over the files, whichever comes first in the mapping.
     label_files.extend(std::mem::take(&mut s.labels));
     s.labels = label_files;
@@ -657,6 +687,39 @@ fn hook(srcs: &Sources, n: &Node, what: &str) -> Result<ServiceHook> {
         return Err(srcs.err(n, format!("{what}: `command` is required")));
     }
     Ok(e)
+}
+
+/// A service's `configs:` or `secrets:`; a `mode` is read here, once, and kept as its
+/// octal digits, which every reader takes as octal.
+fn file_refs(srcs: &Sources, n: &Node, what: &str) -> Result<Vec<serde_json::Value>> {
+    let mut out = seq_json(srcs, n, what)?;
+    if let Val::Seq(items) = &n.v {
+        for (item, json) in items.iter().zip(out.iter_mut()) {
+            if let (Some(m), Some(obj)) = (item.get("mode"), json.as_object_mut()) {
+                obj.insert("mode".into(), serde_json::Value::String(format!("{:o}", file_mode(srcs, m, what)?)));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A file mode as Docker Compose reads one: a string is octal (`"0440"`, `"440"`); a
+/// number written in a base (`0o440`, `0x120`, and `0440`, octal in YAML 1.1) is that
+/// number; bare digits that are all octal (`440`) are read as octal too, as people mean.
+pub fn file_mode(srcs: &Sources, n: &Node, what: &str) -> Result<u32> {
+    let bad = || srcs.err(n, format!("{what}: mode {:?} is not a file mode (use octal, like 0440)", n.scalar_text().unwrap_or_default()));
+    let mode = match &n.v {
+        Val::Int(i) => {
+            let written = srcs.written(n).unwrap_or_default();
+            let written = written.trim_start_matches('+');
+            let based = written.starts_with("0o") || written.starts_with("0x");
+            let digits = i.to_string();
+            if !based && digits.chars().all(|c| ('0'..='7').contains(&c)) { u32::from_str_radix(&digits, 8).ok() } else { u32::try_from(*i).ok() }
+        }
+        Val::Str(t) => u32::from_str_radix(t.trim_start_matches("0o"), 8).ok(),
+        _ => None,
+    };
+    mode.filter(|m| *m <= 0o7777).ok_or_else(bad)
 }
 
 fn seq_json(srcs: &Sources, n: &Node, what: &str) -> Result<Vec<serde_json::Value>> {

@@ -147,7 +147,7 @@ impl FromStr for MacAddress {
         let bad = |why: &str| format!("invalid MAC address {s:?}: {why}");
         let sep = if s.contains('-') { '-' } else { ':' };
         let octets: Vec<&str> = s.split(sep).collect();
-        if octets.len() != 6 || octets.iter().any(|o| o.len() != 2) {
+        if octets.len() != 6 || octets.iter().any(|o| o.len() != 2 || !o.bytes().all(|b| b.is_ascii_hexdigit())) {
             return Err(bad("use six hexadecimal octets, as 02:42:ac:11:00:02"));
         }
         let mut mac = [0u8; 6];

@@ -6,7 +6,7 @@ use std::path::Path;
 use super::discover::absolute;
 use super::error::Result;
 use super::model::{ServiceVolume, VolumeType};
-use super::normalize::{boolean, check_keys, int, map, parse_bytes, text, type_err, Ctx, expand_home};
+use super::normalize::{boolean, check_keys, map, parse_bytes, text, type_err, Ctx, expand_home};
 use super::yaml::{Node, Val};
 
 const MODES: &[&str] = &["ro", "rw", "z", "Z", "nocopy", "shared", "rshared", "slave", "rslave", "private", "rprivate", "cached", "delegated", "consistent"];
@@ -146,12 +146,7 @@ fn long(cx: &Ctx, n: &Node, what: &str) -> Result<ServiceVolume> {
             });
         }
         if let Some(m) = t.get("mode") {
-            // Modes are octal; YAML reads `1777` as decimal digits, so reinterpret them.
-            let raw = m.scalar_text().unwrap_or_default();
-            v.tmpfs_mode = Some(match u32::from_str_radix(raw.trim_start_matches("0o"), 8) {
-                Ok(x) => x,
-                Err(_) => int(srcs, m, what)?,
-            });
+            v.tmpfs_mode = Some(super::normalize::file_mode(srcs, m, what)?);
         }
     }
     Ok(v)

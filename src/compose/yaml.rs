@@ -182,6 +182,14 @@ impl Sources {
     pub fn path(&self, n: &Node) -> PathBuf {
         self.0.get(n.src).map(|s| s.path.clone()).unwrap_or_default()
     }
+
+    /// A plain scalar as written in its file (`0o400` where the value is 256): the token at
+    /// the node's place, up to a blank or flow punctuation.
+    pub fn written(&self, n: &Node) -> Option<String> {
+        let line = self.0.get(n.src)?.line(n.line)?;
+        let token: String = line.chars().skip(n.col.checked_sub(1)?).take_while(|c| !c.is_whitespace() && !",]}#".contains(*c)).collect();
+        (!token.is_empty()).then_some(token)
+    }
 }
 
 /// Nesting deeper than this is refused: the tree is built recursively and must fit a

@@ -739,7 +739,11 @@ pub async fn down(ctx: &Ctx, opts: &DownOptions) -> Result<()> {
     }
     remove_service_files(&ctx.project.name);
     if opts.volumes {
-        for vol in ctx.backend.list_volumes(Some(&ctx.project.name)).await? {
+        // The file's own volumes, external ones never, as Compose's `down -v`: a volume
+        // that carries the project's label but left the file (renamed, made external) stays.
+        // Anonymous volumes went with their containers above.
+        let declared: Vec<&str> = ctx.project.volumes.values().filter(|v| !v.external).map(|v| v.name.as_str()).collect();
+        for vol in ctx.backend.list_volumes(Some(&ctx.project.name)).await?.into_iter().filter(|v| declared.contains(&v.name.as_str())) {
             ctx.progress.event("Volume", &vol.name, "Removing");
             removed("Volume", &vol.name, ctx.bounded(ctx.backend.remove_volume(&vol.name)).await)?;
         }

@@ -62,11 +62,17 @@ impl DockerBackend {
             None => Vec::new(),
         };
         let plan = convert::create_body(spec, &carried)?;
+        let start_interval = spec.healthcheck.as_ref().is_some_and(|h| h.start_interval.is_some() && !h.disable);
+        let api = match mac::wanted(spec) || start_interval {
+            true => self.client().version().await.map_err(|e| engine_err("asking the engine's API version", e))?.api_version.unwrap_or_default(),
+            false => String::new(),
+        };
+        // An engine before API 1.44 would drop it without a word; Compose refuses, in these words.
+        if start_interval && !mac::api_at_least(&api, (1, 44)) {
+            return Err(BackendError::Engine("can't set healthcheck.start_interval as feature require Docker Engine v25 or later".into()));
+        }
         let mac = match mac::wanted(spec) {
-            true => {
-                let version = self.client().version().await.map_err(|e| engine_err("asking the engine's API version", e))?;
-                mac::container_wide(spec, version.api_version.as_deref().unwrap_or_default())?
-            }
+            true => mac::container_wide(spec, &api)?,
             false => None,
         };
         let create = || async {

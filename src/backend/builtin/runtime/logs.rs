@@ -49,8 +49,15 @@ impl Current {
         if self.max_file <= 1 {
             self.file.set_len(0)?;
         } else {
-            let _ = std::fs::remove_file(rotated(&self.path, self.max_file - 1));
-            for i in (1..self.max_file - 1).rev() {
+            // Only the files that exist shift: the first free index, or the last one, which
+            // is dropped (a `max-file` of millions costs nothing until it fills).
+            let last = self.max_file - 1;
+            let mut free = 1;
+            while free < last && rotated(&self.path, free).exists() {
+                free += 1;
+            }
+            let _ = std::fs::remove_file(rotated(&self.path, free));
+            for i in (1..free).rev() {
                 let _ = std::fs::rename(rotated(&self.path, i), rotated(&self.path, i + 1));
             }
             std::fs::rename(&self.path, rotated(&self.path, 1))?;

@@ -355,7 +355,28 @@ fn next_delay(previous: Duration, ran: Duration) -> Duration {
     }
 }
 
+/// Waits for the container's first process, reaping on the way the orphans that come
+/// to us from the container's pid namespace: an `exec`'d command whose `hoist __exec`
+/// died (a timed-out health check, a killed `hoist exec`) is reparented to us, its nearest
+/// subreaper. Left a zombie, it would keep the dying first process waiting for its
+/// namespace to empty, and the container could never stop. Our own helpers live in the
+/// host's namespace; their owners reap them.
 fn wait_exit(pid: Pid) -> i32 {
+    use nix::sys::wait::{waitid, Id, WaitPidFlag};
+    loop {
+        match waitid(Id::All, WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
+            Ok(status) => match status.pid() {
+                Some(p) if p == pid => break,
+                Some(p) if in_nested_pid_namespace(p) => {
+                    let _ = waitpid(p, None);
+                }
+                // A helper's owner reaps it in a moment.
+                _ => std::thread::sleep(Duration::from_millis(10)),
+            },
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => break,
+        }
+    }
     loop {
         match waitpid(pid, None) {
             Ok(WaitStatus::Exited(_, code)) => return code,
@@ -365,6 +386,12 @@ fn wait_exit(pid: Pid) -> i32 {
             Err(_) => return -1,
         }
     }
+}
+
+/// Whether `pid` (a zombie still has its status file) lives in a pid namespace below ours.
+fn in_nested_pid_namespace(pid: Pid) -> bool {
+    let depth = |status: &str| std::fs::read_to_string(status).ok()?.lines().find_map(|l| l.strip_prefix("NSpid:")).map(|ids| ids.split_whitespace().count());
+    depth(&format!("/proc/{pid}/status")).zip(depth("/proc/self/status")).is_some_and(|(theirs, ours)| theirs > ours)
 }
 
 /// A started container process and the threads copying its output.
