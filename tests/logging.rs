@@ -152,7 +152,9 @@ on_both_backends!(rotation_keeps_the_newest_lines_in_order, legacy_log_driver_an
 #[test]
 fn docker_log_config_is_what_compose_sets() {
     let files = [
-        "services:\n  job:\n    image: busybox\n    command: [\"true\"]\n    logging:\n      driver: local\n      options:\n        max-size: 1m\n        max-file: 3\n",
+        // Quoted: docker-compose 1.29 sends a number as a number, which the engine refuses
+        // (hoist, as Compose v2, takes `max-file: 3` too).
+        "services:\n  job:\n    image: busybox\n    command: [\"true\"]\n    logging:\n      driver: local\n      options:\n        max-size: 1m\n        max-file: \"3\"\n",
         "services:\n  job:\n    image: busybox\n    command: [\"true\"]\n    logging:\n      options:\n        max-size: 10k\n",
         "services:\n  job:\n    image: busybox\n    command: [\"true\"]\n",
         "job:\n  image: busybox\n  command: [\"true\"]\n  log_driver: json-file\n  log_opt:\n    max-file: \"4\"\n    max-size: 20k\n",

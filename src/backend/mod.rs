@@ -131,6 +131,9 @@ pub struct ContainerSpec {
     pub resources: Resources,
     pub cgroup_parent: Option<String>,
     pub oom_score_adj: Option<i64>,
+    /// Devices of a driver (GPUs) the engine gives the container: `gpus` (with the `gpu`
+    /// capability added, as Compose) then `deploy.resources.reservations.devices`.
+    pub device_requests: Vec<crate::compose::model::DeviceRequest>,
     pub userns_mode: Option<String>,
     /// The engine's OCI runtime.
     pub runtime: Option<String>,

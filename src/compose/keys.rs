@@ -126,7 +126,7 @@ const NET_OPTS: Status = Warned("not passed to the network yet");
 const BIND_OPTS: Status = Warned("bind options are not applied yet (the mount is a plain recursive bind)");
 const RESTART_TIMING: Status =
     Warned("the engine has no restart delay or window (it backs off on its own): Docker Compose does not apply it outside a swarm either");
-const GPU: Status = Refused("GPUs and device requests are not supported yet");
+const GPU: Status = Refused("the built-in runtime cannot give a container GPUs or other devices of a driver: use --backend docker");
 const PROVIDER: Status = Refused("provider services are not supported: no provider plugin is run");
 const MODELS: Status = Refused("AI models are not supported");
 const FILE_SWARM: Status = Warned("only a swarm uses it; a local file is mounted as it is");
@@ -339,12 +339,12 @@ pub const KEYS: &[Key] = &[
     a("services.*.deploy.resources.reservations", "what each sub-key does is in its own row"),
     both("services.*.deploy.resources.reservations.cpus", CPU_RESERVATION, ""),
     a("services.*.deploy.resources.reservations.memory", "a different `mem_reservation` is refused, as in Docker Compose"),
-    both("services.*.deploy.resources.reservations.devices", GPU, ""),
-    both("services.*.deploy.resources.reservations.devices[].capabilities", GPU, ""),
-    both("services.*.deploy.resources.reservations.devices[].count", GPU, ""),
-    both("services.*.deploy.resources.reservations.devices[].device_ids", GPU, ""),
-    both("services.*.deploy.resources.reservations.devices[].driver", GPU, ""),
-    both("services.*.deploy.resources.reservations.devices[].options", GPU, ""),
+    k("services.*.deploy.resources.reservations.devices", GPU, Applied, "Docker: the engine's device requests, as Docker Compose passes them"),
+    k("services.*.deploy.resources.reservations.devices[].capabilities", GPU, Applied, ""),
+    k("services.*.deploy.resources.reservations.devices[].count", GPU, Applied, ""),
+    k("services.*.deploy.resources.reservations.devices[].device_ids", GPU, Applied, ""),
+    k("services.*.deploy.resources.reservations.devices[].driver", GPU, Applied, ""),
+    k("services.*.deploy.resources.reservations.devices[].options", GPU, Applied, ""),
     both("services.*.deploy.resources.reservations.generic_resources", SWARM, ""),
     both("services.*.deploy.resources.reservations.generic_resources[].discrete_resource_spec", SWARM, ""),
     both("services.*.deploy.resources.reservations.generic_resources[].discrete_resource_spec.kind", SWARM, ""),
@@ -403,12 +403,12 @@ pub const KEYS: &[Key] = &[
     a("services.*.extends.service", ""),
     a("services.*.external_links", ""),
     a("services.*.extra_hosts", "`name:ip` / `name=ip` lines in /etc/hosts"),
-    both("services.*.gpus", GPU, ""),
-    both("services.*.gpus[].capabilities", GPU, ""),
-    both("services.*.gpus[].count", GPU, ""),
-    both("services.*.gpus[].device_ids", GPU, ""),
-    both("services.*.gpus[].driver", GPU, ""),
-    both("services.*.gpus[].options", GPU, ""),
+    k("services.*.gpus", GPU, Applied, "Docker: device requests with the `gpu` capability, as Docker Compose passes them"),
+    k("services.*.gpus[].capabilities", GPU, Applied, ""),
+    k("services.*.gpus[].count", GPU, Applied, ""),
+    k("services.*.gpus[].device_ids", GPU, Applied, ""),
+    k("services.*.gpus[].driver", GPU, Applied, ""),
+    k("services.*.gpus[].options", GPU, Applied, ""),
     a("services.*.group_add", "with the primary group kept in the supplementary list, as Docker keeps it"),
     a("services.*.healthcheck", ""),
     a("services.*.healthcheck.disable", ""),

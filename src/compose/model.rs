@@ -164,6 +164,9 @@ pub struct Service {
     /// -1000..=1000.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oom_score_adj: Option<i64>,
+    /// `gpus:` (`all` is one request for every GPU).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gpus: Vec<DeviceRequest>,
     /// The container's address on its main network (the first by priority).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mac_address: Option<MacAddress>,

@@ -424,6 +424,15 @@ pub fn device_requests(srcs: &Sources, n: &Node, what: &str) -> Result<Vec<Devic
         .collect()
 }
 
+/// `gpus: all`, or a list of device requests, as compose-go reads them.
+fn gpus(srcs: &Sources, n: &Node, what: &str) -> Result<Vec<DeviceRequest>> {
+    match n.scalar_text().as_deref() {
+        Some("all") => Ok(vec![DeviceRequest { count: Some(DeviceCount::All(AllDevices::All)), ..DeviceRequest::default() }]),
+        Some(_) => Err(type_err(srcs, n, what, "`all` or a list of device requests")),
+        None => device_requests(srcs, n, what),
+    }
+}
+
 fn generic_resources(srcs: &Sources, n: &Node, what: &str) -> Result<Vec<GenericResource>> {
     let Val::Seq(items) = &n.v else { return Err(type_err(srcs, n, what, "a list")) };
     items
@@ -550,6 +559,7 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
             "group_add" => s.group_add = strict_list(srcs, v, &w)?,
             "cgroup_parent" => s.cgroup_parent = cgroup_parent(srcs, v, &w)?,
             "oom_score_adj" => s.oom_score_adj = Some(oom_score_adj(srcs, v, &w)?),
+            "gpus" => s.gpus = gpus(srcs, v, &w)?,
             "mac_address" => s.mac_address = mac(srcs, v, &w)?,
             "userns_mode" => s.userns_mode = opt_text(srcs, v, &w)?,
             "runtime" => s.runtime = opt_text(srcs, v, &w)?,

@@ -365,6 +365,7 @@ pub fn service_settings(s: &Service) -> ContainerSpec {
         },
         cgroup_parent: s.cgroup_parent.clone(),
         oom_score_adj: s.oom_score_adj,
+        device_requests: device_requests(s),
         mac_address: s.mac_address,
         userns_mode: s.userns_mode.clone(),
         runtime: s.runtime.clone(),
@@ -375,6 +376,15 @@ pub fn service_settings(s: &Service) -> ContainerSpec {
         logging: s.logging.clone(),
         ..ContainerSpec::default()
     }
+}
+
+/// As Docker Compose builds them: each `gpus` entry asks for the `gpu` capability too.
+fn device_requests(s: &Service) -> Vec<crate::compose::model::DeviceRequest> {
+    let gpus = s.gpus.iter().cloned().map(|mut g| {
+        g.capabilities.push("gpu".into());
+        g
+    });
+    gpus.chain(s.deploy.as_ref().map(|d| d.reservations().devices).unwrap_or_default()).collect()
 }
 
 fn network_mode(project: &Project, service_name: &str, container: &str, observed: &[ContainerSummary]) -> NetworkMode {

@@ -89,6 +89,18 @@ pub fn create_body(spec: &ContainerSpec, carried: &[CarriedVolume]) -> Result<Cr
         ipc_mode: spec.ipc.clone(),
         cgroup_parent: spec.cgroup_parent.clone(),
         oom_score_adj: spec.oom_score_adj,
+        device_requests: non_empty(
+            spec.device_requests
+                .iter()
+                .map(|d| bollard::models::DeviceRequest {
+                    driver: d.driver.clone(),
+                    count: d.count.map(|c| c.engine()),
+                    device_ids: non_empty(d.device_ids.clone()),
+                    capabilities: Some(vec![d.capabilities.clone()]),
+                    options: (!d.options.is_empty()).then(|| d.options.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+                })
+                .collect(),
+        ),
         userns_mode: spec.userns_mode.clone(),
         runtime: spec.runtime.clone(),
         // As Compose: the driver (empty: the engine's default) and its options as written.

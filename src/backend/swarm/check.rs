@@ -78,6 +78,9 @@ fn refused_keys(s: &Service, refuse: &mut impl FnMut(&str, &str)) {
     if s.privileged {
         refuse("privileged", "swarm services cannot run privileged");
     }
+    if !s.gpus.is_empty() {
+        refuse("gpus", "swarm services take no device requests: advertise GPUs as generic resources (deploy.resources.reservations.generic_resources)");
+    }
     if !s.devices.is_empty() {
         refuse("devices", "swarm services cannot map host devices");
     }

@@ -533,6 +533,7 @@ fn unmapped(cx: &mut Cx, s: &str, svc: &Service) {
         ("mac_address", svc.mac_address.is_some()),
         ("userns_mode", svc.userns_mode.is_some()),
         ("runtime", svc.runtime.is_some()),
+        ("gpus", !svc.gpus.is_empty()),
         ("attach", svc.attach.is_some()),
         ("post_start", !svc.post_start.is_empty()),
         ("pre_stop", !svc.pre_stop.is_empty()),
