@@ -479,3 +479,45 @@ fn twin_keys_with_distinct_values_and_values_the_engine_refuses_are_refused_at_l
     let p = one("services:\n  a:\n    image: x\n    scale: 2\n    deploy: {replicas: 2}\n  b:\n    image: x\n    deploy: {replicas: 3}\n").unwrap();
     assert_eq!((p.services["a"].replicas(), p.services["b"].replicas()), (2, 3));
 }
+
+#[test]
+fn configs_and_secrets_references_are_typed_once() {
+    let p = one("services:\n  a:\n    image: x\n    secrets:\n      - s\n      - {source: s, target: t, uid: 1000, gid: '1000', mode: 0o440}\n    configs:\n      - {source: c, mode: 0440}\n      - {source: c, mode: \"0440\"}\n      - {source: c, mode: 440}\n      - {source: c, mode: 288}\nsecrets:\n  s: {environment: HOME}\nconfigs:\n  c: {content: x}\n").unwrap();
+    let a = &p.services["a"];
+    assert_eq!(a.secrets[0].source, "s");
+    assert_eq!((a.secrets[1].target.as_deref(), a.secrets[1].uid.as_deref(), a.secrets[1].gid.as_deref(), a.secrets[1].mode), (Some("t"), Some("1000"), Some("1000"), Some(0o440)));
+    assert_eq!(a.configs.iter().map(|c| c.mode.unwrap()).collect::<Vec<_>>(), [0o440, 0o440, 0o440, 288]);
+    // `config` prints modes as octal digits, which read back as the same mode.
+    let yaml = compose::to_yaml(&p);
+    assert!(yaml.contains("mode: \"0440\"") || yaml.contains("mode: '0440'"), "{yaml}");
+    let back: serde_json::Value = serde_saphyr::from_str(&yaml).unwrap();
+    let again: Project = serde_json::from_value(back).unwrap();
+    assert_eq!((&again.services["a"].configs, &again.services["a"].secrets), (&a.configs, &a.secrets));
+    for (text, line, says) in [
+        ("secrets:\n      - {target: t}\n", 5, "needs a `source`"),
+        ("secrets:\n      - {source: s, owner: me}\n", 5, "unknown key \"owner\""),
+        ("secrets:\n      - {source: s, mode: 99999}\n", 5, "is not a file mode"),
+        ("secrets:\n      - {source: nope}\n", 4, "refers to undefined secret \"nope\""),
+    ] {
+        let e = err(&format!("services:\n  a:\n    image: x\n    {text}secrets:\n  s: {{environment: HOME}}\n"));
+        assert_eq!(e.line, Some(line), "{text}: {e}");
+        assert!(e.message.contains(says), "{text}: {}", e.message);
+    }
+}
+
+#[test]
+fn devices_both_forms_are_typed_once() {
+    let p = one("services:\n  a:\n    image: x\n    devices:\n      - /dev/fuse\n      - /dev/null:/dev/xnull:rw\n      - source: /dev/zero\n        target: /dev/z\n        permissions: r\n      - {source: /dev/full}\n").unwrap();
+    let shown: Vec<String> = p.services["a"].devices.iter().map(ToString::to_string).collect();
+    assert_eq!(shown, ["/dev/fuse:/dev/fuse:rwm", "/dev/null:/dev/xnull:rw", "/dev/zero:/dev/z:r", "/dev/full:/dev/full:rwm"]);
+    for (text, line, says) in [
+        ("devices: [/dev/null:/dev/x:rx]\n", 4, "invalid device permissions \"rx\""),
+        ("devices: [null:/dev/x]\n", 4, "both paths must be absolute"),
+        ("devices:\n      - {target: /dev/x}\n", 5, "needs a `source`"),
+        ("devices:\n      - {source: /dev/x, mode: r}\n", 5, "unknown key \"mode\""),
+    ] {
+        let e = err(&format!("services:\n  a:\n    image: x\n    {text}"));
+        assert_eq!(e.line, Some(line), "{text}: {e}");
+        assert!(e.message.contains(says), "{text}: {}", e.message);
+    }
+}

@@ -373,7 +373,8 @@ fn device_services() -> String {
         ("default", String::new()),
         ("privileged", "    privileged: true\n".into()),
         ("fake_r", "    devices:\n      - PROBE/c60:/dev/fake:r\n".into()),
-        ("fake_rw", "    devices:\n      - PROBE/c60:/dev/fake:rw\n".into()),
+        // The long syntax, the same entry.
+        ("fake_rw", "    devices:\n      - source: PROBE/c60\n        target: /dev/fake\n        permissions: rw\n".into()),
         ("fake_m", "    devices:\n      - PROBE/c60:/dev/fake:m\n".into()),
         ("fake_all", "    devices:\n      - PROBE/c60:/dev/fake\n".into()),
         ("xnull_r", "    devices:\n      - /dev/null:/dev/xnull:r\n".into()),

@@ -126,8 +126,7 @@ pub struct ContainerSpec {
     pub group_add: Vec<String>,
     pub sysctls: IndexMap<String, String>,
     pub ulimits: IndexMap<String, Ulimit>,
-    /// `devices:` entries, `host[:container][:permissions]`.
-    pub devices: Vec<String>,
+    pub devices: Vec<crate::compose::model::Device>,
     pub resources: Resources,
     pub cgroup_parent: Option<String>,
     pub oom_score_adj: Option<i64>,

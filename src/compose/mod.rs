@@ -131,13 +131,12 @@ pub fn load_with_warnings(opts: &LoadOptions) -> Result<LoadOutput> {
 fn file_object_warnings(project: &model::Project, warnings: &mut Vec<String>) {
     for (name, svc) in &project.services {
         for (kind, refs, defs) in [("configs", &svc.configs, &project.configs), ("secrets", &svc.secrets, &project.secrets)] {
-            for r in refs.iter().filter_map(|r| r.as_object()) {
-                let source = r.get("source").and_then(|s| s.as_str());
-                let file = source.and_then(|s| defs.get(s)).is_some_and(|d| d.file.is_some());
-                if file && ["uid", "gid", "mode"].iter().any(|k| r.contains_key(*k)) {
+            for r in refs {
+                let file = defs.get(&r.source).is_some_and(|d| d.file.is_some());
+                if file && (r.uid.is_some() || r.gid.is_some() || r.mode.is_some()) {
                     warnings.push(format!(
                         "services.{name}.{kind}: {} is a file, bind-mounted as it is: `uid`, `gid` and `mode` are not supported, they will be ignored",
-                        source.unwrap_or_default()
+                        r.source
                     ));
                 }
             }

@@ -12,7 +12,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use super::values::{Duration, ExposedPort, ExtraHost, MacAddress, NetworkMode, RestartPolicy};
+pub use super::values::{Device, Duration, ExposedPort, ExtraHost, MacAddress, NetworkMode, RestartPolicy};
 
 /// A whole project: the merged result of all its compose files.
 // No `deny_unknown_fields` on Project and Service: serde does not support it together with
@@ -185,7 +185,7 @@ pub struct Service {
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub ulimits: IndexMap<String, Ulimit>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub devices: Vec<String>,
+    pub devices: Vec<Device>,
     /// `tmpfs:` entries (`/path[:options]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tmpfs: Vec<String>,
@@ -218,9 +218,9 @@ pub struct Service {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attach: Option<bool>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub configs: Vec<serde_json::Value>,
+    pub configs: Vec<FileRef>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub secrets: Vec<serde_json::Value>,
+    pub secrets: Vec<FileRef>,
     /// Every other compose-spec service key (`blkio_config`, `storage_opt`,
     /// ...), stored as written: nothing downstream reads these.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
@@ -622,51 +622,37 @@ pub struct FileObject {
     pub digest: Option<String>,
 }
 
-/// A service's `secrets:` / `configs:` entry in long form: `- name` is `{source: name}`.
-/// A typed view of the entries the model keeps as written.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A service's `secrets:` / `configs:` entry, read once by the loader (`- name` is
+/// `{source: name}`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct FileRef {
     pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gid: Option<String>,
+    /// Printed as octal digits (`"0440"`), which every reader of a compose file takes as octal.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "octal_mode")]
+    #[schemars(with = "Option<String>")]
     pub mode: Option<u32>,
 }
 
-impl FileRef {
-    /// None when the entry is neither a name nor a map with a `source` string.
-    pub fn parse(v: &serde_json::Value) -> Option<FileRef> {
-        if let Some(s) = v.as_str() {
-            return Some(FileRef { source: s.to_string(), ..FileRef::default() });
-        }
-        let m = v.as_object()?;
-        let text = |k: &str| {
-            m.get(k).and_then(|x| match x {
-                serde_json::Value::String(s) => Some(s.clone()),
-                serde_json::Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            })
-        };
-        Some(FileRef {
-            source: m.get("source")?.as_str()?.to_string(),
-            target: text("target"),
-            uid: text("uid"),
-            gid: text("gid"),
-            mode: m.get("mode").and_then(file_mode),
-        })
-    }
-}
+mod octal_mode {
+    use serde::{Deserialize, Deserializer, Serializer};
 
-/// A compose file mode. The loader reads YAML 1.2, where `0440` is the decimal 440, while
-/// compose files mean octal: digits that are all octal are read as octal.
-pub fn file_mode(v: &serde_json::Value) -> Option<u32> {
-    match v {
-        serde_json::Value::String(t) => u32::from_str_radix(t.trim_start_matches("0o"), 8).ok(),
-        serde_json::Value::Number(n) => {
-            let digits = n.as_u64()?.to_string();
-            if digits.chars().all(|c| ('0'..='7').contains(&c)) { u32::from_str_radix(&digits, 8).ok() } else { digits.parse().ok() }
+    pub fn serialize<S: Serializer>(mode: &Option<u32>, s: S) -> Result<S::Ok, S::Error> {
+        match mode {
+            Some(m) => s.serialize_str(&format!("0{m:o}")),
+            None => s.serialize_none(),
         }
-        _ => None,
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        let text = Option::<String>::deserialize(d)?;
+        text.map(|t| u32::from_str_radix(&t, 8).map_err(serde::de::Error::custom)).transpose()
     }
 }
 

@@ -424,6 +424,26 @@ pub fn device_requests(srcs: &Sources, n: &Node, what: &str) -> Result<Vec<Devic
         .collect()
 }
 
+/// `devices:`: `host[:container][:permissions]` strings, or `{source, target, permissions}`.
+fn devices(srcs: &Sources, n: &Node, what: &str) -> Result<Vec<Device>> {
+    let Val::Seq(items) = &n.v else { return Err(type_err(srcs, n, what, "a list")) };
+    items
+        .iter()
+        .map(|i| {
+            let d = if i.as_map().is_some() {
+                check_keys(srcs, map(srcs, i, what)?, &["source", "target", "permissions"], what)?;
+                let source = i.get("source").map(|x| text(srcs, x, what)).transpose()?.ok_or_else(|| srcs.err(i, format!("{what}: an entry needs a `source`")))?;
+                let target = i.get("target").map(|x| text(srcs, x, what)).transpose()?.unwrap_or_else(|| source.clone());
+                let permissions = i.get("permissions").map(|x| text(srcs, x, what)).transpose()?.unwrap_or_else(|| "rwm".into());
+                Device::new(&source, &target, &permissions)
+            } else {
+                text(srcs, i, what)?.parse()
+            };
+            d.map_err(|e| srcs.err(i, format!("{what}: {e}")))
+        })
+        .collect()
+}
+
 /// `gpus: all`, or a list of device requests, as compose-go reads them.
 fn gpus(srcs: &Sources, n: &Node, what: &str) -> Result<Vec<DeviceRequest>> {
     match n.scalar_text().as_deref() {
@@ -548,7 +568,7 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
             "security_opt" => s.security_opt = strict_list(srcs, v, &w)?,
             "sysctls" => s.sysctls = labels(srcs, v, &w)?,
             "ulimits" => s.ulimits = ulimits(srcs, v, &w)?,
-            "devices" => s.devices = strict_list(srcs, v, &w)?,
+            "devices" => s.devices = devices(srcs, v, &w)?,
             "tmpfs" => {
                 s.tmpfs = str_list(srcs, v, &w)?;
                 // Docker refuses a relative tmpfs mount point.
@@ -699,18 +719,26 @@ fn hook(srcs: &Sources, n: &Node, what: &str) -> Result<ServiceHook> {
     Ok(e)
 }
 
-/// A service's `configs:` or `secrets:`; a `mode` is read here, once, and kept as its
-/// octal digits, which every reader takes as octal.
-fn file_refs(srcs: &Sources, n: &Node, what: &str) -> Result<Vec<serde_json::Value>> {
-    let mut out = seq_json(srcs, n, what)?;
-    if let Val::Seq(items) = &n.v {
-        for (item, json) in items.iter().zip(out.iter_mut()) {
-            if let (Some(m), Some(obj)) = (item.get("mode"), json.as_object_mut()) {
-                obj.insert("mode".into(), serde_json::Value::String(format!("{:o}", file_mode(srcs, m, what)?)));
+/// A service's `configs:` or `secrets:`: names, or entries with a `source`.
+fn file_refs(srcs: &Sources, n: &Node, what: &str) -> Result<Vec<FileRef>> {
+    let Val::Seq(items) = &n.v else { return Err(type_err(srcs, n, what, "a list")) };
+    items
+        .iter()
+        .map(|i| {
+            if let Val::Str(name) = &i.v {
+                return Ok(FileRef { source: name.clone(), ..FileRef::default() });
             }
-        }
-    }
-    Ok(out)
+            check_keys(srcs, map(srcs, i, what)?, &["source", "target", "uid", "gid", "mode"], what)?;
+            let field = |f: &str| i.get(f).filter(|x| x.v != Val::Null).map(|x| text(srcs, x, &format!("{what}.{f}"))).transpose();
+            Ok(FileRef {
+                source: field("source")?.ok_or_else(|| srcs.err(i, format!("{what}: an entry needs a `source`")))?,
+                target: field("target")?,
+                uid: field("uid")?,
+                gid: field("gid")?,
+                mode: i.get("mode").map(|m| file_mode(srcs, m, &format!("{what}.mode"))).transpose()?,
+            })
+        })
+        .collect()
 }
 
 /// A file mode as Docker Compose reads one: a string is octal (`"0440"`, `"440"`); a
@@ -730,13 +758,6 @@ pub fn file_mode(srcs: &Sources, n: &Node, what: &str) -> Result<u32> {
         _ => None,
     };
     mode.filter(|m| *m <= 0o7777).ok_or_else(bad)
-}
-
-fn seq_json(srcs: &Sources, n: &Node, what: &str) -> Result<Vec<serde_json::Value>> {
-    match &n.v {
-        Val::Seq(items) => Ok(items.iter().map(Node::to_json).collect()),
-        _ => Err(type_err(srcs, n, what, "a list")),
-    }
 }
 
 fn command(srcs: &Sources, n: &Node, what: &str) -> Result<Option<Vec<String>>> {

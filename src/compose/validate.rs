@@ -68,14 +68,8 @@ pub fn validate(p: &Project, locs: &Locs) -> Result<()> {
             }
         }
         for (kind, refs, defined) in [("secret", &s.secrets, &p.secrets), ("config", &s.configs, &p.configs)] {
-            for r in refs {
-                // `- name` or `- {source: name, target: ...}`.
-                let source = r.as_str().or_else(|| r.get("source").and_then(|x| x.as_str()));
-                if let Some(src) = source
-                    && !defined.contains_key(src)
-                {
-                    return Err(err(locs, &format!("{name}/{kind}s"), format!("service {name:?} refers to undefined {kind} {src:?}")));
-                }
+            if let Some(r) = refs.iter().find(|r| !defined.contains_key(&r.source)) {
+                return Err(err(locs, &format!("{name}/{kind}s"), format!("service {name:?} refers to undefined {kind} {:?}", r.source)));
             }
         }
         if s.container_name.is_some() && s.replicas() > 1 {

@@ -1,5 +1,5 @@
 //! Typed values of compose keys that are written as one string (`restart`, `expose`,
-//! `extra_hosts`, `mac_address`, `network_mode`, durations): parsed once by the loader, printed back in Compose's canonical form.
+//! `extra_hosts`, `mac_address`, `network_mode`, `devices`, durations): parsed once by the loader, printed back in Compose's canonical form.
 
 use std::fmt;
 use std::str::FromStr;
@@ -293,9 +293,69 @@ impl FromStr for Duration {
 
 string_value!(Duration);
 
+/// A `devices:` entry: a host device node (or folder of them) at a path in the container,
+/// with the cgroup permissions (`rwm`). Written `host[:container][:permissions]` as
+/// Docker's CLI reads it, or in long form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    pub source: String,
+    pub target: String,
+    pub permissions: String,
+}
+
+impl Device {
+    /// Checks what both forms share: absolute paths, permissions of r, w and m once each.
+    pub fn new(source: &str, target: &str, permissions: &str) -> Result<Device, String> {
+        let b = permissions.as_bytes();
+        let valid = !b.is_empty() && b.len() <= 3 && b.iter().enumerate().all(|(i, c)| b"rwm".contains(c) && !b[i + 1..].contains(c));
+        if !valid {
+            return Err(format!("invalid device permissions {permissions:?} (use some of r, w, m)"));
+        }
+        if !source.starts_with('/') || !target.starts_with('/') {
+            return Err(format!("device {source}:{target}: both paths must be absolute"));
+        }
+        Ok(Device { source: source.into(), target: target.into(), permissions: permissions.into() })
+    }
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.source, self.target, self.permissions)
+    }
+}
+
+impl FromStr for Device {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = s.split(':').collect();
+        let is_mode = |m: &str| Device::new("/", "/", m).is_ok();
+        match parts.as_slice() {
+            [host] => Device::new(host, host, "rwm"),
+            [host, mode] if is_mode(mode) => Device::new(host, host, mode),
+            [host, inside] => Device::new(host, inside, "rwm"),
+            [host, inside, mode] => Device::new(host, inside, mode),
+            _ => Err(format!("invalid device specification: {s}")),
+        }
+    }
+}
+
+string_value!(Device);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn devices_read_as_dockers_cli() {
+        let d = |s: &str| s.parse::<Device>().map(|d| d.to_string());
+        assert_eq!(d("/dev/fuse").unwrap(), "/dev/fuse:/dev/fuse:rwm");
+        assert_eq!(d("/dev/fuse:r").unwrap(), "/dev/fuse:/dev/fuse:r");
+        assert_eq!(d("/dev/null:/dev/xnull").unwrap(), "/dev/null:/dev/xnull:rwm");
+        assert_eq!(d("/dev/null:/dev/xnull:rw").unwrap(), "/dev/null:/dev/xnull:rw");
+        for bad in ["/dev/null:/dev/x:rx", "/dev/null:/dev/x:rr", "/dev/null:/dev/x:", "a:b:c:d", "null:/dev/x", "/dev/null:x"] {
+            assert!(d(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn restart_policies_round_trip() {

@@ -69,11 +69,9 @@ impl FileKind {
 fn file_refs<'a>(project: &'a Project, service: &'a Service) -> impl Iterator<Item = (FileKind, FileRef, Option<&'a FileObject>)> + 'a {
     let secrets = service.secrets.iter().map(|v| (FileKind::Secret, v));
     let configs = service.configs.iter().map(|v| (FileKind::Config, v));
-    secrets.chain(configs).filter_map(move |(kind, v)| {
-        let r = FileRef::parse(v)?;
+    secrets.chain(configs).map(move |(kind, r)| {
         let defs = if kind == FileKind::Secret { &project.secrets } else { &project.configs };
-        let obj = defs.get(&r.source);
-        Some((kind, r, obj))
+        (kind, r.clone(), defs.get(&r.source))
     })
 }
 
@@ -565,8 +563,9 @@ mod tests {
         use crate::compose::model::FileObject;
         let mut p = project();
         let web = p.services.get_mut("web").unwrap();
-        web.secrets = vec![serde_json::json!("tok"), serde_json::json!({"source": "env", "target": "e", "mode": 440})];
-        web.configs = vec![serde_json::json!({"source": "conf", "target": "etc/app.ini"})];
+        let r = |source: &str, target: Option<&str>, mode: Option<u32>| FileRef { source: source.into(), target: target.map(Into::into), mode, ..FileRef::default() };
+        web.secrets = vec![r("tok", None, None), r("env", Some("e"), Some(0o440))];
+        web.configs = vec![r("conf", Some("etc/app.ini"), None)];
         p.secrets.insert("tok".into(), FileObject { file: Some("/srv/tok".into()), digest: Some("a".into()), ..Default::default() });
         p.secrets.insert("env".into(), FileObject { environment: Some("E".into()), value: Some("v".into()), digest: Some("b".into()), ..Default::default() });
         p.configs.insert("conf".into(), FileObject { content: Some("k=v".into()), digest: Some("c".into()), ..Default::default() });

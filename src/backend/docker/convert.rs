@@ -266,12 +266,8 @@ fn restart_policy(p: crate::compose::model::RestartPolicy) -> RestartPolicy {
 }
 
 /// `host[:container[:perms]]`.
-fn device(d: &str) -> DeviceMapping {
-    let mut parts = d.splitn(3, ':');
-    let host = parts.next().unwrap_or_default().to_string();
-    let cont = parts.next().map(str::to_string).unwrap_or_else(|| host.clone());
-    let perms = parts.next().unwrap_or("rwm").to_string();
-    DeviceMapping { path_on_host: Some(host), path_in_container: Some(cont), cgroup_permissions: Some(perms) }
+fn device(d: &crate::compose::model::Device) -> DeviceMapping {
+    DeviceMapping { path_on_host: Some(d.source.clone()), path_in_container: Some(d.target.clone()), cgroup_permissions: Some(d.permissions.clone()) }
 }
 
 fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
@@ -296,7 +292,7 @@ mod tests {
 
     #[test]
     fn devices_and_anonymous_names() {
-        let d = device("/dev/fuse");
+        let d = device(&"/dev/fuse".parse().unwrap());
         assert_eq!(d.path_in_container.as_deref(), Some("/dev/fuse"));
         assert_eq!(d.cgroup_permissions.as_deref(), Some("rwm"));
         assert!(is_anonymous_volume_name(&"ab".repeat(32)));

@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 use super::{NAMESPACE, SPEC_HASH, STACK_IMAGE, SwarmError};
 use crate::compose::logging::Logging;
 use crate::compose::model::{
+    FileRef,
     DeployMode, Duration, EndpointMode, FailureAction, Project, RestartCondition, RestartPolicy, Service, UpdateOrder, VolumeType,
 };
 use crate::plan::spec::{network_name, tmpfs_options, volume_name};
@@ -147,17 +148,12 @@ pub fn network_keys(s: &Service) -> Vec<String> {
     if s.networks.is_empty() { vec!["default".into()] } else { s.networks.keys().cloned().collect() }
 }
 
-/// The source key of a service's `configs:`/`secrets:` entry (`- app` or `- source: app`).
-fn object_source(r: &Value) -> Option<&str> {
-    r.as_str().or_else(|| r.get("source").and_then(Value::as_str))
-}
-
 /// Reads the configs and secrets the selected services use; each is named for its content.
 pub fn read_objects(project: &Project, services: &[String]) -> Result<Vec<ObjectPlan>, SwarmError> {
     let mut out: Vec<ObjectPlan> = Vec::new();
     for (_, s) in selected(project, services) {
         for (kind, refs, defined) in [(ObjectKind::Config, &s.configs, &project.configs), (ObjectKind::Secret, &s.secrets, &project.secrets)] {
-            for key in refs.iter().filter_map(object_source) {
+            for key in refs.iter().map(|r| r.source.as_str()) {
                 if out.iter().any(|o| o.kind == kind && o.key == key) {
                     continue;
                 }
@@ -383,39 +379,19 @@ fn log_driver(l: &Logging) -> Option<TaskSpecLogDriver> {
     Some(TaskSpecLogDriver { name: Some(l.driver.clone()?), options })
 }
 
-/// uid, gid and mode of a `configs:`/`secrets:` long-form entry (swarm's defaults: 0, 0, 0444).
-fn file_owner(r: &Value) -> (String, String, u32) {
-    let uid = r.get("uid").and_then(text).unwrap_or_else(|| "0".into());
-    let gid = r.get("gid").and_then(text).unwrap_or_else(|| "0".into());
-    (uid, gid, r.get("mode").and_then(file_mode).unwrap_or(0o444))
-}
-
-/// A file mode as written: `0440` (YAML 1.2 reads it as the number 440, so a number whose
-/// digits are all octal digits is read as octal, as users mean it), `"0440"` or `0o440`.
-fn file_mode(v: &Value) -> Option<u32> {
-    let digits = match v {
-        Value::String(s) => s.trim_start_matches("0o").to_string(),
-        Value::Number(n) => {
-            let n = n.as_u64()?;
-            let s = n.to_string();
-            if !s.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
-                return u32::try_from(n).ok();
-            }
-            s
-        }
-        _ => return None,
-    };
-    u32::from_str_radix(&digits, 8).ok()
+/// uid, gid and mode of a `configs:`/`secrets:` entry (swarm's defaults: 0, 0, 0444).
+fn file_owner(r: &FileRef) -> (String, String, u32) {
+    (r.uid.clone().unwrap_or_else(|| "0".into()), r.gid.clone().unwrap_or_else(|| "0".into()), r.mode.unwrap_or(0o444))
 }
 
 fn find<'a>(objects: &'a [ObjectPlan], kind: ObjectKind, key: &str) -> Option<&'a ObjectPlan> {
     objects.iter().find(|o| o.kind == kind && o.key == key)
 }
 
-fn config_ref(r: &Value, objects: &[ObjectPlan]) -> Option<TaskSpecContainerSpecConfigs> {
-    let key = object_source(r)?;
+fn config_ref(r: &FileRef, objects: &[ObjectPlan]) -> Option<TaskSpecContainerSpecConfigs> {
+    let key = r.source.as_str();
     let obj = find(objects, ObjectKind::Config, key)?;
-    let target = r.get("target").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| format!("/{key}"));
+    let target = r.target.clone().unwrap_or_else(|| format!("/{key}"));
     let (uid, gid, mode) = file_owner(r);
     Some(TaskSpecContainerSpecConfigs {
         file: Some(TaskSpecContainerSpecFile1 { name: Some(target), uid: Some(uid), gid: Some(gid), mode: Some(mode) }),
@@ -424,11 +400,11 @@ fn config_ref(r: &Value, objects: &[ObjectPlan]) -> Option<TaskSpecContainerSpec
     })
 }
 
-fn secret_ref(r: &Value, objects: &[ObjectPlan]) -> Option<TaskSpecContainerSpecSecrets> {
-    let key = object_source(r)?;
+fn secret_ref(r: &FileRef, objects: &[ObjectPlan]) -> Option<TaskSpecContainerSpecSecrets> {
+    let key = r.source.as_str();
     let obj = find(objects, ObjectKind::Secret, key)?;
     // A relative target lands in /run/secrets.
-    let target = r.get("target").and_then(Value::as_str).unwrap_or(key).to_string();
+    let target = r.target.clone().unwrap_or_else(|| key.to_string());
     let (uid, gid, mode) = file_owner(r);
     Some(TaskSpecContainerSpecSecrets {
         file: Some(TaskSpecContainerSpecFile { name: Some(target), uid: Some(uid), gid: Some(gid), mode: Some(mode) }),
@@ -579,16 +555,6 @@ fn restart_from_engine_policy(p: RestartPolicy) -> TaskSpecRestartPolicy {
     TaskSpecRestartPolicy { condition: Some(condition), max_attempts: count, ..Default::default() }
 }
 
-/// A scalar as text (`8080`, `"8080"`, `true`).
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
 fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
     (!v.is_empty()).then_some(v)
 }
@@ -606,8 +572,8 @@ mod tests {
         web.environment.insert("GREETING".into(), Some("hello".into()));
         web.environment.insert("UNSET".into(), None);
         web.ports.push(Port { target: 80, published: Some(8080), host_ip: None, protocol: "tcp".into(), mode: Some("host".into()), name: None, app_protocol: None });
-        web.configs.push(json!({"source": "app", "target": "/etc/app.conf", "mode": 440}));
-        web.secrets.push(json!("token"));
+        web.configs.push(FileRef { source: "app".into(), target: Some("/etc/app.conf".into()), mode: Some(0o440), ..FileRef::default() });
+        web.secrets.push(FileRef { source: "token".into(), ..FileRef::default() });
         web.scale = Some(3);
         web.restart = Some(RestartPolicy::OnFailure(Some(2)));
         web.mem_limit = Some(64 << 20);
@@ -705,13 +671,5 @@ mod tests {
         assert_eq!(nets[0].request.driver.as_deref(), Some("overlay"));
         assert_eq!(nets[0].request.attachable, Some(true));
         assert_eq!(nets[0].request.labels.as_ref().unwrap()[NAMESPACE], "demo");
-    }
-
-    #[test]
-    fn file_modes() {
-        assert_eq!(file_mode(&json!(440)), Some(0o440));
-        assert_eq!(file_mode(&json!("0440")), Some(0o440));
-        assert_eq!(file_mode(&json!(288)), Some(288));
-        assert_eq!(file_mode(&json!("rw")), None);
     }
 }

@@ -2,7 +2,6 @@
 //! pod template with its container, mounts, probe, resources and security settings.
 
 use indexmap::IndexMap;
-use serde_json::Value;
 
 use super::objects::*;
 use super::{escape_refs, has_claims, names, seconds, service_subject, Cx};
@@ -171,31 +170,27 @@ fn mounts(cx: &mut Cx, s: &str, svc: &Service, pv: &mut PodVolumes) {
 fn file_mounts(cx: &mut Cx, s: &str, svc: &Service, secret: bool, pv: &mut PodVolumes) {
     let (key, refs) = if secret { ("secrets", &svc.secrets) } else { ("configs", &svc.configs) };
     for r in refs {
-        let (source, target, mode) = match r {
-            Value::String(src) => (Some(src.as_str()), None, None),
-            Value::Object(m) => {
-                for id in ["uid", "gid"].into_iter().filter(|k| m.contains_key(*k)) {
-                    cx.warn(s, key, format!("{}: {id} is not kept: the file belongs to root (a pod securityContext.fsGroup can set its group)", r["source"]));
-                }
-                (m.get("source").and_then(Value::as_str), m.get("target").and_then(Value::as_str), m.get("mode"))
+        for (id, set) in [("uid", r.uid.is_some()), ("gid", r.gid.is_some())] {
+            if set {
+                cx.warn(s, key, format!("{:?}: {id} is not kept: the file belongs to root (a pod securityContext.fsGroup can set its group)", r.source));
             }
-            _ => (None, None, None),
-        };
+        }
+        let source = r.source.as_str();
         let objects = if secret { &cx.names.secrets } else { &cx.names.configs };
-        let Some((source, object)) = source.and_then(|src| Some((src, objects.get(src)?.clone()))) else {
-            cx.warn(s, key, format!("{r}: not a defined {}: dropped", &key[..key.len() - 1]));
+        let Some(object) = objects.get(source).cloned() else {
+            cx.warn(s, key, format!("{source:?}: not a defined {}: dropped", &key[..key.len() - 1]));
             continue;
         };
         let dir = if secret { "/run/secrets/" } else { "/" };
-        let path = match target {
+        let path = match &r.target {
             Some(t) if t.starts_with('/') => t.to_string(),
             Some(t) => format!("{dir}{t}"),
             None => format!("{dir}{source}"),
         };
-        let mode = match mode.map(file_mode) {
-            Some(Some(m)) if m <= 0o777 => Some(m),
-            Some(_) => {
-                cx.warn(s, key, format!("{source}: mode {} is not a file mode (octal, at most 0777): the default applies", mode.unwrap_or(&Value::Null)));
+        let mode = match r.mode {
+            Some(m) if m <= 0o777 => Some(m),
+            Some(m) => {
+                cx.warn(s, key, format!("{source}: mode {m:o} is not a file mode (octal, at most 0777): the default applies"));
                 None
             }
             None => None,
@@ -211,7 +206,6 @@ fn file_mounts(cx: &mut Cx, s: &str, svc: &Service, secret: bool, pv: &mut PodVo
     }
 }
 
-use crate::compose::model::file_mode;
 
 /// Bytes as a Kubernetes quantity, in the largest binary unit that divides them.
 fn memory_quantity(bytes: u64) -> String {
@@ -560,9 +554,6 @@ mod tests {
         assert_eq!(cpu_quantity(0.5).as_deref(), Some("500m"));
         assert_eq!(cpu_quantity(2.0).as_deref(), Some("2"));
         assert_eq!(cpu_quantity(0.0), None);
-        assert_eq!(file_mode(&serde_json::json!(440)), Some(0o440));
-        assert_eq!(file_mode(&serde_json::json!("0440")), Some(0o440));
-        assert_eq!(file_mode(&serde_json::json!(288)), Some(0o440));
         assert_eq!(node_selector("node.labels.disk == ssd"), Some(("disk".into(), "ssd".into())));
         assert_eq!(node_selector("node.role == manager"), None);
     }

@@ -7,7 +7,7 @@ use std::path::{Component, Path, PathBuf};
 
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 
-use super::{MountKind, RuntimeMount, RuntimeSpec, caps, devices, seccomp, user};
+use super::{MountKind, RuntimeMount, RuntimeSpec, caps, seccomp, user};
 
 type Res<T> = std::result::Result<T, String>;
 
@@ -253,8 +253,7 @@ fn setup_dev(root: &Path, spec: &RuntimeSpec) -> Res<()> {
     }
     // What they may do with them is the device cgroup's business (cgroups::create).
     for d in &spec.devices {
-        let m = devices::parse(d)?;
-        bind(&m.host, &resolve_in_root(root, &m.inside), false).map_err(|e| format!("device {d}: {e}"))?;
+        bind(Path::new(&d.source), &resolve_in_root(root, Path::new(&d.target)), false).map_err(|e| format!("device {d}: {e}"))?;
     }
     Ok(())
 }

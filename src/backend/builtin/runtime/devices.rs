@@ -3,7 +3,9 @@
 
 use std::fmt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use crate::compose::model::Device;
 
 /// One line of a device cgroup allow-list (`c 1:3 rwm`, `b *:* m`, `a *:* rwm`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,50 +58,19 @@ pub fn default_rules() -> Vec<Rule> {
 
 /// A `devices:` entry: `host[:container][:permissions]`, read as Docker's CLI does (a
 /// second field that is a valid mode is the mode).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mapping {
-    pub host: PathBuf,
-    pub inside: PathBuf,
-    pub access: String,
-}
-
-fn valid_mode(mode: &str) -> bool {
-    let b = mode.as_bytes();
-    !b.is_empty() && b.len() <= 3 && b.iter().enumerate().all(|(i, c)| b"rwm".contains(c) && !b[i + 1..].contains(c))
-}
-
-pub fn parse(entry: &str) -> Result<Mapping, String> {
-    let parts: Vec<&str> = entry.split(':').collect();
-    let (host, inside, access) = match parts.as_slice() {
-        [host] => (*host, *host, "rwm"),
-        [host, mode] if valid_mode(mode) => (*host, *host, *mode),
-        [host, inside] => (*host, *inside, "rwm"),
-        [host, inside, mode] => (*host, *inside, *mode),
-        _ => return Err(format!("invalid device specification: {entry}")),
-    };
-    if !valid_mode(access) {
-        return Err(format!("invalid device mode {access:?} in {entry} (use some of r, w, m)"));
-    }
-    if !host.starts_with('/') || !inside.starts_with('/') {
-        return Err(format!("device {entry}: both paths must be absolute"));
-    }
-    Ok(Mapping { host: host.into(), inside: inside.into(), access: access.into() })
-}
-
 /// The allow-list of a container: everything when privileged (as Docker), else Docker's
 /// default plus one rule per device node of each `devices:` entry (a directory gives
 /// every node below it). A host path that is no device is an error, as with Docker.
-pub fn rules(privileged: bool, devices: &[String]) -> Result<Vec<Rule>, String> {
+pub fn rules(privileged: bool, devices: &[Device]) -> Result<Vec<Rule>, String> {
     if privileged {
         return Ok(vec![Rule::new('a', None, None, "rwm")]);
     }
     let mut rules = default_rules();
     for entry in devices {
-        let m = parse(entry)?;
         let before = rules.len();
-        node_rules(&m.host, &m.access, &mut rules).map_err(|e| format!("device {entry}: {e}"))?;
+        node_rules(Path::new(&entry.source), &entry.permissions, &mut rules).map_err(|e| format!("device {entry}: {e}"))?;
         if rules.len() == before {
-            return Err(format!("device {entry}: no device node in {}", m.host.display()));
+            return Err(format!("device {entry}: no device node in {}", entry.source));
         }
     }
     Ok(rules)
@@ -136,18 +107,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn entries_read_as_dockers_cli() {
-        let m = |host: &str, inside: &str, access: &str| Mapping { host: host.into(), inside: inside.into(), access: access.into() };
-        assert_eq!(parse("/dev/fuse").unwrap(), m("/dev/fuse", "/dev/fuse", "rwm"));
-        assert_eq!(parse("/dev/fuse:r").unwrap(), m("/dev/fuse", "/dev/fuse", "r"));
-        assert_eq!(parse("/dev/null:/dev/xnull").unwrap(), m("/dev/null", "/dev/xnull", "rwm"));
-        assert_eq!(parse("/dev/null:/dev/xnull:rw").unwrap(), m("/dev/null", "/dev/xnull", "rw"));
-        for bad in ["/dev/null:/dev/x:rx", "/dev/null:/dev/x:rr", "/dev/null:/dev/x:", "a:b:c:d", "null:/dev/x", "/dev/null:x"] {
-            assert!(parse(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
     fn default_list_is_dockers() {
         let text: Vec<String> = default_rules().iter().map(Rule::to_string).collect();
         assert_eq!(
@@ -158,12 +117,12 @@ mod tests {
 
     #[test]
     fn entries_add_their_nodes_and_privileged_allows_all() {
-        let rules = rules(false, &["/dev/null:/dev/xnull:r".into()]).unwrap();
+        let rules = rules(false, &["/dev/null:/dev/xnull:r".parse().unwrap()]).unwrap();
         assert_eq!(rules.last().unwrap().to_string(), "c 1:3 r");
         assert_eq!(self::rules(true, &[]).unwrap(), [Rule::new('a', None, None, "rwm")]);
-        let err = self::rules(false, &["/etc/passwd".into()]).unwrap_err();
+        let err = self::rules(false, &["/etc/passwd".parse().unwrap()]).unwrap_err();
         assert!(err.contains("not a device node"), "{err}");
-        let err = self::rules(false, &["/dev/hoist-no-such-device".into()]).unwrap_err();
+        let err = self::rules(false, &["/dev/hoist-no-such-device".parse().unwrap()]).unwrap_err();
         assert!(err.contains("No such file"), "{err}");
     }
 }

@@ -81,7 +81,7 @@ pub struct RuntimeSpec {
     pub sysctls: Vec<(String, String)>,
     pub ulimits: Vec<(String, i64, i64)>,
     /// `devices:` entries, `host[:container][:permissions]` (see `devices::parse`).
-    pub devices: Vec<String>,
+    pub devices: Vec<crate::compose::model::Device>,
     pub resources: Resources,
     /// Where the container's cgroups go (`None`: `hoist`); see `cgroups::create`.
     #[serde(default)]
