@@ -521,3 +521,16 @@ fn devices_both_forms_are_typed_once() {
         assert!(e.message.contains(says), "{text}: {}", e.message);
     }
 }
+
+#[test]
+fn pid_and_ipc_modes_are_typed_once() {
+    use hoist::compose::model::ShareMode;
+    let p = one("services:\n  a:\n    image: x\n    pid: host\n    ipc: shareable\n  b:\n    image: x\n    pid: service:a\n    ipc: container:other\n").unwrap();
+    assert_eq!((&p.services["a"].pid, &p.services["a"].ipc), (&Some(ShareMode::Host), &Some(ShareMode::Shareable)));
+    assert_eq!((&p.services["b"].pid, &p.services["b"].ipc), (&Some(ShareMode::Service("a".into())), &Some(ShareMode::Container("other".into()))));
+    for (text, says) in [("pid: private\n", "invalid pid mode \"private\""), ("ipc: servce:a\n", "invalid mode \"servce:a\""), ("ipc: \"service:\"\n", "invalid mode")] {
+        let e = err(&format!("services:\n  a:\n    image: x\n    {text}"));
+        assert_eq!(e.line, Some(4), "{text}: {e}");
+        assert!(e.message.contains(says), "{text}: {}", e.message);
+    }
+}

@@ -156,7 +156,7 @@ fn with_needs(services: &IndexMap<String, model::Service>, targets: &[String]) -
         }
         let by_mode = [&s.ipc, &s.pid]
             .into_iter()
-            .filter_map(|m| m.as_deref()?.strip_prefix("service:"))
+            .filter_map(|m| m.as_ref()?.service())
             .chain(s.network_mode.as_ref().and_then(model::NetworkMode::service))
             .map(String::from);
         todo.extend(s.depends_on.keys().cloned());

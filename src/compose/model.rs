@@ -12,7 +12,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use super::values::{Device, Duration, ExposedPort, ExtraHost, MacAddress, NetworkMode, RestartPolicy};
+pub use super::values::{Device, Duration, ExposedPort, ExtraHost, MacAddress, NetworkMode, RestartPolicy, ShareMode};
 
 /// A whole project: the merged result of all its compose files.
 // No `deny_unknown_fields` on Project and Service: serde does not support it together with
@@ -193,9 +193,10 @@ pub struct Service {
     pub group_add: Vec<String>,
     /// `host`, `service:X`, `container:X`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub pid: Option<String>,
+    pub pid: Option<ShareMode>,
+    /// `pid`'s and the engine's `private`, `shareable`, `none`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ipc: Option<String>,
+    pub ipc: Option<ShareMode>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
     /// `always`, `never`, `missing`, `build`, `if_not_present`.

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::error::{ComposeError, Result};
-use super::model::{NetworkMode, Project, VolumeType, VolumesFromSource, WatchAction};
+use super::model::{NetworkMode, Project, ShareMode, VolumeType, VolumesFromSource, WatchAction};
 use super::normalize::Locs;
 
 fn err(locs: &Locs, key: &str, msg: String) -> ComposeError {
@@ -30,7 +30,7 @@ fn edges(p: &Project, name: &str) -> Vec<(String, &'static str)> {
         out.push((x.to_string(), "network_mode"));
     }
     for (key, val) in [("pid", &s.pid), ("ipc", &s.ipc)] {
-        if let Some(x) = val.as_deref().and_then(|v| v.strip_prefix("service:")) {
+        if let Some(x) = val.as_ref().and_then(ShareMode::service) {
             out.push((x.to_string(), key));
         }
     }

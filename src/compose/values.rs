@@ -242,6 +242,71 @@ impl FromStr for NetworkMode {
 
 string_value!(NetworkMode);
 
+/// `pid:` or `ipc:` of a service: the host's namespace, another service's (first)
+/// container's or a container's outside the project, or for `ipc` the engine's own modes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShareMode {
+    Host,
+    Service(String),
+    Container(String),
+    Private,
+    Shareable,
+    None,
+}
+
+impl ShareMode {
+    /// The service whose namespace this mode joins.
+    pub fn service(&self) -> Option<&str> {
+        match self {
+            ShareMode::Service(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// As `pid:` takes it: the engine has no private/shareable/none pid modes.
+    pub fn pid(s: &str) -> Result<ShareMode, String> {
+        match s.parse()? {
+            m @ (ShareMode::Host | ShareMode::Service(_) | ShareMode::Container(_)) => Ok(m),
+            _ => Err(format!("invalid pid mode {s:?}: use host, service:NAME or container:NAME")),
+        }
+    }
+}
+
+impl fmt::Display for ShareMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ShareMode::Host => f.write_str("host"),
+            ShareMode::Service(s) => write!(f, "service:{s}"),
+            ShareMode::Container(c) => write!(f, "container:{c}"),
+            ShareMode::Private => f.write_str("private"),
+            ShareMode::Shareable => f.write_str("shareable"),
+            ShareMode::None => f.write_str("none"),
+        }
+    }
+}
+
+impl FromStr for ShareMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("invalid mode {s:?}: use host, private, shareable, none, service:NAME or container:NAME");
+        if let Some(rest) = s.strip_prefix("service:") {
+            return if rest.is_empty() { Err(bad()) } else { Ok(ShareMode::Service(rest.into())) };
+        }
+        if let Some(rest) = s.strip_prefix("container:") {
+            return if rest.is_empty() { Err(bad()) } else { Ok(ShareMode::Container(rest.into())) };
+        }
+        match s {
+            "host" => Ok(ShareMode::Host),
+            "private" => Ok(ShareMode::Private),
+            "shareable" => Ok(ShareMode::Shareable),
+            "none" => Ok(ShareMode::None),
+            _ => Err(bad()),
+        }
+    }
+}
+
+string_value!(ShareMode);
+
 /// A compose duration (`10s`, `1m30s`, `500ms`), parsed once by the loader and printed
 /// back as Compose prints it (Go's format: `1m30s`, `2m0s`, `1h0m0s`, `500ms`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

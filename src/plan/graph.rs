@@ -57,7 +57,7 @@ pub fn service_dependencies(service: &Service) -> Vec<(String, EdgeKind)> {
             deps.push((s.clone(), EdgeKind::VolumesFrom));
         }
     }
-    let namespaces = [&service.pid, &service.ipc].into_iter().flatten().filter_map(|m| m.strip_prefix("service:"));
+    let namespaces = [&service.pid, &service.ipc].into_iter().flatten().filter_map(|m| m.service());
     for s in namespaces.chain(service.network_mode.as_ref().and_then(|m| m.service())) {
         deps.push((s.to_string(), EdgeKind::Namespace));
     }
@@ -242,10 +242,10 @@ mod tests {
         p.services["a"].links.push(Link { target: "b".into(), alias: "b".into() });
         p.services["b"].volumes_from.push(VolumesFrom { source: VolumesFromSource::Service("c".into()), read_only: false });
         p.services["c"].network_mode = Some("service:d".parse().unwrap());
-        p.services["d"].ipc = Some("service:e".into());
+        p.services["d"].ipc = Some("service:e".parse().unwrap());
         let g = Graph::new(&p).unwrap();
         assert_eq!(g.start_order(), vec!["e", "d", "c", "b", "a"]);
-        p.services["e"].pid = Some("service:a".into());
+        p.services["e"].pid = Some("service:a".parse().unwrap());
         assert!(matches!(Graph::new(&p), Err(GraphError::Cycle(_))));
     }
 

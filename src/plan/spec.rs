@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use crate::backend::{
     labels, ContainerSpec, ContainerSummary, Mount, NetworkAttachment, NetworkMode, NetworkSpec, Resources, VolumeSpec,
 };
-use crate::compose::model::{FileObject, FileRef, Project, Service, VolumeType, VolumesFromSource};
+use crate::compose::model::{FileObject, FileRef, Project, Service, ShareMode, VolumeType, VolumesFromSource};
 
 /// The version written in `com.docker.compose.version`.
 pub const COMPOSE_VERSION: &str = concat!("hoist-", env!("CARGO_PKG_VERSION"));
@@ -228,7 +228,7 @@ pub fn service_image(project: &Project, service_name: &str) -> String {
 /// the containers as they are now rather than as first observed.
 pub fn refers_to_containers(project: &Project, service_name: &str) -> bool {
     let s = &project.services[service_name];
-    let by_service = |m: &Option<String>| m.as_deref().is_some_and(|m| m.starts_with("service:"));
+    let by_service = |m: &Option<ShareMode>| m.as_ref().and_then(ShareMode::service).is_some();
     !s.links.is_empty()
         || s.volumes_from.iter().any(|vf| matches!(vf.source, VolumesFromSource::Service(_)))
         || s.network_mode.as_ref().and_then(|m| m.service()).is_some()
@@ -290,10 +290,11 @@ pub fn container_spec(
         .map(|l| (resolve(&l.target), l.alias.clone()))
         .chain(service.external_links.iter().map(|l| (l.target.clone(), l.alias.clone())))
         .collect();
-    let ns = |mode: &Option<String>| {
-        mode.as_ref().map(|m| match m.strip_prefix("service:") {
+    // The engine's words: another service's namespace is its container's.
+    let ns = |mode: &Option<ShareMode>| {
+        mode.as_ref().map(|m| match m.service() {
             Some(s) => format!("container:{}", resolve(s)),
-            None => m.clone(),
+            None => m.to_string(),
         })
     };
 

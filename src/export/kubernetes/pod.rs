@@ -5,7 +5,7 @@ use indexmap::IndexMap;
 
 use super::objects::*;
 use super::{escape_refs, has_claims, names, seconds, service_subject, Cx};
-use crate::compose::model::{DeployMode, Duration, EndpointMode, NetworkMode, Healthcheck, RestartCondition, RestartPolicy, Service, VolumeType};
+use crate::compose::model::{DeployMode, Duration, EndpointMode, NetworkMode, Healthcheck, RestartCondition, RestartPolicy, Service, ShareMode, VolumeType};
 use crate::compose::normalize::parse_bytes;
 
 pub(super) fn workload(cx: &mut Cx, key: &str, svc: &Service, meta: &Metadata) -> Object {
@@ -339,10 +339,10 @@ fn pod_spec(cx: &mut Cx, s: &str, svc: &Service, container: Container, volumes: 
         Some(m) => cx.warn(s, "network_mode", format!("{:?} is not kept: the pod joins the cluster's pod network", m.to_string())),
     }
     for (key, mode, host) in [("pid", &svc.pid, &mut p.host_pid), ("ipc", &svc.ipc, &mut p.host_ipc)] {
-        match mode.as_deref() {
-            None | Some("private" | "shareable") => {}
-            Some("host") => *host = true,
-            Some(m) => cx.warn(s, key, format!("{m:?} is not kept: a pod cannot join another pod's namespaces")),
+        match mode {
+            None | Some(ShareMode::Private | ShareMode::Shareable) => {}
+            Some(ShareMode::Host) => *host = true,
+            Some(m) => cx.warn(s, key, format!("{:?} is not kept: a pod cannot join another pod's namespaces", m.to_string())),
         }
     }
     let mut dns = DnsConfig { nameservers: svc.dns.clone(), searches: svc.dns_search.clone(), options: Vec::new() };
