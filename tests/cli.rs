@@ -20,7 +20,9 @@ fn up_ps_logs_down(b: &'static str) {
     let ps = s.ok(&["ps"]);
     assert!(ps.contains(&format!("{}-app-1", s.project)) && ps.contains("Up"), "{ps}");
     let json = s.ok(&["ps", "--format", "json"]);
-    let rows: serde_json::Value = serde_json::from_str(&json).unwrap();
+    // One object per line, as Compose prints them.
+    let rows: Vec<serde_json::Value> = json.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 1, "{json}");
     assert_eq!(rows[0]["Service"], "app");
     assert_eq!(rows[0]["State"], "running");
     // A second up changes nothing.
@@ -47,9 +49,14 @@ fn scale_numbers(b: &'static str) {
     let s = Stack::new(b, "scale", "services:\n  web:\n    image: busybox:latest\n    init: true\n    command: sleep 3600\n");
     s.ok(&["up", "-d", "--scale", "web=3"]);
     assert_eq!(s.ps_q(&["web"]).len(), 3);
+    // `ps --format json`: one object per line, by name, as Compose.
+    let names: Vec<String> = s.ok(&["ps", "--format", "json"]).lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["Name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names, (1..=3).map(|n| format!("{}-web-{n}", s.project)).collect::<Vec<_>>());
     s.ok(&["scale", "web=1"]);
     let ps = s.ok(&["ps"]);
     assert!(ps.contains(&format!("{}-web-1", s.project)) && !ps.contains(&format!("{}-web-2", s.project)), "{ps}");
+    s.ok(&["stop"]);
+    assert_eq!(s.ok(&["ps", "--format", "json"]), "", "no running container: nothing printed");
 }
 
 fn recreate_keeps_anonymous_volume(b: &'static str) {
@@ -98,6 +105,13 @@ fn stop_start_kill(b: &'static str) {
     assert!(s.ps_q(&[]).is_empty());
     s.ok(&["rm", "-f"]);
     assert!(s.ps_q(&["-a"]).is_empty());
+    // `kill --remove-orphans` also removes the containers of services the file dropped.
+    let two = "services:\n  app:\n    image: busybox:latest\n    init: true\n    command: sleep 3600\n  gone:\n    image: busybox:latest\n    init: true\n    command: sleep 3600\n";
+    s.write("docker-compose.yml", two);
+    s.ok(&["up", "-d"]);
+    s.write("docker-compose.yml", "services:\n  app:\n    image: busybox:latest\n    init: true\n    command: sleep 3600\n");
+    s.ok(&["kill", "--remove-orphans"]);
+    assert_eq!(s.ps_q(&["-a"]).len(), 1, "the orphan is still there");
 }
 
 fn other_commands(b: &'static str) {
@@ -121,7 +135,12 @@ fn other_commands(b: &'static str) {
     assert_eq!(s.ok(&["ps", "--format", "{{.Service}} {{.State}}"]).trim(), "web running");
     assert!(s.ok(&["completion", "bash"]).contains("_hoist"));
     assert!(s.ok(&["man"]).contains(".TH hoist 1"));
-    assert!(s.ok(&["version"]).contains("hoist"));
+    // Compose's forms: `<name> version v<semver>`, {"version":"v<semver>"}, the bare number.
+    let v = env!("CARGO_PKG_VERSION");
+    assert_eq!(s.ok(&["version"]), format!("hoist version v{v}\n"));
+    assert_eq!(s.ok(&["version", "--format", "json"]), format!("{{\"version\":\"v{v}\"}}\n"));
+    assert_eq!(s.ok(&["version", "--short"]), format!("{v}\n"));
+    assert!(s.fails(&["version", "--format", "yaml"]).contains("use pretty or json"));
     assert_eq!(s.ok(&["config", "--services"]).trim(), "web");
     let err = s.fails(&["pull", "--ignore-pull-failures", "nosuchservice"]);
     assert!(err.contains("nosuchservice"), "{err}");

@@ -138,15 +138,9 @@ fn device_requests_reach_the_engine() {
     let s = Stack::new("docker", "gpudev", devices);
     s.ok(&["create"]);
     let ours = device_requests(&s.ps_q(&["-a", "g"])[0]);
-    let project = format!("{}ref", s.project);
-    let compose = |args: &[&str]| {
-        let out = Command::new("docker-compose").args(["-p", &project]).args(args).current_dir(s.path()).output().expect("docker-compose 1.29 is needed for this test");
-        assert!(out.status.success(), "docker-compose {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
-    compose(&["up", "--no-start"]);
-    let theirs = device_requests(&compose(&["ps", "-q", "g"]));
-    compose(&["down"]);
+    s.reference(&["up", "--no-start"]);
+    let theirs = device_requests(&s.reference(&["ps", "-q", "g"]));
+    s.reference(&["down"]);
     // 1.29 (Python) sends an unset list or map empty, Compose v2 (Go) and hoist leave it out:
     // the same request to the engine.
     let theirs = theirs.replace("\"DeviceIDs\":[]", "\"DeviceIDs\":null").replace("\"Options\":{}", "\"Options\":null");

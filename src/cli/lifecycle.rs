@@ -25,7 +25,8 @@ pub struct KillArgs {
     /// SIGNAL to send to the container.
     #[arg(short = 's', long, default_value = "SIGKILL")]
     signal: String,
-    #[arg(long)]
+    /// Remove containers for services not defined in the Compose file.
+    #[arg(long, env = "COMPOSE_REMOVE_ORPHANS", value_parser = clap::builder::BoolishValueParser::new())]
     remove_orphans: bool,
     services: Vec<String>,
 }
@@ -81,6 +82,9 @@ pub async fn kill(app: &App, a: KillArgs) -> Result<i32> {
     }))
     .await;
     results.into_iter().collect::<Result<Vec<_>>>()?;
+    if a.remove_orphans {
+        execute::remove_orphans(&ctx, None).await?;
+    }
     Ok(0)
 }
 

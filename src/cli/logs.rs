@@ -95,8 +95,8 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
         return Ok(0);
     }
     tokio::select! {
-        // Ends once every container has stopped and its output is shown, as Compose's.
-        r = follow(&ctx, &services, None, a.index, &opts, &mut printer, true) => r?,
+        // Keeps following containers that start again or appear (docs/compatibility.md).
+        r = follow(&ctx, &services, None, a.index, &opts, &mut printer, false) => r?,
         _ = tokio::signal::ctrl_c() => {}
     }
     Ok(0)

@@ -68,13 +68,15 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
 }
 
 pub async fn version(_app: &App, a: VersionArgs) -> Result<i32> {
+    // Compose's three forms with hoist's name and number: `hoist version v0.1.0`,
+    // `{"version":"v0.1.0"}`, and `--short` the bare number (docs/compatibility.md says
+    // what a script's "Compose >= 2" check sees).
     let v = env!("CARGO_PKG_VERSION");
-    if a.short {
-        writeln!(std::io::stdout(), "{v}")?;
-    } else if a.format == "json" {
-        writeln!(std::io::stdout(), "{{\"version\":\"{v}\"}}")?;
-    } else {
-        writeln!(std::io::stdout(), "hoist version {v}")?;
+    match (a.short, a.format.as_str()) {
+        (true, _) => writeln!(std::io::stdout(), "{v}")?,
+        (false, "json") => writeln!(std::io::stdout(), "{}", serde_json::json!({ "version": format!("v{v}") }))?,
+        (false, "pretty" | "") => writeln!(std::io::stdout(), "hoist version v{v}")?,
+        (false, other) => anyhow::bail!("invalid --format {other:?}: use pretty or json"),
     }
     Ok(0)
 }

@@ -70,6 +70,8 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     if !a.status.is_empty() {
         list.retain(|c| a.status.iter().any(|s| s == c.state.as_str()));
     }
+    // By name, as Docker Compose lists them.
+    list.sort_by(|x, y| x.name.cmp(&y.name));
     if a.services {
         let mut seen = Vec::new();
         for c in &list {
@@ -120,7 +122,10 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
                 })
                 .collect();
             if f == "json" {
-                writeln!(std::io::stdout(), "{}", serde_json::to_string(&rows)?)?;
+                // One object per line, nothing when empty, as Compose (`jq -r .Name` works).
+                for row in &rows {
+                    writeln!(std::io::stdout(), "{}", serde_json::to_string(row)?)?;
+                }
             } else {
                 for row in &rows {
                     writeln!(std::io::stdout(), "{}", render_template(f, &serde_json::to_value(row)?)?)?;

@@ -618,6 +618,15 @@ async fn wait_ready(ctx: &Ctx, services: &[String], cond: DependsCondition, runn
 /// How often a wait looks again when no event wakes it.
 const POLL: Duration = Duration::from_millis(500);
 
+/// Removes the containers of services the files no longer define (`--remove-orphans`).
+pub async fn remove_orphans(ctx: &Ctx, timeout: Option<Duration>) -> Result<()> {
+    let observed = ctx.observe().await?;
+    for c in orphans(&observed, &defined_services(&ctx.project)) {
+        remove_container(ctx, c, timeout, false).await?;
+    }
+    Ok(())
+}
+
 async fn remove_container(ctx: &Ctx, c: &ContainerSummary, timeout: Option<Duration>, volumes: bool) -> Result<()> {
     stop_container(ctx, c, timeout).await?;
     remove_stopped(ctx, c, volumes).await

@@ -102,6 +102,20 @@ impl Stack {
         a.extend_from_slice(args);
         self.ok(&a).lines().map(String::from).filter(|l| !l.is_empty()).collect()
     }
+
+    /// docker-compose 1.29, the reference, on the same folder under `<project>ref`
+    /// (asserted to succeed): its stdout, trimmed.
+    #[allow(dead_code)]
+    pub fn reference(&self, args: &[&str]) -> String {
+        let out = Command::new("docker-compose")
+            .args(["-p", &format!("{}ref", self.project)])
+            .args(args)
+            .current_dir(self.path())
+            .output()
+            .expect("docker-compose 1.29 is needed for this test (tests/setup.sh installs it)");
+        assert!(out.status.success(), "docker-compose {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
 }
 
 impl Drop for Stack {
