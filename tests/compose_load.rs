@@ -257,7 +257,7 @@ volumes:
     assert_eq!((a.ulimits["nofile"].soft, a.ulimits["nofile"].hard, a.ulimits["nproc"].hard), (1024, 2048, 512));
     assert_eq!((a.extra_hosts[0].host.as_str(), a.extra_hosts[0].ip.as_str()), ("db", "10.0.0.2"));
     assert_eq!(a.labels["c"], "");
-    assert_eq!((a.dns.clone(), a.tmpfs.clone()), (vec!["8.8.8.8".to_string()], vec!["/run".to_string()]));
+    assert_eq!((a.dns.clone(), a.tmpfs.iter().map(ToString::to_string).collect::<Vec<_>>()), (vec!["8.8.8.8".to_string()], vec!["/run".to_string()]));
     assert_eq!(a.networks["front"].aliases, ["web"]);
     assert_eq!(a.sysctls["net.core.somaxconn"], "1024");
     assert!(a.extensions.contains_key("x-custom") && a.oom_score_adj == Some(5));
@@ -529,6 +529,21 @@ fn pid_and_ipc_modes_are_typed_once() {
     assert_eq!((&p.services["a"].pid, &p.services["a"].ipc), (&Some(ShareMode::Host), &Some(ShareMode::Shareable)));
     assert_eq!((&p.services["b"].pid, &p.services["b"].ipc), (&Some(ShareMode::Service("a".into())), &Some(ShareMode::Container("other".into()))));
     for (text, says) in [("pid: private\n", "invalid pid mode \"private\""), ("ipc: servce:a\n", "invalid mode \"servce:a\""), ("ipc: \"service:\"\n", "invalid mode")] {
+        let e = err(&format!("services:\n  a:\n    image: x\n    {text}"));
+        assert_eq!(e.line, Some(4), "{text}: {e}");
+        assert!(e.message.contains(says), "{text}: {}", e.message);
+    }
+}
+
+#[test]
+fn tmpfs_entries_are_typed_once() {
+    let p = one("services:\n  a:\n    image: x\n    tmpfs:\n      - /run\n      - /tmp:size=64m,mode=1777\n      - /x:uid=1000\n").unwrap();
+    let t = &p.services["a"].tmpfs;
+    assert_eq!((t[0].target.as_str(), t[0].size, t[0].mode), ("/run", None, None));
+    assert_eq!((t[1].size, t[1].mode), (Some(64 << 20), Some(0o1777)));
+    assert_eq!(t[2].other, ["uid=1000"]);
+    assert_eq!(t[1].to_string().parse::<hoist::compose::model::Tmpfs>().unwrap(), t[1]);
+    for (text, says) in [("tmpfs: [run]\n", "it must be an absolute path"), ("tmpfs: ['/t:size=lots']\n", "invalid tmpfs size"), ("tmpfs: ['/t:mode=999']\n", "invalid tmpfs mode")] {
         let e = err(&format!("services:\n  a:\n    image: x\n    {text}"));
         assert_eq!(e.line, Some(4), "{text}: {e}");
         assert!(e.message.contains(says), "{text}: {}", e.message);

@@ -12,7 +12,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use super::values::{Device, Duration, ExposedPort, ExtraHost, MacAddress, NetworkMode, RestartPolicy, ShareMode};
+pub use super::values::{Device, Duration, ExposedPort, ExtraHost, MacAddress, NetworkMode, RestartPolicy, ShareMode, Tmpfs};
 
 /// A whole project: the merged result of all its compose files.
 // No `deny_unknown_fields` on Project and Service: serde does not support it together with
@@ -188,7 +188,7 @@ pub struct Service {
     pub devices: Vec<Device>,
     /// `tmpfs:` entries (`/path[:options]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tmpfs: Vec<String>,
+    pub tmpfs: Vec<Tmpfs>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub group_add: Vec<String>,
     /// `host`, `service:X`, `container:X`.

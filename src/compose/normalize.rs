@@ -570,11 +570,8 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
             "ulimits" => s.ulimits = ulimits(srcs, v, &w)?,
             "devices" => s.devices = devices(srcs, v, &w)?,
             "tmpfs" => {
-                s.tmpfs = str_list(srcs, v, &w)?;
-                // Docker refuses a relative tmpfs mount point.
-                if let Some(bad) = s.tmpfs.iter().find(|t| !t.starts_with('/')) {
-                    return Err(srcs.err(v, format!("invalid tmpfs mount point {bad:?} in {w}: it must be an absolute path")));
-                }
+                let entries = str_list(srcs, v, &w)?;
+                s.tmpfs = entries.iter().map(|t| t.parse().map_err(|e| srcs.err(v, format!("{w}: {e}")))).collect::<Result<_>>()?;
             }
             "group_add" => s.group_add = strict_list(srcs, v, &w)?,
             "cgroup_parent" => s.cgroup_parent = cgroup_parent(srcs, v, &w)?,

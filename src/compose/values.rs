@@ -307,6 +307,52 @@ impl FromStr for ShareMode {
 
 string_value!(ShareMode);
 
+/// A `tmpfs:` entry, `/path[:size=64m,mode=1777,...]`: the mount point, the size (bytes)
+/// and mode every backend applies, and the other options as written (warned about).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tmpfs {
+    pub target: String,
+    pub size: Option<u64>,
+    pub mode: Option<u32>,
+    pub other: Vec<String>,
+}
+
+impl fmt::Display for Tmpfs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let opts: Vec<String> = self.size.map(|s| format!("size={s}")).into_iter().chain(self.mode.map(|m| format!("mode={m:o}"))).chain(self.other.iter().cloned()).collect();
+        if opts.is_empty() { f.write_str(&self.target) } else { write!(f, "{}:{}", self.target, opts.join(",")) }
+    }
+}
+
+impl FromStr for Tmpfs {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (target, opts) = s.split_once(':').unwrap_or((s, ""));
+        // Docker refuses a relative mount point.
+        if !target.starts_with('/') {
+            return Err(format!("invalid tmpfs mount point {target:?}: it must be an absolute path"));
+        }
+        let mut t = Tmpfs { target: target.into(), size: None, mode: None, other: Vec::new() };
+        for o in opts.split(',').filter(|o| !o.is_empty()) {
+            match o.split_once('=') {
+                Some(("size", v)) => {
+                    let v = v.trim().to_ascii_lowercase();
+                    let (num, mult) = match v.strip_suffix('k').map(|n| (n, 1u64 << 10)).or_else(|| v.strip_suffix('m').map(|n| (n, 1 << 20))).or_else(|| v.strip_suffix('g').map(|n| (n, 1 << 30))) {
+                        Some(x) => x,
+                        None => (v.as_str(), 1),
+                    };
+                    t.size = Some(num.parse::<u64>().ok().and_then(|n| n.checked_mul(mult)).ok_or_else(|| format!("invalid tmpfs size {v:?} in {s:?} (use bytes or k, m, g)"))?);
+                }
+                Some(("mode", v)) => t.mode = Some(u32::from_str_radix(v.trim(), 8).ok().filter(|m| *m <= 0o7777).ok_or_else(|| format!("invalid tmpfs mode {v:?} in {s:?} (use octal, like 1777)"))?),
+                _ => t.other.push(o.to_string()),
+            }
+        }
+        Ok(t)
+    }
+}
+
+string_value!(Tmpfs);
+
 /// A compose duration (`10s`, `1m30s`, `500ms`), parsed once by the loader and printed
 /// back as Compose prints it (Go's format: `1m30s`, `2m0s`, `1h0m0s`, `500ms`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

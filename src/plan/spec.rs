@@ -268,9 +268,7 @@ pub fn container_spec(
         });
     }
     for t in &service.tmpfs {
-        let (target, opts) = t.split_once(':').unwrap_or((t, ""));
-        let (size, mode) = tmpfs_options(opts);
-        mounts.push(Mount::Tmpfs { target: target.to_string(), size, mode });
+        mounts.push(Mount::Tmpfs { target: t.target.clone(), size: t.size, mode: t.mode });
     }
     mounts.extend(file_mounts(project, service_name));
 
@@ -638,35 +636,3 @@ pub fn build_spec(project: &Project, service_name: &str) -> Option<crate::backen
     })
 }
 
-/// `size=64m,mode=1777` of the `tmpfs:` short form → (bytes, mode); unknown options are
-/// left to the defaults.
-pub fn tmpfs_options(opts: &str) -> (Option<u64>, Option<u32>) {
-    let (mut size, mut mode) = (None, None);
-    for o in opts.split(',') {
-        match o.split_once('=') {
-            Some(("size", v)) => {
-                let v = v.trim().to_ascii_lowercase();
-                let (num, mult) = match v.chars().last() {
-                    Some('k') => (&v[..v.len() - 1], 1u64 << 10),
-                    Some('m') => (&v[..v.len() - 1], 1 << 20),
-                    Some('g') => (&v[..v.len() - 1], 1 << 30),
-                    _ => (v.as_str(), 1),
-                };
-                size = num.parse::<u64>().ok().map(|n| n * mult);
-            }
-            Some(("mode", v)) => mode = u32::from_str_radix(v.trim(), 8).ok(),
-            _ => {}
-        }
-    }
-    (size, mode)
-}
-
-#[cfg(test)]
-mod tmpfs_tests {
-    #[test]
-    fn tmpfs_short_options() {
-        assert_eq!(super::tmpfs_options("size=64m,mode=1777"), (Some(64 << 20), Some(0o1777)));
-        assert_eq!(super::tmpfs_options(""), (None, None));
-        assert_eq!(super::tmpfs_options("size=100"), (Some(100), None));
-    }
-}

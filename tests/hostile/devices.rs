@@ -71,7 +71,7 @@ fn devices_entries_that_are_no_devices_are_refused() {
     std::fs::write(&file, "untouched").unwrap();
     for (entry, want) in [
         (file.display().to_string() + ":/dev/x", "is not a device node"),
-        ("/dev/null:/dev/x:rwx".to_string(), "invalid device mode"),
+        ("/dev/null:/dev/x:rwx".to_string(), "invalid device permissions"),
         ("/dev/hoist-no-such-device".to_string(), "No such file or directory"),
     ] {
         let compose = format!("services:\n  app:\n    image: busybox:latest\n    command: \"true\"\n    devices:\n      - \"{entry}\"\n");

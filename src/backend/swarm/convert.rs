@@ -25,7 +25,7 @@ use crate::compose::model::{
     FileRef,
     DeployMode, Duration, EndpointMode, FailureAction, Project, RestartCondition, RestartPolicy, Service, UpdateOrder, VolumeType,
 };
-use crate::plan::spec::{network_name, tmpfs_options, volume_name};
+use crate::plan::spec::{network_name, volume_name};
 
 /// `<project>_<service>`, as `docker stack deploy` names services.
 pub fn service_name(project: &str, service: &str) -> String {
@@ -339,9 +339,7 @@ fn mounts(project: &Project, s: &Service) -> Vec<Mount> {
         })
         .collect();
     for t in &s.tmpfs {
-        let (target, opts) = t.split_once(':').unwrap_or((t, ""));
-        let (size, mode) = tmpfs_options(opts);
-        out.push(tmpfs(target, size, mode));
+        out.push(tmpfs(&t.target, t.size, t.mode));
     }
     out
 }

@@ -6,7 +6,6 @@ use indexmap::IndexMap;
 use super::objects::*;
 use super::{escape_refs, has_claims, names, seconds, service_subject, Cx};
 use crate::compose::model::{DeployMode, Duration, EndpointMode, NetworkMode, Healthcheck, RestartCondition, RestartPolicy, Service, ShareMode, VolumeType};
-use crate::compose::normalize::parse_bytes;
 
 pub(super) fn workload(cx: &mut Cx, key: &str, svc: &Service, meta: &Metadata) -> Object {
     let s = &service_subject(key);
@@ -150,15 +149,11 @@ fn mounts(cx: &mut Cx, s: &str, svc: &Service, pv: &mut PodVolumes) {
         pv.mount(&base, source, target, None, v.read_only);
     }
     for t in &svc.tmpfs {
-        let (target, opts) = t.split_once(':').unwrap_or((t, ""));
-        let mut size = None;
-        for o in opts.split(',').filter(|o| !o.is_empty()) {
-            match o.strip_prefix("size=").and_then(parse_bytes) {
-                Some(b) => size = Some(b),
-                None => cx.warn(s, "tmpfs", format!("{target}: the option {o:?} is not kept")),
-            }
+        let dropped = t.mode.map(|m| format!("mode={m:o}")).into_iter().chain(t.other.iter().cloned());
+        for o in dropped {
+            cx.warn(s, "tmpfs", format!("{}: the option {o:?} is not kept", t.target));
         }
-        pv.mount("tmpfs", memory_dir(size), target, None, false);
+        pv.mount("tmpfs", memory_dir(t.size), &t.target, None, false);
     }
     if let Some(size) = svc.shm_size {
         pv.mount("shm", memory_dir(Some(size)), "/dev/shm", None, false);
