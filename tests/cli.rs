@@ -304,7 +304,35 @@ fn down_v_removes_only_the_files_volumes(b: &'static str) {
     s.ok(&["volume", "rm", &format!("{p}_ext"), &format!("{p}_keep")]);
 }
 
+/// `-p NAME` in a folder without a compose file acts on the project its labels name, as
+/// Docker Compose does (CI clean-up steps rely on it); commands that need the file say so.
+fn project_by_name_without_a_file(b: &'static str) {
+    let s = Stack::new(b, "nofile", "services:\n  web:\n    image: busybox:latest\n    init: true\n    command: sh -c 'echo hi-from-web; sleep 3600'\n    volumes: [data:/d]\nvolumes:\n  data: {}\n");
+    s.ok(&["up", "-d"]);
+    s.wait_log("web", "hi-from-web");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| Command::new(HOIST).args(["--backend", b, "-p", &s.project]).args(args).current_dir(elsewhere.path()).env_remove("DOCKER_HOST").output().unwrap();
+    let text = |o: &std::process::Output| format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let ok = |args: &[&str]| {
+        let out = run(args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        text(&out)
+    };
+    assert_eq!(ok(&["ps", "--format", "{{.Name}} {{.State}}"]).trim(), format!("{}-web-1 running", s.project));
+    assert!(ok(&["logs", "--no-color"]).contains("hi-from-web"));
+    assert_eq!(ok(&["exec", "-T", "web", "echo", "exec-ok"]).trim(), "exec-ok");
+    ok(&["stop", "-t", "1"]);
+    // Creating needs the file: refused with Compose's reason, nothing done.
+    let out = run(&["up", "-d"]);
+    assert!(!out.status.success() && text(&out).contains("no configuration file provided"), "{}", text(&out));
+    let down = ok(&["down", "-v"]);
+    assert!(down.contains("Removed") && down.contains(&format!("Volume {}_data", s.project)), "{down}");
+    assert!(s.ps_q(&["-a"]).is_empty());
+    assert!(!s.ok(&["volume", "ls", "-q"]).contains(&format!("{}_data", s.project)));
+}
+
 on_both_backends!(
+    project_by_name_without_a_file,
     compose_spellings,
     compose_environment,
     down_v_removes_only_the_files_volumes,

@@ -14,6 +14,10 @@ pub fn timeout(secs: Option<u64>) -> Option<Duration> {
 
 /// Rejects service names the project does not define.
 pub fn check_services(ctx: &Ctx, services: &[String]) -> Result<()> {
+    // Without a file, the services are those of the containers found.
+    if ctx.project.from_labels {
+        return Ok(());
+    }
     for s in services {
         if !ctx.project.services.contains_key(s) {
             bail!("no such service: {s}");

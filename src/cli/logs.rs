@@ -77,9 +77,12 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     common::check_services(&ctx, &a.services)?;
     let opts = a.log_options()?;
     // Services with `attach: false` are left out unless named, as Docker Compose does.
-    let services: Vec<String> =
-        if a.services.is_empty() { ctx.project.services.iter().filter(|(_, s)| s.attached()).map(|(n, _)| n.clone()).collect() } else { a.services.clone() };
-    if services.is_empty() {
+    let services: Vec<String> = if a.services.is_empty() && !ctx.project.from_labels {
+        ctx.project.services.iter().filter(|(_, s)| s.attached()).map(|(n, _)| n.clone()).collect()
+    } else {
+        a.services.clone()
+    };
+    if services.is_empty() && !ctx.project.from_labels {
         // Every service has `attach: false` (an empty list would mean all of them).
         return Ok(0);
     }

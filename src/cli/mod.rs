@@ -190,6 +190,8 @@ pub struct App {
     pub color: bool,
     /// The backend whose unapplied compose keys loading reports, and whether it refuses them.
     key_check: Option<(crate::compose::keys::Backend, bool)>,
+    /// The command acts on existing containers: `-p NAME` without a file will do.
+    by_labels: bool,
 }
 
 impl App {
@@ -216,7 +218,15 @@ impl App {
     /// The project with `services` enabled whatever their profiles (see LoadOptions::targets).
     fn project_targeting(&self, services: &[String]) -> Result<Project> {
         let opts = LoadOptions { targets: services.to_vec(), ..self.load_options(true) };
-        let out = crate::compose::load_with_warnings(&opts)?;
+        let out = match crate::compose::load_with_warnings(&opts) {
+            // `-p NAME down` (ps, logs, stop ...) in a folder without a compose file acts on
+            // the project its labels name, as Docker Compose does.
+            Err(e) if e.message.starts_with("no configuration file provided") && self.by_labels && self.cli_files.is_empty() && self.project_name.is_some() => {
+                let name = self.project_name()?;
+                return Ok(Project { name, working_dir: std::env::current_dir().unwrap_or_default(), from_labels: true, ..Project::default() });
+            }
+            other => other?,
+        };
         for w in &out.warnings {
             eprintln!("WARN[0000] {w}");
         }
@@ -266,7 +276,7 @@ pub fn main() -> i32 {
     };
     let Some(command) = cli.command else {
         if cli.show_version {
-            println!("hoist version {}", env!("CARGO_PKG_VERSION"));
+            println!("hoist version v{}", env!("CARGO_PKG_VERSION"));
             return 0;
         }
         let _ = command().print_help();
@@ -288,6 +298,25 @@ pub fn main() -> i32 {
     };
     let app = App {
         key_check: key_check(backend_kind, &command),
+        by_labels: matches!(
+            command,
+            Command::Down(_)
+                | Command::Ps(_)
+                | Command::Logs(_)
+                | Command::Stop(_)
+                | Command::Kill(_)
+                | Command::Rm(_)
+                | Command::Pause(_)
+                | Command::Unpause(_)
+                | Command::Exec(_)
+                | Command::Port(_)
+                | Command::Top(_)
+                | Command::Events(_)
+                | Command::Wait(_)
+                | Command::Stats(_)
+                | Command::Images(_)
+                | Command::Cp(_)
+        ),
         cli_files: cli.files,
         project_name: cli.project_name,
         project_directory: cli.project_directory,

@@ -44,6 +44,10 @@ pub struct Project {
     /// Services left out by profiles (kept so `config --profiles` can list them).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub disabled_services: IndexMap<String, Service>,
+    /// No compose file: `-p NAME` alone, the project known only by its containers,
+    /// networks and volumes (their labels), as Compose acts on one. Never printed.
+    #[serde(skip)]
+    pub from_labels: bool,
     /// Top-level `x-*` extensions, kept as they were.
     #[serde(default, flatten, skip_serializing_if = "IndexMap::is_empty")]
     pub extensions: IndexMap<String, serde_json::Value>,

@@ -715,7 +715,8 @@ pub async fn down(ctx: &Ctx, opts: &DownOptions) -> Result<()> {
     let known = defined_services(&ctx.project);
     let mut targets = Vec::new();
     for c in observed {
-        let orphan = !c.oneoff && !known.contains(&c.service.as_str());
+        // Without a file every container of the project is its own, none an orphan.
+        let orphan = !c.oneoff && !known.contains(&c.service.as_str()) && !ctx.project.from_labels;
         if orphan && !opts.remove_orphans {
             ctx.progress.warn(&format!("Found orphan container ({}) for this project; use --remove-orphans to remove it.", c.name));
             continue;
@@ -751,8 +752,10 @@ pub async fn down(ctx: &Ctx, opts: &DownOptions) -> Result<()> {
         // The file's own volumes, external ones never, as Compose's `down -v`: a volume
         // that carries the project's label but left the file (renamed, made external) stays.
         // Anonymous volumes went with their containers above.
+        // Without a file, the volumes carrying the project's label are its own, as Compose.
         let declared: Vec<&str> = ctx.project.volumes.values().filter(|v| !v.external).map(|v| v.name.as_str()).collect();
-        for vol in ctx.backend.list_volumes(Some(&ctx.project.name)).await?.into_iter().filter(|v| declared.contains(&v.name.as_str())) {
+        let own = |name: &str| ctx.project.from_labels || declared.contains(&name);
+        for vol in ctx.backend.list_volumes(Some(&ctx.project.name)).await?.into_iter().filter(|v| own(&v.name)) {
             ctx.progress.event("Volume", &vol.name, "Removing");
             removed("Volume", &vol.name, ctx.bounded(ctx.backend.remove_volume(&vol.name)).await)?;
         }
