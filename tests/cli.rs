@@ -331,7 +331,28 @@ fn project_by_name_without_a_file(b: &'static str) {
     assert!(!s.ok(&["volume", "ls", "-q"]).contains(&format!("{}_data", s.project)));
 }
 
+/// `config > resolved.yml` then `-f resolved.yml up`: the printed model is a compose file
+/// that gives the same stack, as Compose's output does.
+fn config_output_loads_again(b: &'static str) {
+    let port = if b == "docker" { 18081 } else { 18080 };
+    let s = Stack::new(
+        b,
+        "cfground",
+        &format!("services:\n  web:\n    image: busybox:latest\n    init: true\n    command: sleep 3600\n    ports: ['{port}:80']\n    volumes: [data:/d, './src:/src:z', {{type: volume, source: data, target: /e, volume: {{nocopy: true}}}}, {{type: tmpfs, target: /t, tmpfs: {{size: 1m, mode: 0o1770}}}}]\n    environment: {{A: \"1\"}}\nvolumes:\n  data: {{}}\n"),
+    );
+    std::fs::create_dir_all(s.path().join("src")).unwrap();
+    let resolved = s.ok(&["config"]);
+    s.write("resolved.yml", &resolved);
+    assert_eq!(s.ok(&["-f", "resolved.yml", "config"]), resolved, "config of the printed file is the same");
+    s.ok(&["-f", "resolved.yml", "up", "-d"]);
+    assert_eq!(s.ok(&["ps", "--format", "{{.Service}} {{.State}}"]).trim(), "web running");
+    // The original file sees the same containers: nothing to recreate.
+    let again = s.hoist(&["up", "-d"]);
+    assert!(again.status.success() && !String::from_utf8_lossy(&again.stderr).contains("Recreate"), "{}", String::from_utf8_lossy(&again.stderr));
+}
+
 on_both_backends!(
+    config_output_loads_again,
     project_by_name_without_a_file,
     compose_spellings,
     compose_environment,

@@ -33,7 +33,7 @@ fn loaded_projects_validate_against_the_model_schema() {
         ..Default::default()
     };
     let p = hoist::compose::load(&opts).unwrap();
-    let v: serde_json::Value = serde_json::from_str(&hoist::compose::to_json(&p)).unwrap();
+    let v = serde_json::to_value(&p).unwrap();
     let errors: Vec<String> = validator.iter_errors(&v).map(|e| e.to_string()).collect();
     assert!(errors.is_empty(), "{errors:?}");
 }

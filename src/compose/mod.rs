@@ -423,11 +423,59 @@ pub fn normalize_project_name(name: &str) -> Result<String> {
 }
 
 pub fn to_yaml(project: &Project) -> String {
-    render::yaml(&serde_json::to_value(project).unwrap_or_default())
+    render::yaml(&printable(project))
 }
 
 pub fn to_json(project: &Project) -> String {
-    serde_json::to_string_pretty(project).unwrap_or_default()
+    serde_json::to_string_pretty(&printable(project)).unwrap_or_default()
+}
+
+/// The project as `config` prints it: a compose file that loads again, as Compose's does
+/// (where it was read from is left out).
+fn printable(project: &Project) -> serde_json::Value {
+    let mut v = serde_json::to_value(project).unwrap_or_default();
+    if let Some(top) = v.as_object_mut() {
+        top.remove("working_dir");
+        top.remove("config_files");
+    }
+    for svc in v.get_mut("services").and_then(|s| s.as_object_mut()).into_iter().flat_map(|s| s.values_mut()) {
+        for vol in svc.get_mut("volumes").and_then(|p| p.as_array_mut()).into_iter().flatten().filter_map(|v| v.as_object_mut()) {
+            long_volume_syntax(vol);
+        }
+    }
+    v
+}
+
+/// A service volume of the model in the Compose Specification's long syntax: the bind,
+/// volume and tmpfs options in their own mappings (a mode as octal digits).
+fn long_volume_syntax(vol: &mut serde_json::Map<String, serde_json::Value>) {
+    use serde_json::{json, Value};
+    let mut bind = serde_json::Map::new();
+    if vol.remove("create_host_path").is_some() {
+        bind.insert("create_host_path".into(), json!(true));
+    }
+    if let Some(Value::Array(options)) = vol.remove("options") {
+        for o in options.iter().filter_map(Value::as_str) {
+            let key = if matches!(o, "z" | "Z") { "selinux" } else { "propagation" };
+            bind.insert(key.into(), json!(o));
+        }
+    }
+    if !bind.is_empty() {
+        vol.insert("bind".into(), Value::Object(bind));
+    }
+    if vol.remove("nocopy").is_some() {
+        vol.insert("volume".into(), json!({ "nocopy": true }));
+    }
+    let mut tmpfs = serde_json::Map::new();
+    if let Some(size) = vol.remove("tmpfs_size") {
+        tmpfs.insert("size".into(), size);
+    }
+    if let Some(mode) = vol.remove("tmpfs_mode").and_then(|m| m.as_u64()) {
+        tmpfs.insert("mode".into(), json!(format!("{mode:o}")));
+    }
+    if !tmpfs.is_empty() {
+        vol.insert("tmpfs".into(), Value::Object(tmpfs));
+    }
 }
 
 

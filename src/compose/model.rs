@@ -359,8 +359,10 @@ pub struct EnvFile {
 pub struct Port {
     /// Container port.
     pub target: u16,
-    /// Host port; `None` lets the backend pick a free one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Host port; `None` lets the backend pick a free one. Printed as a string, as
+    /// Compose prints it.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "port_text")]
+    #[schemars(with = "Option<String>")]
     pub published: Option<u16>,
     /// Host address to bind; `None` means all addresses.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -643,6 +645,31 @@ pub struct FileRef {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "octal_mode")]
     #[schemars(with = "Option<String>")]
     pub mode: Option<u32>,
+}
+
+mod port_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(port: &Option<u16>, s: S) -> Result<S::Ok, S::Error> {
+        match port {
+            Some(p) => s.collect_str(p),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Number(u16),
+            Text(String),
+        }
+        match Option::<Either>::deserialize(d)? {
+            None => Ok(None),
+            Some(Either::Number(n)) => Ok(Some(n)),
+            Some(Either::Text(t)) => t.parse().map(Some).map_err(serde::de::Error::custom),
+        }
+    }
 }
 
 mod octal_mode {
