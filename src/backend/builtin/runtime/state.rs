@@ -134,19 +134,30 @@ pub const CLAIM_FILE: &str = "supervisor.lock";
 pub fn claim(dir: &Path) -> Result<Option<fs::File>> {
     use std::os::unix::fs::MetadataExt;
     let path = dir.join(CLAIM_FILE);
-    let file = fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|e| err(format!("opening {}", path.display()), e))?;
-    match ofd_lock(&file, libc::F_WRLCK, false) {
-        Ok(_) => {}
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EACCES)) => return Ok(None),
-        Err(e) => return Err(err(format!("locking {}", path.display()), e)),
+    // Another process that held the claim (a concurrent command checking on the container)
+    // removes the lock file as it lets go: the file opened before that is stale, and the
+    // claim is taken again on the new one. Only a removed directory is an error.
+    for _ in 0..64 {
+        let file = match fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path) {
+            Ok(f) => f,
+            Err(_) if !dir.is_dir() => break,
+            Err(e) => return Err(err(format!("opening {}", path.display()), e)),
+        };
+        match ofd_lock(&file, libc::F_WRLCK, false) {
+            Ok(_) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EACCES)) => return Ok(None),
+            Err(e) => return Err(err(format!("locking {}", path.display()), e)),
+        }
+        let same = match (file.metadata(), fs::metadata(&path)) {
+            (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+            _ => false,
+        };
+        if same {
+            return Ok(Some(file));
+        }
+        if !dir.is_dir() {
+            break;
+        }
     }
-    // The directory may have been removed (or replaced) while we waited.
-    let same = match (file.metadata(), fs::metadata(&path)) {
-        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
-        _ => false,
-    };
-    if !same {
-        return Err(err("claiming the container", format!("{} was removed", dir.display())));
-    }
-    Ok(Some(file))
+    Err(err("claiming the container", format!("{} was removed", dir.display())))
 }
