@@ -67,6 +67,11 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     Ok(0)
 }
 
+/// `hoist version v0.1.0`, as Compose's `Docker Compose version v2.x`.
+pub fn version_line() -> String {
+    format!("hoist version v{}", env!("CARGO_PKG_VERSION"))
+}
+
 pub async fn version(_app: &App, a: VersionArgs) -> Result<i32> {
     // Compose's three forms with hoist's name and number: `hoist version v0.1.0`,
     // `{"version":"v0.1.0"}`, and `--short` the bare number (docs/compatibility.md says
@@ -75,7 +80,7 @@ pub async fn version(_app: &App, a: VersionArgs) -> Result<i32> {
     match (a.short, a.format.as_str()) {
         (true, _) => writeln!(std::io::stdout(), "{v}")?,
         (false, "json") => writeln!(std::io::stdout(), "{}", serde_json::json!({ "version": format!("v{v}") }))?,
-        (false, "pretty" | "") => writeln!(std::io::stdout(), "hoist version v{v}")?,
+        (false, "pretty" | "") => writeln!(std::io::stdout(), "{}", version_line())?,
         (false, other) => anyhow::bail!("invalid --format {other:?}: use pretty or json"),
     }
     Ok(0)

@@ -221,7 +221,7 @@ impl App {
         let out = match crate::compose::load_with_warnings(&opts) {
             // `-p NAME down` (ps, logs, stop ...) in a folder without a compose file acts on
             // the project its labels name, as Docker Compose does.
-            Err(e) if e.message.starts_with("no configuration file provided") && self.by_labels && self.cli_files.is_empty() && self.project_name.is_some() => {
+            Err(e) if e.message.starts_with(crate::compose::discover::NO_CONFIG_FILE) && self.by_labels && self.cli_files.is_empty() && self.project_name.is_some() => {
                 let name = self.project_name()?;
                 return Ok(Project { name, working_dir: std::env::current_dir().unwrap_or_default(), from_labels: true, ..Project::default() });
             }
@@ -276,7 +276,7 @@ pub fn main() -> i32 {
     };
     let Some(command) = cli.command else {
         if cli.show_version {
-            println!("hoist version v{}", env!("CARGO_PKG_VERSION"));
+            println!("{}", ls::version_line());
             return 0;
         }
         let _ = command().print_help();
@@ -298,25 +298,7 @@ pub fn main() -> i32 {
     };
     let app = App {
         key_check: key_check(backend_kind, &command),
-        by_labels: matches!(
-            command,
-            Command::Down(_)
-                | Command::Ps(_)
-                | Command::Logs(_)
-                | Command::Stop(_)
-                | Command::Kill(_)
-                | Command::Rm(_)
-                | Command::Pause(_)
-                | Command::Unpause(_)
-                | Command::Exec(_)
-                | Command::Port(_)
-                | Command::Top(_)
-                | Command::Events(_)
-                | Command::Wait(_)
-                | Command::Stats(_)
-                | Command::Images(_)
-                | Command::Cp(_)
-        ),
+        by_labels: acts_on_existing(&command),
         cli_files: cli.files,
         project_name: cli.project_name,
         project_directory: cli.project_directory,
@@ -418,6 +400,30 @@ fn print_error(e: &anyhow::Error) {
 /// What loading the file does with keys the backend does not apply (compose/keys.rs):
 /// commands that build, create or start containers refuse them; the others only warn, so
 /// a stack stays inspectable and removable. A swarm and `convert` have their own tables.
+/// Commands that act on existing containers: `-p NAME` without a compose file will do
+/// for them, as for Docker Compose's (the project known by its labels).
+fn acts_on_existing(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Down(_)
+            | Command::Ps(_)
+            | Command::Logs(_)
+            | Command::Stop(_)
+            | Command::Kill(_)
+            | Command::Rm(_)
+            | Command::Pause(_)
+            | Command::Unpause(_)
+            | Command::Exec(_)
+            | Command::Port(_)
+            | Command::Top(_)
+            | Command::Events(_)
+            | Command::Wait(_)
+            | Command::Stats(_)
+            | Command::Images(_)
+            | Command::Cp(_)
+    )
+}
+
 fn key_check(kind: BackendKind, command: &Command) -> Option<(crate::compose::keys::Backend, bool)> {
     let backend = match kind {
         BackendKind::Builtin => crate::compose::keys::Backend::Builtin,

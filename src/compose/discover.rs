@@ -200,11 +200,14 @@ fn find_default(dir: &Path) -> Result<Vec<PathBuf>> {
         }
     }
     Err(ComposeError::msg(format!(
-        "no configuration file provided: not found (looked for {} in {} and its parents)",
+        "{NO_CONFIG_FILE}: not found (looked for {} in {} and its parents)",
         DEFAULT_FILES.join(", "),
         dir.display()
     )))
 }
+
+/// How the error for a folder without a compose file begins (Compose's words).
+pub const NO_CONFIG_FILE: &str = "no configuration file provided";
 
 pub fn absolute(base: &Path, p: &Path) -> PathBuf {
     clean(&if p.is_absolute() { p.to_path_buf() } else { base.join(p) })

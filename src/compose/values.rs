@@ -417,15 +417,19 @@ pub struct Device {
 impl Device {
     /// Checks what both forms share: absolute paths, permissions of r, w and m once each.
     pub fn new(source: &str, target: &str, permissions: &str) -> Result<Device, String> {
-        let b = permissions.as_bytes();
-        let valid = !b.is_empty() && b.len() <= 3 && b.iter().enumerate().all(|(i, c)| b"rwm".contains(c) && !b[i + 1..].contains(c));
-        if !valid {
+        if !Device::valid_permissions(permissions) {
             return Err(format!("invalid device permissions {permissions:?} (use some of r, w, m)"));
         }
         if !source.starts_with('/') || !target.starts_with('/') {
             return Err(format!("device {source}:{target}: both paths must be absolute"));
         }
         Ok(Device { source: source.into(), target: target.into(), permissions: permissions.into() })
+    }
+
+    /// Some of r, w and m, each at most once.
+    fn valid_permissions(p: &str) -> bool {
+        let b = p.as_bytes();
+        !b.is_empty() && b.len() <= 3 && b.iter().enumerate().all(|(i, c)| b"rwm".contains(c) && !b[i + 1..].contains(c))
     }
 }
 
@@ -439,10 +443,9 @@ impl FromStr for Device {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let parts: Vec<&str> = s.split(':').collect();
-        let is_mode = |m: &str| Device::new("/", "/", m).is_ok();
         match parts.as_slice() {
             [host] => Device::new(host, host, "rwm"),
-            [host, mode] if is_mode(mode) => Device::new(host, host, mode),
+            [host, mode] if Device::valid_permissions(mode) => Device::new(host, host, mode),
             [host, inside] => Device::new(host, inside, "rwm"),
             [host, inside, mode] => Device::new(host, inside, mode),
             _ => Err(format!("invalid device specification: {s}")),

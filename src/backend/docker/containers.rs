@@ -68,7 +68,7 @@ impl DockerBackend {
             false => String::new(),
         };
         // An engine before API 1.44 would drop it without a word; Compose refuses, in these words.
-        if start_interval && !mac::api_at_least(&api, (1, 44)) {
+        if start_interval && !super::api_at_least(&api, (1, 44)) {
             return Err(BackendError::Engine("can't set healthcheck.start_interval as feature require Docker Engine v25 or later".into()));
         }
         let mac = match mac::wanted(spec) {

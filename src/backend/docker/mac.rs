@@ -14,17 +14,11 @@ pub fn wanted(spec: &ContainerSpec) -> bool {
     spec.mac_address.is_some() || matches!(&spec.network, NetworkMode::Networks(n) if n.iter().any(|a| a.mac_address.is_some()))
 }
 
-/// Whether the engine's API version (`1.41`) is `min` or later.
-pub fn api_at_least(api_version: &str, min: (u32, u32)) -> bool {
-    let mut parts = api_version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= min
-}
-
 /// The container-wide address for an engine of `api_version`: none from 1.44 (each
 /// endpoint carries its own); before, the main network's, and no other network may have
 /// one (Compose's rule and words).
 pub fn container_wide(spec: &ContainerSpec, api_version: &str) -> Result<Option<MacAddress>> {
-    let at_least_144 = api_at_least(api_version, (1, 44));
+    let at_least_144 = super::api_at_least(api_version, (1, 44));
     let NetworkMode::Networks(nets) = &spec.network else {
         // `network_mode: bridge` and the like: no endpoint of ours to carry it.
         return Ok(spec.mac_address);

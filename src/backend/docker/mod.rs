@@ -58,6 +58,12 @@ impl DockerBackend {
 }
 
 /// HTTP status of an engine error, if it was one.
+/// Whether the engine's API version (`1.41`) is `min` or later.
+pub(crate) fn api_at_least(api_version: &str, min: (u32, u32)) -> bool {
+    let mut parts = api_version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= min
+}
+
 pub(crate) fn status_of(e: &DockerError) -> Option<u16> {
     match e {
         DockerError::DockerResponseServerError { status_code, .. } => Some(*status_code),
