@@ -36,6 +36,10 @@ fi
 # A Docker engine for the Docker backend's tests.
 if ! docker info >/dev/null 2>&1; then
   echo "setup: starting dockerd"
+  # A pid file left by an engine of an ended session (its process gone, the pid maybe reused) stops dockerd.
+  if [ -f /var/run/docker.pid ] && [ "$(cat "/proc/$(cat /var/run/docker.pid)/comm" 2>/dev/null)" != dockerd ]; then
+    rm -f /var/run/docker.pid /var/run/containerd/containerd.pid
+  fi
   (dockerd >/tmp/hoist-test-dockerd.log 2>&1 &)
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
   docker info >/dev/null 2>&1 || { echo "setup: dockerd did not start"; tail -50 /tmp/hoist-test-dockerd.log; exit 1; }
