@@ -238,9 +238,9 @@ fn compose_spellings(b: &'static str) {
     let id = s.ok(&["run", "-d", "-l", "x.spell=1", "app", "sleep", "60"]);
     let id = id.trim();
     assert!(id.len() >= 12 && id.bytes().all(|c| c.is_ascii_hexdigit()), "run -d printed {id:?}, not an ID");
-    let out = s.hoist(&["up", "--quiet-pull"]);
+    let out = s.hoist(&["up", "--menu"]);
     assert_eq!(out.status.code(), Some(1));
-    common::assert_refused(&out, &["`hoist up --quiet-pull` is Docker Compose's", "not implemented"]);
+    common::assert_refused(&out, &["`hoist up --menu` is Docker Compose's", "no interactive navigation menu"]);
     let out = s.hoist(&["up", "--no-such-flag"]);
     assert_eq!(out.status.code(), Some(1), "a bad flag exits 1, as with Compose");
     let out = s.hoist(&["attach", "app"]);

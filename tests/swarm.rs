@@ -86,8 +86,8 @@ fn free_port() -> u16 {
 /// `hoist ps --format json` rows of running tasks of `service`.
 fn running_tasks(dir: &Path, project: &str, service: &str) -> Vec<serde_json::Value> {
     let out = ok(hoist(dir, project, &["ps", "--format", "json", service], &[]), "ps");
-    let json = out.lines().find(|l| l.starts_with('[')).expect("ps printed JSON");
-    let rows: Vec<serde_json::Value> = serde_json::from_str(json).unwrap();
+    // One object per line, as Compose prints containers.
+    let rows: Vec<serde_json::Value> = out.lines().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).unwrap()).collect();
     rows.into_iter().filter(|r| r["State"] == "running").collect()
 }
 

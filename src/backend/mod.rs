@@ -271,6 +271,17 @@ pub enum Health {
     Unhealthy,
 }
 
+impl Health {
+    /// Docker's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Starting => "starting",
+            Health::Healthy => "healthy",
+            Health::Unhealthy => "unhealthy",
+        }
+    }
+}
+
 /// A published port as the engine reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublishedPort {
@@ -301,6 +312,12 @@ pub struct ContainerSummary {
     pub finished_at: Option<DateTime<Utc>>,
     pub ports: Vec<PublishedPort>,
     pub labels: IndexMap<String, String>,
+    /// The networks it is attached to, by engine-side name, sorted.
+    pub networks: Vec<String>,
+    /// Its volumes by name and bind mounts by host path, as `ps` lists them.
+    pub mounts: Vec<String>,
+    /// How many of its mounts are volumes of the `local` driver.
+    pub local_volumes: usize,
 }
 
 impl ContainerSummary {
@@ -324,6 +341,9 @@ impl ContainerSummary {
             finished_at: None,
             ports: vec![],
             labels: IndexMap::new(),
+            networks: vec![],
+            mounts: vec![],
+            local_volumes: 0,
         }
     }
 }

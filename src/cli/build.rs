@@ -48,7 +48,7 @@ pub async fn build(app: &App, a: BuildArgs) -> Result<i32> {
     let names: Vec<String> =
         ctx.project.services.iter().filter(|(n, s)| s.build.is_some() && (a.services.is_empty() || a.services.contains(n))).map(|(n, _)| n.clone()).collect();
     for name in names {
-        execute::build_service(&ctx, &name).await?;
+        execute::build_service(&ctx, &name, false).await?;
     }
     Ok(0)
 }

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
 use super::{common, App};
-use crate::backend::{BackendError, LogLine, LogOptions, LogStreamBox};
+use crate::backend::{BackendError, ContainerState, ContainerSummary, LogLine, LogOptions, LogStreamBox};
 use crate::output::logs::LogPrinter;
 use crate::plan::execute::Ctx;
 
@@ -99,7 +99,7 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     }
     tokio::select! {
         // Keeps following containers that start again or appear (docs/compatibility.md).
-        r = follow(&ctx, &services, None, a.index, &opts, &mut printer, false) => r?,
+        r = follow(&ctx, &services, None, a.index, &opts, &mut printer, None) => { r?; }
         _ = tokio::signal::ctrl_c() => {}
     }
     Ok(0)
@@ -108,7 +108,9 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
 /// Streams the logs of the services' containers, picking up containers that appear later
 /// (scale up, recreate) and containers that start again (restart, stop + start): their
 /// stream ends when they stop and is opened again after the last line shown.
-/// With `until_all_exit`, returns once every container has stopped and its output is drained.
+/// With a `session` (attached `up`), says `web-1 exited with code N` when a container
+/// stops, after its last line, and returns once every monitored container has stopped
+/// and its output is drained, or with the container whose exit aborts the session.
 /// Only the containers of `printed` services (all when None) have their output printed.
 pub async fn follow(
     ctx: &Ctx,
@@ -117,8 +119,8 @@ pub async fn follow(
     index: Option<u32>,
     opts: &LogOptions,
     printer: &mut LogPrinter,
-    until_all_exit: bool,
-) -> Result<()> {
+    session: Option<&Session<'_>>,
+) -> Result<Option<(ContainerSummary, i32)>> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<LogLine>>(4096);
     // Container id → whether its stream is still open.
     let mut open: HashMap<String, Arc<AtomicBool>> = HashMap::new();
@@ -129,6 +131,8 @@ pub async fn follow(
     // Containers whose logging driver keeps nothing to read: warned about once, as Compose.
     let unreadable: Arc<Mutex<HashSet<String>>> = Arc::default();
     let mut first = true;
+    // Container id → the end of the run whose exit was announced.
+    let mut announced: HashMap<String, Option<DateTime<Utc>>> = HashMap::new();
     loop {
         let current: Vec<_> = common::containers(ctx, services, true)
             .await?
@@ -183,14 +187,42 @@ pub async fn follow(
                 _ = &mut deadline => break,
             }
         }
-        let all_closed = open.values().all(|f| !f.load(Ordering::SeqCst));
-        if until_all_exit && current.iter().all(|c| !c.state.is_running()) && all_closed {
+        let Some(session) = session else { continue };
+        // After its last line: a container whose stream ended and that has stopped.
+        for c in current.iter().filter(|c| !c.state.is_running() && c.state != ContainerState::Created) {
+            let drained = open.get(&c.id).is_none_or(|f| !f.load(Ordering::SeqCst));
+            if !drained || announced.get(&c.id) == Some(&c.finished_at) {
+                continue;
+            }
             while let Ok(item) = rx.try_recv() {
                 print_line(printer, &mut shown, &floor, item?)?;
             }
-            return Ok(());
+            let code = c.exit_code.unwrap_or(0);
+            if printed.is_none_or(|s| s.contains(&c.service)) {
+                writeln!(std::io::stdout(), "{}", printer.status(c, &format!("exited with code {code}")))?;
+            }
+            announced.insert(c.id.clone(), c.finished_at);
+            let monitored = session.monitored.contains(&c.service);
+            if monitored && session.abort.is_some_and(|only_failures| code != 0 || !only_failures) {
+                return Ok(Some((c.clone(), code)));
+            }
+        }
+        let monitored: Vec<_> = current.iter().filter(|c| session.monitored.contains(&c.service)).collect();
+        let all_closed = monitored.iter().all(|c| open.get(&c.id).is_none_or(|f| !f.load(Ordering::SeqCst)));
+        if monitored.iter().all(|c| !c.state.is_running()) && all_closed {
+            while let Ok(item) = rx.try_recv() {
+                print_line(printer, &mut shown, &floor, item?)?;
+            }
+            return Ok(None);
         }
     }
+}
+
+/// What an attached `up` session watches: the containers whose exits end it, and whether
+/// the first exit (`Some(false)`), the first failure (`Some(true)`) or none aborts it.
+pub struct Session<'a> {
+    pub monitored: &'a [String],
+    pub abort: Option<bool>,
 }
 
 /// As Docker Compose: a container whose logging driver cannot be read (`none`) is a

@@ -59,6 +59,20 @@ pub struct Args {
     /// Disable pseudo-TTY allocation (default: auto-detected).
     #[arg(short = 'T', long = "no-TTY", visible_alias = "no-tty")]
     no_tty: bool,
+    /// Use the service's network aliases in the networks the container connects to.
+    #[arg(long)]
+    use_aliases: bool,
+    /// Read in a file of environment variables (repeatable).
+    #[arg(long, value_name = "FILE")]
+    env_from_file: Vec<std::path::PathBuf>,
+    /// Remove containers for services not defined in the compose file.
+    #[arg(long, env = "COMPOSE_REMOVE_ORPHANS", value_parser = clap::builder::BoolishValueParser::new())]
+    remove_orphans: bool,
+    /// Don't print anything to STDOUT (no progress; the container's own output is shown).
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    #[command(flatten)]
+    images: super::up::RunImageArgs,
     /// Allocate a pseudo-TTY (the default when the terminal is one; `--tty=false` = `-T`).
     #[arg(short = 't', long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     tty: bool,
@@ -115,15 +129,38 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     if let Some(name) = &a.name {
         check_name(NameKind::Container, name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
     }
-    let ctx = app.ctx_targeting(std::slice::from_ref(&a.service)).await?;
+    let mut ctx = app.ctx_targeting(std::slice::from_ref(&a.service)).await?;
+    if a.quiet {
+        ctx.progress = crate::output::progress::reporter(crate::output::progress::Mode::Quiet, false, false);
+    }
     common::check_services(&ctx, std::slice::from_ref(&a.service))?;
+    let mut file_env = Vec::new();
+    for f in &a.env_from_file {
+        let lookup = |k: &str| std::env::var(k).ok();
+        match crate::compose::env::read_dotenv(f, &lookup)? {
+            Some(pairs) => file_env.extend(pairs),
+            None => bail!("--env-from-file {}: no such file", f.display()),
+        }
+    }
+    let images = a.images.options();
     let volumes = a.volumes.iter().map(|v| parse_volume(&ctx, v)).collect::<Result<Vec<_>>>()?;
     if !a.no_deps {
         let graph = Graph::new(&ctx.project)?;
         let deps: Vec<String> = graph.with_dependencies(std::slice::from_ref(&a.service)).into_iter().filter(|s| *s != a.service).collect();
         if !deps.is_empty() {
-            execute::up(&ctx, &UpOptions { services: deps, recreate: crate::plan::converge::Recreate::Never, ..Default::default() }).await?;
+            let opts = UpOptions {
+                services: deps,
+                recreate: crate::plan::converge::Recreate::Never,
+                recreate_deps: crate::plan::converge::Recreate::Never,
+                images: images.clone(),
+                remove_orphans: a.remove_orphans,
+                ignore_orphans: super::env_true("COMPOSE_IGNORE_ORPHANS"),
+                ..Default::default()
+            };
+            execute::up(&ctx, &opts).await?;
         }
+    } else if a.remove_orphans {
+        execute::remove_orphans(&ctx, None).await?;
     }
     let observed = ctx.observe().await?;
     let mut spec = container_spec(&ctx.project, &a.service, 1, true, &observed);
@@ -138,7 +175,23 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     if let Some(ep) = &a.entrypoint {
         spec.entrypoint = Some(shell_words::split(ep).with_context(|| format!("invalid --entrypoint {ep:?}"))?);
     }
+    // The files first, then -e, each overriding the service's environment.
+    spec.env.extend(file_env);
     spec.env.extend(common::env_pairs(&a.env));
+    // One-off containers are known on their networks by their own name; the service's
+    // name and aliases only with --use-aliases, as Docker Compose's.
+    if let crate::backend::NetworkMode::Networks(nets) = &mut spec.network {
+        let service = &ctx.project.services[&a.service];
+        for n in nets {
+            n.aliases = vec![spec.name.clone()];
+            n.ipv4_address = None;
+            if a.use_aliases {
+                n.aliases.push(a.service.clone());
+                let key = service.networks.iter().find(|(k, _)| crate::plan::spec::network_name(&ctx.project, k) == n.network);
+                n.aliases.extend(key.iter().flat_map(|(_, sn)| sn.aliases.iter().cloned()));
+            }
+        }
+    }
     if a.user.is_some() {
         spec.user = a.user.clone();
     }
@@ -165,7 +218,7 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     spec.tty = tty;
     spec.stdin_open = a.interactive && !a.detach;
 
-    execute::prepare_one_off(&ctx, &a.service).await?;
+    execute::prepare_one_off(&ctx, &a.service, &images).await?;
     let id = ctx.backend.create_container(&spec, None).await.with_context(|| format!("container {}", spec.name))?;
     if a.detach {
         ctx.backend.start_container(&id).await?;

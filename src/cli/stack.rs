@@ -12,6 +12,7 @@ use super::{common, down, logs, ls, ps, up, App};
 use crate::backend::swarm::{self, DeployOptions, RemoveOptions, Swarm, SwarmError, TaskSummary};
 use crate::backend::{LogOptions, LogStreamBox};
 use crate::output::logs::LogPrinter;
+use crate::output::template::{self, Format};
 
 /// Why a container command does nothing on a swarm, and what to do instead.
 pub fn not_on_swarm(command: &str) -> anyhow::Error {
@@ -44,7 +45,12 @@ pub fn check(project: &crate::compose::Project, services: &[String], progress: &
 
 pub async fn up(app: &App, a: up::Args) -> Result<i32> {
     for (set, flag) in [
-        (a.build, "--build: build and push the images first (`hoist --backend docker build`, `hoist push`)"),
+        (a.images.build, "--build: build and push the images first (`hoist --backend docker build`, `hoist push`)"),
+        (a.images.pull_given(), "--pull: each node's engine pulls the image its tasks need"),
+        (a.recreate.always_recreate_deps, "--always-recreate-deps: a swarm updates a service when its spec changes, not because another one did"),
+        (a.recreate.renew_anon_volumes, "--renew-anon-volumes: a task's anonymous volumes are the node engine's"),
+        (a.abort_on_container_failure, "--abort-on-container-failure: swarm restarts tasks by their restart policy"),
+        (a.attach_dependencies, "--attach-dependencies: the stack's output is followed whole"),
         (a.no_start, "--no-start: a swarm service always runs; `deploy.replicas: 0` deploys it without tasks"),
         (a.watch, "--watch: swarm tasks are updated by deploying a new image or spec, not by syncing files into them"),
         (a.abort_on_container_exit || a.exit_code_from.is_some(), "--abort-on-container-exit / --exit-code-from: swarm restarts tasks by their restart policy"),
@@ -61,8 +67,8 @@ pub async fn up(app: &App, a: up::Args) -> Result<i32> {
     let opts = DeployOptions {
         services: a.services.clone(),
         scale: up::parse_scale(&a.scale)?.into_iter().collect(),
-        force: a.force_recreate,
-        no_recreate: a.no_recreate,
+        force: a.recreate.force_recreate,
+        no_recreate: a.recreate.no_recreate,
         remove_orphans: a.remove_orphans,
         wait: a.wait,
     };
@@ -75,7 +81,7 @@ pub async fn up(app: &App, a: up::Args) -> Result<i32> {
     let opts = LogOptions { follow: true, timestamps: a.timestamps, ..Default::default() };
     let stream = swarm.logs(&project.name, &a.services, None, &opts).await?;
     let order: Vec<String> = project.services.keys().cloned().collect();
-    let mut printer = LogPrinter::new(&order, &[], app.color && !a.no_color, true, a.timestamps);
+    let mut printer = LogPrinter::new(&order, &[], app.color && !a.no_color, !a.no_log_prefix, a.timestamps);
     tokio::select! {
         r = print(stream, &mut printer) => r?,
         _ = tokio::signal::ctrl_c() => {}
@@ -140,12 +146,22 @@ fn row(t: &TaskSummary) -> TaskRow {
 }
 
 pub async fn ps(app: &App, a: ps::Args) -> Result<i32> {
+    let format = Format::parse(&a.format)?;
     let stack = app.project_name()?;
     let swarm = Swarm::connect(app.progress()).await?;
+    let status = a.statuses()?;
     // A status filter looks at every task, as for containers.
-    let mut tasks = swarm.tasks(&stack, &a.service_names, a.all || !a.status.is_empty()).await?;
-    if !a.status.is_empty() {
-        tasks.retain(|t| a.status.contains(&t.state));
+    let mut tasks = swarm.tasks(&stack, &a.service_names, a.all || !status.is_empty()).await?;
+    if !status.is_empty() {
+        tasks.retain(|t| status.contains(&t.state));
+    }
+    if !a.orphans && let Ok(project) = app.project() {
+        tasks.retain(|t| project.services.contains_key(&t.service));
+    }
+    if !a.no_trunc {
+        for t in &mut tasks {
+            t.id.truncate(12);
+        }
     }
     let mut out = std::io::stdout();
     if a.services {
@@ -164,36 +180,29 @@ pub async fn ps(app: &App, a: ps::Args) -> Result<i32> {
         }
         return Ok(0);
     }
-    match a.format.as_str() {
-        "json" => writeln!(out, "{}", serde_json::to_string(&tasks.iter().map(row).collect::<Vec<_>>())?)?,
-        f if f.contains("{{") => {
-            for t in &tasks {
-                writeln!(out, "{}", ps::render_template(f, &serde_json::to_value(row(t))?)?)?;
+    // One JSON object per line, or a template, as for containers.
+    let rows = tasks.iter().map(|t| Ok(template::Row { fields: serde_json::to_value(row(t))?, labels: None })).collect::<Result<Vec<_>>>()?;
+    format.print(&rows, template::default_header, || {
+        let mut rows = vec![["NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR", "PORTS"].map(String::from).to_vec()];
+        for t in &tasks {
+            let since = t.since.map(|s| common::human_duration((chrono::Utc::now() - s).to_std().unwrap_or_default()));
+            let mut state = t.state.clone();
+            if let Some(s) = state.get_mut(0..1) {
+                s.make_ascii_uppercase();
             }
+            let ports: Vec<String> = t.ports.iter().map(|p| format!("*:{}->{}/{}", p.host_port, p.container_port, p.protocol)).collect();
+            rows.push(vec![
+                t.name.clone(),
+                t.image.clone(),
+                t.node.clone(),
+                t.desired_state.clone(),
+                since.map_or(state.clone(), |s| format!("{state} {s} ago")),
+                t.error.clone(),
+                ports.join(", "),
+            ]);
         }
-        "table" => {
-            let mut rows = vec![["NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR", "PORTS"].map(String::from).to_vec()];
-            for t in &tasks {
-                let since = t.since.map(|s| common::human_duration((chrono::Utc::now() - s).to_std().unwrap_or_default()));
-                let mut state = t.state.clone();
-                if let Some(s) = state.get_mut(0..1) {
-                    s.make_ascii_uppercase();
-                }
-                let ports: Vec<String> = t.ports.iter().map(|p| format!("*:{}->{}/{}", p.host_port, p.container_port, p.protocol)).collect();
-                rows.push(vec![
-                    t.name.clone(),
-                    t.image.clone(),
-                    t.node.clone(),
-                    t.desired_state.clone(),
-                    since.map_or(state.clone(), |s| format!("{state} {s} ago")),
-                    t.error.clone(),
-                    ports.join(", "),
-                ]);
-            }
-            ps::print_table(&rows)?;
-        }
-        other => bail!("invalid --format {other:?}: use table, json or a template like '{{{{.Name}}}} {{{{.State}}}}'"),
-    }
+        rows
+    })?;
     Ok(0)
 }
 

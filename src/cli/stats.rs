@@ -11,22 +11,23 @@ use serde::Serialize;
 
 use super::{common, App};
 use crate::backend::{ContainerSummary, StatsSample};
+use crate::output::template::{self, Format};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// Show all containers (default shows just running).
+    #[arg(short = 'a', long)]
+    all: bool,
     /// Disable streaming stats and only pull the first result.
     #[arg(long)]
     no_stream: bool,
-    /// Format output: table or json (one object per container and line).
-    #[arg(long, value_enum, default_value = "table")]
-    format: Format,
+    /// Don't truncate output.
+    #[arg(long)]
+    no_trunc: bool,
+    /// table, json (one object per container and line), or a Go template over the JSON fields.
+    #[arg(long, default_value = "table")]
+    format: String,
     services: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Format {
-    Table,
-    Json,
 }
 
 /// One container's line: Docker's text fields, then the numbers behind them.
@@ -61,14 +62,18 @@ struct Row {
 }
 
 impl Row {
-    fn new(c: &ContainerSummary, before: &StatsSample, now: &StatsSample) -> Row {
-        let wall = (now.read - before.read).num_nanoseconds().unwrap_or(0);
-        let cpu_percent = if wall > 0 { now.cpu_ns.saturating_sub(before.cpu_ns) as f64 / wall as f64 * 100.0 } else { 0.0 };
+    /// A running container's row from two samples; a stopped one's (`before` None) is zeros.
+    fn new(c: &ContainerSummary, before: Option<&StatsSample>, now: &StatsSample, trunc: bool) -> Row {
+        let wall = before.map_or(0, |b| (now.read - b.read).num_nanoseconds().unwrap_or(0));
+        let cpu_percent = match before {
+            Some(b) if wall > 0 => now.cpu_ns.saturating_sub(b.cpu_ns) as f64 / wall as f64 * 100.0,
+            _ => 0.0,
+        };
         let memory_percent = if now.memory_limit > 0 { now.memory_usage as f64 / now.memory_limit as f64 * 100.0 } else { 0.0 };
-        let short_id: String = c.id.chars().take(12).collect();
+        let id: String = if trunc { c.id.chars().take(12).collect() } else { c.id.clone() };
         Row {
-            container: short_id.clone(),
-            id: short_id,
+            container: id.clone(),
+            id,
             name: c.name.clone(),
             service: c.service.clone(),
             cpu_perc: format!("{cpu_percent:.2}%"),
@@ -91,6 +96,7 @@ impl Row {
 }
 
 pub async fn run(app: &App, a: Args) -> Result<i32> {
+    let format = Format::parse(&a.format)?;
     let ctx = app.ctx().await?;
     common::check_services(&ctx, &a.services)?;
     let interval = Duration::from_millis(if a.no_stream { 500 } else { 1000 });
@@ -100,21 +106,27 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     let sampling = async {
         loop {
             // Containers started meanwhile join; those that stopped leave.
-            let list = common::containers(&ctx, &a.services, false).await?;
-            let samples = join_all(list.iter().map(|c| ctx.backend.stats(&c.id))).await;
+            let mut list = common::containers(&ctx, &a.services, a.all).await?;
+            list.retain(|c| !c.oneoff || c.state.is_running());
+            let samples = join_all(list.iter().map(|c| async { if c.state.is_running() { ctx.backend.stats(&c.id).await.ok() } else { None } })).await;
             let mut rows = Vec::new();
             let mut next = HashMap::new();
             for (c, sample) in list.iter().zip(samples) {
-                // Stopped between the list and the read.
-                let Ok(sample) = sample else { continue };
-                if let Some(before) = previous.get(&c.id) {
-                    rows.push(Row::new(c, before, &sample));
+                match sample {
+                    Some(sample) => {
+                        if let Some(before) = previous.get(&c.id) {
+                            rows.push(Row::new(c, Some(before), &sample, !a.no_trunc));
+                        }
+                        next.insert(c.id.clone(), sample);
+                    }
+                    // Stopped (or stopped between the list and the read): zeros with -a, as Docker.
+                    None if a.all => rows.push(Row::new(c, None, &StatsSample::default(), !a.no_trunc)),
+                    None => {}
                 }
-                next.insert(c.id.clone(), sample);
             }
             previous = next;
             if !first {
-                print(&rows, a.format, terminal && !a.no_stream)?;
+                print(&rows, &format, terminal && !a.no_stream)?;
                 if a.no_stream {
                     return Ok::<(), anyhow::Error>(());
                 }
@@ -130,30 +142,36 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     Ok(0)
 }
 
-fn print(rows: &[Row], format: Format, redraw: bool) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    match format {
-        Format::Json => {
-            for r in rows {
-                writeln!(out, "{}", serde_json::to_string(r)?)?;
-            }
-        }
-        Format::Table => {
-            if redraw {
-                // Clear the screen and go home, as `docker stats` redraws.
-                write!(out, "\x1b[2J\x1b[H")?;
-            }
-            let mut table = vec![["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"].map(String::from).to_vec()];
-            for r in rows {
-                table.push(vec![r.id.clone(), r.name.clone(), r.cpu_perc.clone(), r.mem_usage.clone(), r.mem_perc.clone(), r.net_io.clone(), r.block_io.clone(), r.pids_text.clone()]);
-            }
-            drop(out);
-            super::ps::print_table(&table)?;
-            return Ok(());
-        }
+fn print(rows: &[Row], format: &Format, redraw: bool) -> Result<()> {
+    if redraw && *format == Format::Table {
+        // Clear the screen and go home, as `docker stats` redraws.
+        write!(std::io::stdout(), "\x1b[2J\x1b[H")?;
     }
-    out.flush()?;
+    let fields = rows.iter().map(|r| Ok(template::Row { fields: serde_json::to_value(r)?, labels: None })).collect::<Result<Vec<_>>>()?;
+    format.print(&fields, header, || {
+        let mut table = vec![["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"].map(String::from).to_vec()];
+        for r in rows {
+            table.push(vec![r.id.clone(), r.name.clone(), r.cpu_perc.clone(), r.mem_usage.clone(), r.mem_perc.clone(), r.net_io.clone(), r.block_io.clone(), r.pids_text.clone()]);
+        }
+        table
+    })?;
+    std::io::stdout().flush()?;
     Ok(())
+}
+
+/// Column names of `docker stats`.
+fn header(field: &str) -> String {
+    match field {
+        "ID" => "CONTAINER ID".into(),
+        "Container" => "CONTAINER".into(),
+        "CPUPerc" => "CPU %".into(),
+        "MemUsage" => "MEM USAGE / LIMIT".into(),
+        "MemPerc" => "MEM %".into(),
+        "NetIO" => "NET I/O".into(),
+        "BlockIO" => "BLOCK I/O".into(),
+        "PIDs" => "PIDS".into(),
+        other => template::default_header(other),
+    }
 }
 
 /// Memory as Docker shows it: powers of 1024, four significant digits (`1.5MiB`).
@@ -200,7 +218,7 @@ mod tests {
         let t0 = chrono::Utc::now();
         let before = StatsSample { read: t0, cpu_ns: 1_000_000_000, ..Default::default() };
         let now = StatsSample { read: t0 + chrono::Duration::seconds(2), cpu_ns: 2_000_000_000, memory_usage: 50, memory_limit: 200, ..Default::default() };
-        let r = Row::new(&ContainerSummary::for_test("demo", "web", 1), &before, &now);
+        let r = Row::new(&ContainerSummary::for_test("demo", "web", 1), Some(&before), &now, true);
         assert_eq!((r.cpu_perc.as_str(), r.mem_perc.as_str()), ("50.00%", "25.00%"));
     }
 }

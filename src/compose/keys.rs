@@ -482,8 +482,8 @@ pub const KEYS: &[Key] = &[
     both("services.*.provider", PROVIDER, ""),
     both("services.*.provider.options", PROVIDER, ""),
     both("services.*.provider.type", PROVIDER, ""),
-    both("services.*.pull_policy", Warned("only `always`, `never` and `missing` are honoured; this value pulls what is missing"), "`always`, `never`, `missing`, `if_not_present` are applied")
-        .when(|_, n| text_is(n, &["always", "never", "missing", "if_not_present"])),
+    both("services.*.pull_policy", Warned("`daily`, `weekly` and `every_<duration>` are not honoured: the image is pulled when missing"), "`always`, `never`, `missing`, `if_not_present` and `build` are applied; `--pull` overrides them")
+        .when(|_, n| text_is(n, &["always", "never", "missing", "if_not_present", "build"])),
     both("services.*.pull_refresh_after", NOT_PASSED, ""),
     a("services.*.read_only", ""),
     a("services.*.restart", "built-in: the supervisor restarts the process"),

@@ -12,7 +12,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use super::values::{Device, Duration, ExposedPort, ExtraHost, MacAddress, NetworkMode, RestartPolicy, ShareMode, Tmpfs};
+pub use super::values::{Device, Duration, ExposedPort, ExtraHost, MacAddress, NetworkMode, PullPolicy, RestartPolicy, ShareMode, Tmpfs};
 
 /// A whole project: the merged result of all its compose files.
 // No `deny_unknown_fields` on Project and Service: serde does not support it together with
@@ -203,9 +203,8 @@ pub struct Service {
     pub ipc: Option<ShareMode>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
-    /// `always`, `never`, `missing`, `build`, `if_not_present`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub pull_policy: Option<String>,
+    pub pull_policy: Option<PullPolicy>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

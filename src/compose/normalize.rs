@@ -71,17 +71,6 @@ fn restart(srcs: &Sources, n: &Node, what: &str) -> Result<Option<RestartPolicy>
     policy.parse().map(Some).map_err(|e| srcs.err(n, format!("{what}: {e}")))
 }
 
-/// `pull_policy:` one of Docker Compose's values (`every_<duration>` included).
-fn pull_policy(srcs: &Sources, n: &Node, what: &str) -> Result<Option<String>> {
-    let Some(policy) = opt_text(srcs, n, what)? else { return Ok(None) };
-    let valid = matches!(policy.as_str(), "always" | "never" | "missing" | "if_not_present" | "build" | "daily" | "weekly")
-        || policy.strip_prefix("every_").and_then(crate::compose::model::parse_duration).is_some();
-    if !valid {
-        return Err(srcs.err(n, format!("{what}: invalid pull policy {policy:?}: use always, never, missing, build, daily, weekly or every_<duration>")));
-    }
-    Ok(Some(policy))
-}
-
 pub fn boolean(srcs: &Sources, n: &Node, what: &str) -> Result<bool> {
     match &n.v {
         Val::Bool(b) => Ok(*b),
@@ -584,7 +573,7 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node) -> Result<Service> {
             "pid" => s.pid = opt_text(srcs, v, &w)?.map(|m| ShareMode::pid(&m).map_err(|e| srcs.err(v, format!("{w}: {e}")))).transpose()?,
             "ipc" => s.ipc = opt_text(srcs, v, &w)?.map(|m| m.parse().map_err(|e| srcs.err(v, format!("{w}: {e}")))).transpose()?,
             "platform" => s.platform = opt_text(srcs, v, &w)?,
-            "pull_policy" => s.pull_policy = pull_policy(srcs, v, &w)?,
+            "pull_policy" => s.pull_policy = opt_text(srcs, v, &w)?.map(|p| p.parse().map_err(|e| srcs.err(v, format!("{w}: {e}")))).transpose()?,
             "profiles" => s.profiles = strict_list(srcs, v, &w)?,
             "logging" => s.logging = Some(super::logging::logging(srcs, v, &w)?),
             // Legacy v1: read below, into `logging`.

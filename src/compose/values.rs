@@ -530,3 +530,53 @@ mod tests {
         }
     }
 }
+
+/// `pull_policy:` of a service, and `--pull` of `up`, `create` and `run`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PullPolicy {
+    /// Pull every time.
+    Always,
+    /// Never pull: the image must be there (or be built).
+    Never,
+    /// Pull when the image is missing (the default); `if_not_present` is its other spelling.
+    Missing { if_not_present: bool },
+    /// Build every time (services with `build:`).
+    Build,
+    /// `daily`, `weekly`, `every_<duration>`: pull when the local image is older, kept as written.
+    Refresh(String),
+}
+
+impl PullPolicy {
+    pub const MISSING: PullPolicy = PullPolicy::Missing { if_not_present: false };
+}
+
+impl fmt::Display for PullPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PullPolicy::Always => f.write_str("always"),
+            PullPolicy::Never => f.write_str("never"),
+            PullPolicy::Missing { if_not_present: false } => f.write_str("missing"),
+            PullPolicy::Missing { if_not_present: true } => f.write_str("if_not_present"),
+            PullPolicy::Build => f.write_str("build"),
+            PullPolicy::Refresh(s) => f.write_str(s),
+        }
+    }
+}
+
+impl FromStr for PullPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "always" => PullPolicy::Always,
+            "never" => PullPolicy::Never,
+            "missing" => PullPolicy::MISSING,
+            "if_not_present" => PullPolicy::Missing { if_not_present: true },
+            "build" => PullPolicy::Build,
+            "daily" | "weekly" => PullPolicy::Refresh(s.into()),
+            _ if s.strip_prefix("every_").and_then(crate::compose::model::parse_duration).is_some() => PullPolicy::Refresh(s.into()),
+            _ => return Err(format!("invalid pull policy {s:?}: use always, never, missing, build, daily, weekly or every_<duration>")),
+        })
+    }
+}
+
+string_value!(PullPolicy);

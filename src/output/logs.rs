@@ -64,6 +64,17 @@ impl LogPrinter {
         self.labels.contains_key(source)
     }
 
+    /// A line about a container itself (`web-1 exited with code 0`), in its color, as
+    /// Compose's log consumer writes a status.
+    pub fn status(&self, c: &ContainerSummary, message: &str) -> String {
+        let name = short_name(c);
+        let text = format!("{name} {message}");
+        match self.labels.get(&c.name) {
+            Some((_, style)) if self.color => style.apply_to(text).force_styling(true).to_string(),
+            _ => text,
+        }
+    }
+
     pub fn format(&self, line: &LogLine) -> String {
         let mut out = String::new();
         if self.prefix {

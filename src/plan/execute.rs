@@ -14,7 +14,8 @@ use tokio::sync::Semaphore;
 use super::converge::{optional_dependency_warning, orphans, plan_service, readiness, Action, Readiness, Recreate};
 use super::graph::{EdgeKind, Graph};
 use super::spec::{container_spec, network_specs, service_image, volume_specs};
-use crate::backend::{labels, Backend, BackendError, ContainerSummary, EventOptions, ExecSpec, PullPolicy};
+use crate::backend::{labels, Backend, BackendError, ContainerSummary, EventOptions, ExecSpec};
+use crate::compose::model::PullPolicy;
 use crate::compose::model::{DependsCondition, Project, ServiceHook};
 use crate::output::progress::ProgressRef;
 
@@ -54,19 +55,39 @@ pub struct UpOptions {
     pub services: Vec<String>,
     pub no_deps: bool,
     pub scale: HashMap<String, u32>,
+    /// For the services named (all when none is).
     pub recreate: Recreate,
+    /// For the services only pulled in as dependencies of the named ones.
+    pub recreate_deps: Recreate,
+    /// `-V`: recreated containers get new anonymous volumes instead of the old ones'.
+    pub renew_anon_volumes: bool,
     /// `create` / `up --no-start`.
     pub no_start: bool,
     pub remove_orphans: bool,
     /// `COMPOSE_IGNORE_ORPHANS`: orphans are neither reported nor removed.
     pub ignore_orphans: bool,
-    pub pull: PullPolicy,
+    /// How images are pulled and built.
+    pub images: ImageOptions,
     /// Stop timeout for recreated / removed containers.
     pub timeout: Option<Duration>,
     /// `--wait`: wait for running/healthy before returning.
     pub wait: bool,
     /// `--wait-timeout`: how long `--wait` and the waits for dependencies may take.
     pub wait_timeout: Option<Duration>,
+}
+
+/// How `up`, `create` and `run` get the images they need.
+#[derive(Debug, Clone, Default)]
+pub struct ImageOptions {
+    /// `--pull`: overrides every service's `pull_policy` (None: each service's own).
+    pub pull: Option<PullPolicy>,
+    /// `--build` (Some(true): build every service with `build:`), `--no-build` (Some(false):
+    /// never build, a missing image is an error).
+    pub build: Option<bool>,
+    /// `--quiet-pull`: no per-layer pull progress.
+    pub quiet_pull: bool,
+    /// `--quiet-build`: no build output.
+    pub quiet_build: bool,
 }
 
 /// Services an operation covers: the named ones (or all) plus, unless `no_deps`, what they need.
@@ -110,7 +131,7 @@ pub async fn up(ctx: &Ctx, opts: &UpOptions) -> Result<()> {
     let observed = ctx.observe().await?;
 
     // Everything that can fail on input is checked before anything is created.
-    ensure_images(ctx, &services, opts.pull).await?;
+    ensure_images(ctx, &services, &opts.images).await?;
     check_free_ports(ctx, &services, &observed, opts)?;
     write_service_files(ctx, &services)?;
 
@@ -146,9 +167,9 @@ pub async fn up(ctx: &Ctx, opts: &UpOptions) -> Result<()> {
 /// What a one-off container of `service` needs before it is created (`run`): its image
 /// (pulled or built when missing), the project networks and volumes it uses. No service
 /// container is touched.
-pub async fn prepare_one_off(ctx: &Ctx, service: &str) -> Result<()> {
+pub async fn prepare_one_off(ctx: &Ctx, service: &str, images: &ImageOptions) -> Result<()> {
     let services = [service.to_string()];
-    ensure_images(ctx, &services, PullPolicy::Missing).await?;
+    ensure_images(ctx, &services, images).await?;
     write_service_files(ctx, &services)?;
     for spec in network_specs(&ctx.project, &services) {
         let existed = ctx.backend.list_networks(&ctx.project.name).await?.iter().any(|n| n.name == spec.name);
@@ -299,9 +320,12 @@ async fn converge_all(
     }
 }
 
-/// Pulls what is missing (or everything with `--pull always`); refuses up front when an
-/// image is missing and may not be pulled.
-async fn ensure_images(ctx: &Ctx, services: &[String], policy: PullPolicy) -> Result<()> {
+/// Pulls and builds what the services need, by their pull policy as Docker Compose
+/// applies it: `missing` pulls an absent image (builds it when the service can be built),
+/// `always` pulls (a failure is ignored for a buildable service, then built if absent),
+/// `never` pulls nothing, `build` (or `--build`) builds. Refuses up front when an image is
+/// absent and may be neither pulled nor built.
+async fn ensure_images(ctx: &Ctx, services: &[String], opts: &ImageOptions) -> Result<()> {
     let mut images: Vec<(String, String)> = Vec::new();
     for s in services {
         let image = service_image(&ctx.project, s);
@@ -310,51 +334,71 @@ async fn ensure_images(ctx: &Ctx, services: &[String], policy: PullPolicy) -> Re
         }
     }
     let results = join_all(images.into_iter().map(|(image, service)| async move {
-        let service_policy = ctx.project.services[&service].pull_policy.as_deref();
-        let policy = match service_policy {
-            Some("always") => PullPolicy::Always,
-            Some("never") => PullPolicy::Never,
-            _ => policy,
-        };
+        let svc = &ctx.project.services[&service];
+        let buildable = svc.build.is_some() && opts.build != Some(false);
+        let mut policy = opts.pull.clone().or_else(|| svc.pull_policy.clone()).unwrap_or(PullPolicy::MISSING);
+        if opts.build == Some(true) && svc.build.is_some() {
+            policy = PullPolicy::Build;
+        }
         let present = ctx.backend.image_config(&image).await?.is_some();
-        let has_build = ctx.project.services[&service].build.is_some();
-        match (present, policy) {
-            (true, PullPolicy::Missing | PullPolicy::Never) => return Ok(()),
-            (false, PullPolicy::Never) => bail!("service {service:?}: image {image} not found and pulling is disabled"),
-            (false, _) if has_build => {
-                // `up` builds what is missing, as Docker Compose does.
-                return build_service(ctx, &service).await;
-            }
+        let missing = || {
+            let why = if svc.build.is_some() { "building is disabled (--no-build)" } else { "pulling is disabled" };
+            anyhow!("service {service:?}: image {image} not found and {why}")
+        };
+        match policy {
+            PullPolicy::Build if buildable => return build_service(ctx, &service, opts.quiet_build).await,
+            PullPolicy::Always => {}
+            _ if present => return Ok(()),
+            // `up` builds what is missing, as Docker Compose does.
+            _ if buildable => return build_service(ctx, &service, opts.quiet_build).await,
+            PullPolicy::Never | PullPolicy::Build => return Err(missing()),
+            _ if svc.build.is_some() => return Err(missing()),
             _ => {}
         }
-        ctx.progress.event("Image", &image, "Pulling");
-        let progress = ctx.progress.clone();
-        let img = image.clone();
-        let cb: crate::backend::ProgressFn = Arc::new(move |e| {
-            if e.status.contains("complete") || e.status.contains("Complete") {
-                progress.event("Image", &format!("{img} {}", e.id), &e.status);
+        match pull_image(ctx, &service, &image, opts.quiet_pull).await {
+            Ok(()) => Ok(()),
+            // A buildable service's pull may fail: its image is built instead when absent.
+            Err(e) if svc.build.is_some() => {
+                ctx.progress.warn(&format!("{e:#}"));
+                match (present, buildable) {
+                    (true, _) => Ok(()),
+                    (false, true) => build_service(ctx, &service, opts.quiet_build).await,
+                    (false, false) => Err(missing()),
+                }
             }
-        });
-        ctx.backend
-            .pull_image(&image, cb)
-            .await
-            .with_context(|| format!("service {service:?}: pull access denied or image {image} not found"))?;
-        ctx.progress.event("Image", &image, "Pulled");
-        Ok(())
+            Err(e) => Err(e),
+        }
     }))
     .await;
     results.into_iter().collect()
 }
 
-/// Builds the image of a service with `build:`.
-pub async fn build_service(ctx: &Ctx, service: &str) -> Result<()> {
+async fn pull_image(ctx: &Ctx, service: &str, image: &str, quiet: bool) -> Result<()> {
+    ctx.progress.event("Image", image, "Pulling");
+    let progress = ctx.progress.clone();
+    let img = image.to_string();
+    let cb: crate::backend::ProgressFn = Arc::new(move |e| {
+        if !quiet && (e.status.contains("complete") || e.status.contains("Complete")) {
+            progress.event("Image", &format!("{img} {}", e.id), &e.status);
+        }
+    });
+    ctx.backend
+        .pull_image(image, cb)
+        .await
+        .with_context(|| format!("service {service:?}: pull access denied or image {image} not found"))?;
+    ctx.progress.event("Image", image, "Pulled");
+    Ok(())
+}
+
+/// Builds the image of a service with `build:`; `quiet` keeps the build's output back.
+pub async fn build_service(ctx: &Ctx, service: &str, quiet: bool) -> Result<()> {
     let spec = super::spec::build_spec(&ctx.project, service).with_context(|| format!("service {service:?} has no build section"))?;
     let name = spec.tags.first().cloned().unwrap_or_default();
     ctx.progress.event("Image", &name, "Building");
     let progress = ctx.progress.clone();
     let n = name.clone();
     let cb: crate::backend::ProgressFn = Arc::new(move |e| {
-        if !e.status.trim().is_empty() {
+        if !quiet && !e.status.trim().is_empty() {
             progress.event("Image", &n, e.status.trim());
         }
     });
@@ -411,7 +455,8 @@ async fn converge_service(ctx: &Ctx, name: &str, opts: &UpOptions, observed: &[C
         }
         spec
     };
-    let actions = plan_service(&existing, replicas, &hash, &image_id, opts.recreate);
+    let strategy = if opts.services.is_empty() || opts.services.iter().any(|s| s == name) { opts.recreate } else { opts.recreate_deps };
+    let actions = plan_service(&existing, replicas, &hash, &image_id, strategy);
     // Removals first (scale down), then the rest in parallel.
     for a in &actions {
         if let Action::Remove { container } = a {
@@ -439,7 +484,8 @@ async fn converge_service(ctx: &Ctx, name: &str, opts: &UpOptions, observed: &[C
                 let tmp = format!("{}_{}", &old.id[..old.id.len().min(12)], old.name);
                 ctx.bounded(ctx.backend.rename_container(&old.id, &tmp)).await?;
                 let spec = spec_of(old.number, &current(ctx, name, observed).await?);
-                let id = match ctx.bounded(ctx.backend.create_container(&spec, Some(old))).await {
+                let carried = if opts.renew_anon_volumes { None } else { Some(old) };
+                let id = match ctx.bounded(ctx.backend.create_container(&spec, carried)).await {
                     Ok(id) => id,
                     Err(e) => {
                         // Put the old container back under its name so nothing is lost.

@@ -235,7 +235,7 @@ async fn sync(ctx: &Ctx, s: &ServiceRules, plan: &Plan, containers: &[ContainerS
 /// Builds the service's image and recreates its containers, and only those.
 async fn rebuild(ctx: &Ctx, service: &str) -> Result<()> {
     let _lock = crate::plan::lock::lock_project(ctx).await?;
-    execute::build_service(ctx, service).await?;
+    execute::build_service(ctx, service, false).await?;
     let opts = UpOptions { services: vec![service.to_string()], no_deps: true, recreate: Recreate::Force, ..UpOptions::default() };
     execute::up(ctx, &opts).await.map_err(|e| anyhow!("{e:#}"))
 }

@@ -125,6 +125,19 @@ impl BuiltinBackend {
         } else {
             vec![]
         };
+        // Volumes by name, bind mounts by host path, as Docker lists them; tmpfs and the
+        // files hoist writes itself (hosts, resolv.conf ...) left out, as the engine's are.
+        let volumes_root = self.store.root.join("volumes");
+        let mounts: Vec<(String, bool)> = r
+            .mounts
+            .iter()
+            .filter(|m| m.kind == runtime::MountKind::Bind)
+            .filter_map(|m| match m.source.strip_prefix(&volumes_root).ok().and_then(|rel| rel.components().next()) {
+                Some(name) => Some((name.as_os_str().to_string_lossy().into_owned(), true)),
+                None if m.source.starts_with(&self.store.root) => None,
+                None => Some((m.source.display().to_string(), false)),
+            })
+            .collect();
         ContainerSummary {
             id: r.id.clone(),
             name: r.name.clone(),
@@ -143,6 +156,13 @@ impl BuiltinBackend {
             finished_at: st.finished_at,
             ports,
             labels: r.spec.labels.clone(),
+            networks: {
+                let mut n: Vec<String> = r.networks.iter().map(|a| a.network.clone()).collect();
+                n.sort();
+                n
+            },
+            mounts: mounts.iter().map(|(name, _)| name.clone()).collect(),
+            local_volumes: mounts.iter().filter(|(_, volume)| *volume).count(),
         }
     }
 
@@ -236,11 +256,15 @@ impl BuiltinBackend {
             for (other, theirs) in running.iter().filter(|(o, _)| o.id != r.id) {
                 for (net, ip) in theirs {
                     if mine.iter().any(|(n, _)| n == net) {
-                        let mut names = vec![other.spec.service_name.clone(), other.name.clone()];
-                        if let Some(a) = other.networks.iter().find(|a| a.network == *net) {
-                            names.extend(a.aliases.iter().cloned());
-                        }
-                        names.dedup();
+                        // The names it has on that network: a service container's service
+                        // name, container name and aliases; a one-off's own name only.
+                        let mut names = match other.networks.iter().find(|a| a.network == *net) {
+                            Some(a) if !a.aliases.is_empty() => a.aliases.clone(),
+                            _ => vec![other.spec.service_name.clone()],
+                        };
+                        names.push(other.name.clone());
+                        let mut seen = std::collections::HashSet::new();
+                        names.retain(|n| seen.insert(n.clone()));
                         entries.push((ip.clone(), names));
                     }
                 }

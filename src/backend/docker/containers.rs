@@ -266,6 +266,12 @@ pub(super) fn summary(c: ContainerInspectResponse) -> ContainerSummary {
         HealthStatusEnum::UNHEALTHY => Some(Health::Unhealthy),
         _ => None,
     });
+    let mut networks: Vec<String> = c.network_settings.as_ref().and_then(|n| n.networks.as_ref()).map(|n| n.keys().cloned().collect()).unwrap_or_default();
+    networks.sort();
+    // Volumes by name, binds by source, as Compose's `ps` lists them.
+    let mount_points = c.mounts.unwrap_or_default();
+    let local_volumes = mount_points.iter().filter(|m| m.driver.as_deref() == Some("local")).count();
+    let mounts = mount_points.into_iter().map(|m| m.name.filter(|n| !n.is_empty()).or(m.source).unwrap_or_default()).collect();
     let mut ports = Vec::new();
     for (key, bindings) in c.network_settings.and_then(|n| n.ports).unwrap_or_default() {
         let (port, proto) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
@@ -311,6 +317,9 @@ pub(super) fn summary(c: ContainerInspectResponse) -> ContainerSummary {
         finished_at: st.finished_at.as_ref().and_then(parse_time),
         ports,
         labels: labels_map,
+        networks,
+        mounts,
+        local_volumes,
     }
 }
 

@@ -49,13 +49,14 @@ fn container(cx: &mut Cx, s: &str, key: &str, svc: &Service) -> Container {
         };
         cx.warn(s, "build", what);
     }
-    let image_pull_policy = match svc.pull_policy.as_deref() {
+    use crate::compose::model::PullPolicy;
+    let image_pull_policy = match &svc.pull_policy {
         None => None,
-        Some("always") => Some("Always"),
-        Some("never") => Some("Never"),
-        Some("missing" | "if_not_present") => Some("IfNotPresent"),
+        Some(PullPolicy::Always) => Some("Always"),
+        Some(PullPolicy::Never) => Some("Never"),
+        Some(PullPolicy::Missing { .. }) => Some("IfNotPresent"),
         Some(other) => {
-            cx.warn(s, "pull_policy", format!("{other:?} has no Kubernetes equivalent: the cluster's default applies"));
+            cx.warn(s, "pull_policy", format!("{:?} has no Kubernetes equivalent: the cluster's default applies", other.to_string()));
             None
         }
     };

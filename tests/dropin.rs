@@ -1,0 +1,212 @@
+//! hoist as a drop-in for `docker compose` (issue #19): the flags, output shapes and exit
+//! codes scripts and habits rely on, on both backends, compared with what Compose gives.
+
+use std::process::Stdio;
+
+#[macro_use]
+mod common;
+
+use common::stack::Stack;
+
+const SLEEPER: &str = "    image: busybox:latest\n    init: true\n    command: sleep 3600\n";
+
+fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+}
+
+/// `ps --format json` has Compose's fields in its order, one object per line; templates
+/// with `table` and `.Label`; `--no-trunc`, `--filter`, `--orphans=false`.
+fn ps_output(b: &'static str) {
+    let s = Stack::new(
+        b,
+        "psout",
+        &format!("services:\n  web:\n{SLEEPER}    volumes: [data:/d, ./src:/src]\n    labels: {{com.example.tier: front end}}\n  gone:\n{SLEEPER}volumes:\n  data: {{}}\n"),
+    );
+    std::fs::create_dir_all(s.path().join("src")).unwrap();
+    s.ok(&["up", "-d"]);
+    let p = &s.project;
+    let rows = json_lines(&s.ok(&["ps", "--format", "json", "web"]));
+    assert_eq!(rows.len(), 1);
+    let row = rows[0].as_object().unwrap();
+    let keys: Vec<&str> = row.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "Command", "CreatedAt", "ExitCode", "Health", "ID", "Image", "Labels", "LocalVolumes", "Mounts", "Name", "Names", "Networks", "Ports", "Project",
+            "Publishers", "RunningFor", "Service", "Size", "State", "Status"
+        ]
+    );
+    let id = row["ID"].as_str().unwrap();
+    assert!(id.len() == 12 && id.bytes().all(|c| c.is_ascii_hexdigit()), "{id}");
+    assert_eq!(row["Command"], "\"sleep 3600\"");
+    assert_eq!(row["LocalVolumes"], "1");
+    // Mount names are cut at 15 characters, as Compose cuts them.
+    let mounts = row["Mounts"].as_str().unwrap();
+    assert_eq!(mounts.split(',').count(), 2, "only the volume and the bind are listed: {mounts}");
+    assert!(mounts.split(',').all(|m| m.chars().count() <= 15), "{mounts}");
+    assert_eq!(row["Networks"], format!("{p}_default"));
+    assert!(row["RunningFor"].as_str().unwrap().ends_with(" ago"));
+    assert!(row["CreatedAt"].as_str().unwrap().ends_with(" +0000 UTC"), "{}", row["CreatedAt"]);
+    assert_eq!(row["Size"], "0B");
+    // --no-trunc: the whole ID and the mount paths.
+    let full = json_lines(&s.ok(&["ps", "--no-trunc", "--format", "json", "web"]));
+    assert_eq!(full[0]["ID"].as_str().unwrap().len(), 64);
+    let mut mounts: Vec<String> = full[0]["Mounts"].as_str().unwrap().split(',').map(str::to_string).collect();
+    mounts.sort();
+    let src = std::fs::canonicalize(s.path().join("src")).unwrap().display().to_string();
+    assert_eq!(mounts, [src, format!("{p}_data")]);
+    // A table template: the header, aligned as the docker CLI aligns it, and a label.
+    let table = s.ok(&["ps", "--format", "table {{.Name}}\\t{{.Label \"com.example.tier\"}}\\t{{.State}}", "web"]);
+    assert_eq!(table, format!("NAME{}TIER        STATE\n{p}-web-1   front end   running\n", " ".repeat(p.len() + 5)));
+    assert!(s.fails(&["ps", "--format", "{{range .Names}}x{{end}}"]).contains("\"range\" is not supported"));
+    // --filter status=… is --status; other filters are refused, as by Compose.
+    s.ok(&["stop", "-t", "1", "web"]);
+    assert_eq!(s.ok(&["ps", "--filter", "status=exited", "--format", "{{.Service}}"]), "web\n");
+    assert!(s.fails(&["ps", "--filter", "color=red"]).contains("unknown filter color"));
+    // An orphan is listed, unless --orphans=false.
+    s.write("docker-compose.yml", &format!("services:\n  web:\n{SLEEPER}volumes:\n  data: {{}}\n"));
+    assert_eq!(s.ok(&["ps", "--format", "{{.Service}}"]), "gone\n");
+    assert_eq!(s.ok(&["ps", "--orphans=false", "--format", "{{.Service}}"]), "");
+}
+
+/// Attached `up` as Compose shows it: "Attaching to", each line prefixed (or not, with
+/// --no-log-prefix), "X exited with code N"; --abort-on-container-failure ends on the first
+/// failure with its code and stops the rest; --attach-dependencies shows dependencies.
+fn attached_up(b: &'static str) {
+    let s = Stack::new(
+        b,
+        "attached",
+        "services:\n  job:\n    image: busybox:latest\n    command: sh -c 'echo job-ran; exit 0'\n  bad:\n    image: busybox:latest\n    command: sh -c 'echo bad-ran; sleep 1; exit 3'\n    depends_on: [db]\n  db:\n    image: busybox:latest\n    init: true\n    command: sh -c 'echo db-ready; sleep 3600'\n",
+    );
+    let out = s.hoist(&["up", "--abort-on-container-failure"]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
+    assert!(stderr.contains("Attaching to "), "{stderr}");
+    assert!(stdout.lines().any(|l| l.starts_with("job-1") && l.ends_with("| job-ran")), "{stdout}");
+    assert!(stdout.contains("job-1 exited with code 0"), "{stdout}");
+    assert!(stdout.contains("bad-1 exited with code 3"), "{stdout}");
+    assert!(s.ps_q(&[]).is_empty(), "the session stopped every container");
+    // --no-log-prefix: the lines alone. A named service attaches only to itself, unless
+    // --attach-dependencies.
+    let out = s.ok(&["up", "--no-log-prefix", "--abort-on-container-exit", "job"]);
+    assert!(out.lines().any(|l| l == "job-ran"), "{out}");
+    let out = s.hoist(&["up", "--attach-dependencies", "--abort-on-container-failure", "bad"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("| db-ready") && stdout.contains("| bad-ran"), "{stdout}");
+    let out = s.hoist(&["up", "--abort-on-container-failure", "bad"]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("db-ready"), "a dependency was attached without --attach-dependencies");
+    // Incompatible flags are refused, as by Compose.
+    assert!(!s.hoist(&["up", "-d", "--abort-on-container-failure"]).status.success());
+}
+
+/// `--pull` overrides the file's pull_policy; `--no-build` refuses to build a missing
+/// image; `pull_policy: build` builds at every `up`; `--build --quiet-build`.
+fn pull_and_build_policies(b: &'static str) {
+    let s = Stack::new(
+        b,
+        "policies",
+        &format!("services:\n  app:\n    build: ./app\n    image: hoist-policy-{b}:1\n    command: cat /stamp\n  base:\n    image: 127.0.0.1:1/busybox:9\n    pull_policy: never\n    command: true\n"),
+    );
+    s.write("app/Dockerfile", "FROM busybox:latest\nARG STAMP=one\nRUN echo built-$STAMP > /stamp\n");
+    let err = s.fails(&["up", "-d", "--no-build", "app"]);
+    assert!(err.contains("not found") && err.contains("--no-build"), "{err}");
+    assert!(s.ps_q(&["-a"]).is_empty(), "a refused up created containers");
+    // `never` in the file: not pulled, an error; --pull missing overrides it (and fails pulling).
+    let never = s.fails(&["up", "-d", "base"]);
+    assert!(never.contains("pulling is disabled"), "{never}");
+    let pulled = s.fails(&["up", "-d", "--pull", "missing", "base"]);
+    assert!(pulled.contains("pull access denied"), "{pulled}");
+    assert!(s.fails(&["up", "--pull", "sometimes"]).contains("invalid --pull option"));
+    // --build with --quiet-build: built, and the build's own lines are not shown.
+    let out = s.hoist(&["--progress", "plain", "up", "-d", "--build", "--quiet-build", "app"]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && text.contains("Built") && !text.contains("RUN echo"), "{text}");
+    // pull_policy: build rebuilds at each up: a changed Dockerfile is picked up.
+    s.write("app/Dockerfile", "FROM busybox:latest\nRUN echo built-two > /stamp\n");
+    s.ok(&["up", "-d", "app"]);
+    assert!(s.logs("app").contains("built-one"), "no build without the policy");
+    let file = std::fs::read_to_string(s.path().join("docker-compose.yml")).unwrap();
+    s.write("docker-compose.yml", &file.replace("    command: cat /stamp\n", "    command: cat /stamp\n    pull_policy: build\n"));
+    s.ok(&["up", "-d", "app"]);
+    s.wait_log("app", "built-two");
+    let _ = std::process::Command::new(common::HOIST).args(["--backend", b, "image", "rm", "-f", &format!("hoist-policy-{b}:1")]).output();
+}
+
+/// `-V` gives recreated containers new anonymous volumes; `--always-recreate-deps`
+/// recreates the dependencies of the named services; `--force-recreate` only the named.
+fn recreate_flags(b: &'static str) {
+    let s = Stack::new(b, "recreateflags", &format!("services:\n  web:\n{SLEEPER}    volumes: [/data]\n    depends_on: [db]\n  db:\n{SLEEPER}"));
+    s.ok(&["up", "-d"]);
+    s.ok(&["exec", "-T", "web", "sh", "-c", "echo kept > /data/f"]);
+    let db = s.id("db");
+    s.ok(&["up", "-d", "--force-recreate", "web"]);
+    assert_eq!(s.cat("web", "/data/f").as_deref(), Some("kept\n"), "the anonymous volume was not carried over");
+    assert_eq!(s.id("db"), db, "--force-recreate web recreated its dependency");
+    s.ok(&["up", "-d", "--force-recreate", "--always-recreate-deps", "web"]);
+    assert_ne!(s.id("db"), db, "--always-recreate-deps did not recreate the dependency");
+    s.ok(&["up", "-d", "--force-recreate", "-V", "web"]);
+    assert_eq!(s.cat("web", "/data/f"), None, "-V kept the old anonymous volume");
+    assert!(!s.hoist(&["up", "-d", "--no-recreate", "--always-recreate-deps"]).status.success());
+}
+
+/// `run`: a one-off container is known on the network by its own name only, unless
+/// --use-aliases; --env-from-file; -q prints nothing but the container's output.
+fn run_flags(b: &'static str) {
+    let s = Stack::new(b, "runflags", &format!("services:\n  web:\n{SLEEPER}    networks: {{default: {{aliases: [www]}}}}\n"));
+    s.ok(&["up", "-d"]);
+    s.write("extra.env", "FROM_FILE=yes\nOVERRIDDEN=file\n");
+    let out = s.hoist(&["run", "--rm", "-T", "-q", "--env-from-file", "extra.env", "-e", "OVERRIDDEN=flag", "web", "sh", "-c", "echo $FROM_FILE $OVERRIDDEN"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "yes flag\n");
+    assert!(s.fails(&["run", "--rm", "--env-from-file", "nosuch.env", "web", "true"]).contains("nosuch.env"));
+    let aliases = |name: &str| -> Vec<String> {
+        if b == "docker" {
+            let out = std::process::Command::new("docker").args(["inspect", "-f", "{{range .NetworkSettings.Networks}}{{json .Aliases}}{{end}}", name]).output().unwrap();
+            serde_json::from_slice(&out.stdout).unwrap_or_default()
+        } else {
+            // The built-in runtime writes every container's names into the others' /etc/hosts.
+            let hosts = s.cat("web", "/etc/hosts").unwrap();
+            hosts.lines().find(|l| l.split_whitespace().any(|w| w == name)).map(|l| l.split_whitespace().skip(1).map(str::to_string).collect()).unwrap_or_default()
+        }
+    };
+    let (plain_name, aliased_name) = (format!("{}-plain", s.project), format!("{}-aliased", s.project));
+    s.ok(&["run", "-d", "--name", &plain_name, "web", "sleep", "60"]);
+    let plain = aliases(&plain_name);
+    assert!(!plain.iter().any(|a| a == "web" || a == "www" || *a == format!("{}-web-1", s.project)), "a one-off took the service's names: {plain:?}");
+    s.ok(&["run", "-d", "--use-aliases", "--name", &aliased_name, "web", "sleep", "60"]);
+    let aliased = aliases(&aliased_name);
+    assert!(aliased.iter().any(|a| a == "web") && aliased.iter().any(|a| a == "www"), "{aliased:?}");
+    s.ok(&["down", "-t", "1", "--remove-orphans"]);
+}
+
+/// `stats -a` lists stopped containers with zeros, templates and --no-trunc work.
+fn stats_flags(b: &'static str) {
+    let s = Stack::new(b, "statsflags", &format!("services:\n  busy:\n{SLEEPER}  idle:\n{SLEEPER}"));
+    s.ok(&["up", "-d"]);
+    s.ok(&["stop", "-t", "1", "idle"]);
+    let out = s.ok(&["stats", "--no-stream", "-a", "--no-trunc", "--format", "{{.Name}} {{.CPUPerc}} {{.ID}}"]);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    let idle = out.lines().find(|l| l.contains("-idle-1")).unwrap_or_else(|| panic!("{out}"));
+    assert!(idle.starts_with(&format!("{}-idle-1 0.00% ", s.project)), "{out}");
+    assert_eq!(idle.rsplit(' ').next().unwrap().len(), 64, "{out}");
+    let running = s.ok(&["stats", "--no-stream", "--format", "table {{.Name}}\\t{{.MemUsage}}"]);
+    assert!(running.starts_with("NAME") && running.contains("MEM USAGE / LIMIT") && running.contains("-busy-1") && !running.contains("-idle-1"), "{running}");
+}
+
+on_both_backends!(ps_output, attached_up, pull_and_build_policies, recreate_flags, run_flags, stats_flags);
+
+/// The file's pull_policy values and `--pull` parse; a bad one names file and line.
+#[test]
+fn pull_policy_values() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("compose.yml"), "services:\n  a:\n    image: busybox\n    pull_policy: sometimes\n").unwrap();
+    let out = std::process::Command::new(common::HOIST).args(["config"]).current_dir(dir.path()).stderr(Stdio::piped()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("compose.yml:4") && err.contains("invalid pull policy"), "{err}");
+    for ok in ["always", "never", "missing", "if_not_present", "build", "daily", "weekly", "every_12h"] {
+        std::fs::write(dir.path().join("compose.yml"), format!("services:\n  a:\n    image: busybox\n    pull_policy: {ok}\n")).unwrap();
+        let out = std::process::Command::new(common::HOIST).args(["config"]).current_dir(dir.path()).output().unwrap();
+        assert!(out.status.success(), "{ok}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("pull_policy: {ok}")), "{ok} was not kept as written");
+    }
+}
