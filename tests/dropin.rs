@@ -193,7 +193,117 @@ fn stats_flags(b: &'static str) {
     assert!(running.starts_with("NAME") && running.contains("MEM USAGE / LIMIT") && running.contains("-busy-1") && !running.contains("-idle-1"), "{running}");
 }
 
-on_both_backends!(ps_output, attached_up, pull_and_build_policies, recreate_flags, run_flags, stats_flags);
+/// `restart` takes the dependents with `restart: true` along (not with --no-deps);
+/// `start --wait`; `down SERVICE`; `rm` asks without -f; `top` is one table; `ls`
+/// statuses and --filter; `volumes`.
+fn lifecycle_flags(b: &'static str) {
+    let s = Stack::new(
+        b,
+        "lifecycle",
+        &format!("services:\n  db:\n{SLEEPER}    volumes: [data:/d]\n  web:\n{SLEEPER}    depends_on: {{db: {{condition: service_started, restart: true}}}}\n    healthcheck: {{test: 'true', interval: 1s}}\nvolumes:\n  data: {{}}\n"),
+    );
+    let p = &s.project;
+    s.ok(&["up", "-d", "--wait"]);
+    let started = |svc: &str| s.ok(&["ps", "--format", "{{.Status}}", svc]);
+    let web = s.id("web");
+    let web_status = started("web");
+    s.ok(&["restart", "--no-deps", "-t", "1", "db"]);
+    assert_eq!(s.id("web"), web);
+    assert_eq!(started("web"), web_status, "--no-deps restarted a dependent");
+    s.ok(&["restart", "-t", "1", "db"]);
+    assert!(started("web").starts_with("Up") && started("web").contains("health: starting") || started("web") != web_status, "web was not restarted with db");
+    // start --wait returns once healthy.
+    s.ok(&["stop", "-t", "1"]);
+    s.ok(&["start", "--wait", "--wait-timeout", "60"]);
+    assert!(started("web").contains("(healthy)"), "{}", started("web"));
+    // top: one table, SERVICE and number first.
+    let top = s.ok(&["top"]);
+    assert!(top.starts_with("SERVICE") && top.lines().nth(0).unwrap().contains("#"), "{top}");
+    assert!(top.lines().any(|l| l.starts_with("db ")) && top.lines().any(|l| l.starts_with("web ")), "{top}");
+    // volumes: the project's, DRIVER and VOLUME NAME.
+    assert_eq!(s.ok(&["volumes", "-q"]), format!("{p}_data\n"));
+    assert!(s.ok(&["volumes"]).starts_with("DRIVER    VOLUME NAME\nlocal     "));
+    assert_eq!(s.ok(&["volumes", "-q", "web"]), "");
+    // ls: states in alphabetical order, --filter name=.
+    s.ok(&["stop", "-t", "1", "web"]);
+    let ls = s.ok(&["ls", "-a", "--filter", &format!("name={p}")]);
+    assert!(ls.lines().any(|l| l.starts_with(p.as_str()) && l.contains("exited(1), running(1)")), "{ls}");
+    assert!(!s.ok(&["ls", "-a", "--filter", "name=no-such-project-x"]).contains(p.as_str()));
+    // rm without -f asks; no answer removes nothing, yes does.
+    let mut no = s.command(&["rm"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    drop(no.stdin.take());
+    let out = no.wait_with_output().unwrap();
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stderr).contains("Are you sure?"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(s.ps_q(&["-a", "web"]).len(), 1, "rm removed without a yes");
+    let mut yes = s.command(&["rm"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    std::io::Write::write_all(yes.stdin.as_mut().unwrap(), b"y\n").unwrap();
+    assert!(yes.wait_with_output().unwrap().status.success());
+    assert!(s.ps_q(&["-a", "web"]).is_empty());
+    // down SERVICE: that service's containers; the network and volumes stay.
+    s.ok(&["up", "-d"]);
+    s.ok(&["down", "-t", "1", "web"]);
+    assert!(s.ps_q(&["-a", "web"]).is_empty());
+    assert_eq!(s.ps_q(&["db"]).len(), 1, "down web touched db");
+    assert_eq!(s.ok(&["volumes", "-q"]), format!("{p}_data\n"));
+}
+
+/// `config` prints hashes, networks, the interpolation environment and the variables,
+/// to a file with -o, for the named services only.
+fn config_flags(b: &'static str) {
+    let s = Stack::new(b, "configflags", "services:\n  web:\n    image: busybox:${TAG:-latest}\n    command: ${CMD:?set CMD}\n    depends_on: [db]\n    environment: {X: \"${XV:+on}\"}\n  db:\n    image: busybox:latest\n  other:\n    image: busybox:latest\nnetworks:\n  back: {}\n");
+    s.set_env("CMD", "true");
+    s.write(".env", "FROM_DOTENV=1\n");
+    let hashes = s.ok(&["config", "--hash", "*"]);
+    let names: Vec<&str> = hashes.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(names, ["web", "db", "other"]);
+    assert!(hashes.lines().all(|l| l.split(' ').nth(1).is_some_and(|h| h.len() == 64)), "{hashes}");
+    assert_eq!(s.ok(&["config", "--hash", "db"]).lines().count(), 1);
+    assert!(s.fails(&["config", "--hash", "nope"]).contains("no such service: nope"));
+    assert_eq!(s.ok(&["config", "--networks"]), "back\ndefault\n");
+    let env = s.ok(&["config", "--environment"]);
+    assert!(env.lines().any(|l| l == "FROM_DOTENV=1") && env.lines().any(|l| l == "CMD=true"), "{env}");
+    let vars = s.ok(&["config", "--variables"]);
+    let lines: Vec<Vec<&str>> = vars.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(lines[0], ["NAME", "REQUIRED", "DEFAULT", "VALUE", "ALTERNATE", "VALUE"]);
+    assert!(lines.contains(&vec!["CMD", "true"]) && lines.contains(&vec!["TAG", "false", "latest"]) && lines.contains(&vec!["XV", "false", "on"]), "{vars}");
+    s.ok(&["config", "-o", "out.yml", "web"]);
+    let out = std::fs::read_to_string(s.path().join("out.yml")).unwrap();
+    assert!(out.contains("  web:") && out.contains("  db:") && !out.contains("  other:"), "{out}");
+}
+
+/// `pull` skips what Compose skips (--ignore-buildable, --policy missing with the image
+/// there) and pulls dependencies with --include-deps; `build --with-dependencies -q`.
+fn pull_build_flags(b: &'static str) {
+    let s = Stack::new(
+        b,
+        "pullflags",
+        &format!("services:\n  app:\n    build: ./app\n    image: hoist-pullflags-{b}:1\n    depends_on: [base]\n  base:\n    build: ./app\n    image: hoist-pullflags-base-{b}:1\n  bb:\n    image: busybox:latest\n"),
+    );
+    s.write("app/Dockerfile", "FROM busybox:latest\nRUN echo built\n");
+    // (No registry here: busybox is only there locally, and --policy missing leaves it.)
+    let out = s.hoist(&["--progress", "plain", "pull", "--ignore-buildable", "--policy", "missing"]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && text.contains("app  Skipped - Image can be built"), "{text}");
+    let out = s.hoist(&["--progress", "plain", "pull", "--policy", "missing", "bb"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bb  Skipped - Image is already present locally"), "{}", String::from_utf8_lossy(&out.stderr));
+    // A buildable service's failed pull is a warning naming the build to run.
+    let out = s.hoist(&["--progress", "plain", "pull", "app"]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && text.contains("hoist build app") && !text.contains("hoist build app base"), "{text}");
+    let out = s.hoist(&["--progress", "plain", "pull", "--include-deps", "app"]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    let line = text.lines().find(|l| l.contains("hoist build ")).unwrap_or_else(|| panic!("{text}"));
+    assert!(line.split_whitespace().any(|w| w == "app") && line.split_whitespace().any(|w| w == "base"), "{text}");
+    // build --with-dependencies builds base too; -q shows no build steps.
+    let out = s.hoist(&["--progress", "plain", "build", "-q", "--with-dependencies", "app"]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && text.matches("Built").count() == 2 && !text.contains("RUN echo"), "{text}");
+    for i in [format!("hoist-pullflags-{b}:1"), format!("hoist-pullflags-base-{b}:1")] {
+        let _ = std::process::Command::new(common::HOIST).args(["--backend", b, "image", "rm", "-f", &i]).output();
+    }
+}
+
+on_both_backends!(ps_output, attached_up, pull_and_build_policies, recreate_flags, run_flags, stats_flags, lifecycle_flags, config_flags, pull_build_flags);
 
 /// The file's pull_policy values and `--pull` parse; a bad one names file and line.
 #[test]

@@ -19,24 +19,28 @@ pub struct Args {
     /// Remove images used by services: `local` or `all`.
     #[arg(long)]
     pub(super) rmi: Option<String>,
+    /// Only these services' containers (networks and named volumes stay).
+    #[arg(value_name = "SERVICE")]
+    pub(super) services: Vec<String>,
 }
 
 pub async fn run(app: &App, a: Args) -> Result<i32> {
     let ctx = app.ctx().await?;
+    common::check_services(&ctx, &a.services)?;
     let images: Vec<String> = match a.rmi.as_deref() {
         None => vec![],
-        Some("all") => ctx.project.services.keys().map(|s| crate::plan::spec::service_image(&ctx.project, s)).collect(),
+        Some("all") => ctx.project.services.keys().filter(|s| a.services.is_empty() || a.services.contains(s)).map(|s| crate::plan::spec::service_image(&ctx.project, s)).collect(),
         Some("local") => ctx
             .project
             .services
             .iter()
-            .filter(|(_, s)| s.image.is_none())
+            .filter(|(n, s)| s.image.is_none() && (a.services.is_empty() || a.services.contains(n)))
             .map(|(n, _)| crate::plan::spec::service_image(&ctx.project, n))
             .collect(),
         Some(other) => anyhow::bail!("invalid --rmi value {other:?}: use local or all"),
     };
     let _lock = common::lock_project(&ctx).await?;
-    down(&ctx, &DownOptions { volumes: a.volumes, remove_orphans: a.remove_orphans, timeout: common::timeout(a.timeout) }).await?;
+    down(&ctx, &DownOptions { volumes: a.volumes, remove_orphans: a.remove_orphans, timeout: common::timeout(a.timeout), services: a.services.clone() }).await?;
     for image in images {
         if ctx.backend.remove_image(&image, false).await.is_ok() {
             ctx.progress.event("Image", &image, "Removed");

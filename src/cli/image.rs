@@ -17,9 +17,18 @@ pub struct PullArgs {
     /// Pull without printing progress information.
     #[arg(short = 'q', long)]
     quiet: bool,
-    /// Ignore images that can't be pulled (e.g. build-only services).
+    /// Pull what it can and ignores images with pull failures.
     #[arg(long)]
     ignore_pull_failures: bool,
+    /// Ignore images that can be built.
+    #[arg(long)]
+    ignore_buildable: bool,
+    /// Also pull services declared as dependencies.
+    #[arg(long)]
+    include_deps: bool,
+    /// Apply pull policy: missing or always (default: each service's pull_policy).
+    #[arg(long, value_parser = ["missing", "always"])]
+    policy: Option<String>,
     services: Vec<String>,
 }
 
@@ -85,29 +94,64 @@ fn progress_fn(app: &App, quiet: bool) -> ProgressFn {
 }
 
 pub async fn pull(app: &App, a: PullArgs) -> Result<i32> {
-    let ctx = app.ctx().await?;
+    use crate::compose::model::PullPolicy;
+    let ctx = app.ctx_targeting(&a.services).await?;
     common::check_services(&ctx, &a.services)?;
-    let mut images: Vec<String> = Vec::new();
-    for (name, svc) in &ctx.project.services {
-        if (a.services.is_empty() || a.services.contains(name)) && svc.image.is_some() {
-            let image = service_image(&ctx.project, name);
-            if !images.contains(&image) {
-                images.push(image);
-            }
+    let selected: Vec<String> = if a.include_deps && !a.services.is_empty() {
+        let graph = crate::plan::graph::Graph::new(&ctx.project)?;
+        crate::plan::execute::select_services(&ctx.project, &graph, &a.services, false)?
+    } else {
+        ctx.project.services.keys().filter(|n| a.services.is_empty() || a.services.contains(n)).cloned().collect()
+    };
+    // Compose's choices per service: no image named, `never`/`build` policies, an image
+    // already there under `missing`, and (with --ignore-buildable) buildable ones are skipped.
+    let mut images: Vec<(String, String)> = Vec::new();
+    for name in &selected {
+        let svc = &ctx.project.services[name];
+        let policy = match a.policy.as_deref() {
+            Some(p) => Some(p.parse().map_err(anyhow::Error::msg)?),
+            None => svc.pull_policy.clone(),
+        };
+        let image = service_image(&ctx.project, name);
+        let skipped = if svc.image.is_none() {
+            Some("Skipped - No image to be pulled")
+        } else if matches!(policy, Some(PullPolicy::Never | PullPolicy::Build)) {
+            Some("Skipped")
+        } else if matches!(policy, Some(PullPolicy::Missing { .. })) && ctx.backend.image_config(&image).await?.is_some() {
+            Some("Skipped - Image is already present locally")
+        } else if svc.build.is_some() && a.ignore_buildable {
+            Some("Skipped - Image can be built")
+        } else if images.iter().any(|(i, _)| *i == image) {
+            Some("Skipped - Image is already being pulled")
+        } else {
+            None
+        };
+        match skipped {
+            Some(why) => ctx.progress.event("Service", name, why),
+            None => images.push((image, name.clone())),
         }
     }
-    let results = join_all(images.iter().map(|image| {
+    let results = join_all(images.iter().map(|(image, _)| {
         let backend = ctx.backend.clone();
         let cb = progress_fn(app, a.quiet);
         async move { backend.pull_image(image, cb).await.with_context(|| format!("pulling {image}")) }
     }))
     .await;
-    for (image, r) in images.iter().zip(results) {
+    let mut must_build = Vec::new();
+    for ((image, service), r) in images.iter().zip(results) {
         match r {
             Ok(()) => ctx.progress.event("Image", image, "Pulled"),
+            // A buildable service's image may not be in any registry yet.
+            Err(e) if ctx.project.services[service].build.is_some() => {
+                ctx.progress.warn(&format!("{e:#}"));
+                must_build.push(service.as_str());
+            }
             Err(e) if a.ignore_pull_failures => ctx.progress.warn(&format!("{e:#}")),
             Err(e) => return Err(e),
         }
+    }
+    if !must_build.is_empty() {
+        ctx.progress.warn(&format!("Some service image(s) must be built from source by running:\n    hoist build {}", must_build.join(" ")));
     }
     Ok(0)
 }

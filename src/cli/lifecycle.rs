@@ -1,6 +1,5 @@
 //! `start`, `stop`, `restart`, `kill`, `rm`, `pause`, `unpause`, `top`: act on existing containers.
 
-use std::io::Write;
 use anyhow::{Context, Result};
 use futures::future::join_all;
 
@@ -13,10 +12,32 @@ pub struct ServicesArgs {
 }
 
 #[derive(clap::Args, Debug)]
+pub struct StartArgs {
+    /// Wait for services to be running|healthy.
+    #[arg(long)]
+    wait: bool,
+    /// Maximum duration in seconds to wait for the project to be running|healthy.
+    #[arg(long, value_name = "SECONDS", requires = "wait")]
+    wait_timeout: Option<u64>,
+    services: Vec<String>,
+}
+
+#[derive(clap::Args, Debug)]
 pub struct StopArgs {
     /// Shutdown timeout in seconds.
     #[arg(short = 't', long)]
     timeout: Option<u64>,
+    services: Vec<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RestartArgs {
+    /// Shutdown timeout in seconds.
+    #[arg(short = 't', long)]
+    timeout: Option<u64>,
+    /// Don't restart dependent services.
+    #[arg(long)]
+    no_deps: bool,
     services: Vec<String>,
 }
 
@@ -45,10 +66,14 @@ pub struct RmArgs {
     services: Vec<String>,
 }
 
-pub async fn start(app: &App, a: ServicesArgs) -> Result<i32> {
+pub async fn start(app: &App, a: StartArgs) -> Result<i32> {
     let ctx = app.ctx_targeting(&a.services).await?;
     common::check_services(&ctx, &a.services)?;
     execute::start_existing(&ctx, &a.services).await?;
+    if a.wait {
+        let services: Vec<String> = if a.services.is_empty() { ctx.project.services.keys().cloned().collect() } else { a.services.clone() };
+        execute::wait_until_ready(&ctx, &services, a.wait_timeout.map(std::time::Duration::from_secs)).await?;
+    }
     Ok(0)
 }
 
@@ -59,11 +84,10 @@ pub async fn stop(app: &App, a: StopArgs) -> Result<i32> {
     Ok(0)
 }
 
-pub async fn restart(app: &App, a: StopArgs) -> Result<i32> {
+pub async fn restart(app: &App, a: RestartArgs) -> Result<i32> {
     let ctx = app.ctx_targeting(&a.services).await?;
     common::check_services(&ctx, &a.services)?;
-    execute::stop(&ctx, &a.services, common::timeout(a.timeout)).await?;
-    execute::start_existing(&ctx, &a.services).await?;
+    execute::restart(&ctx, &a.services, a.no_deps, common::timeout(a.timeout)).await?;
     Ok(0)
 }
 
@@ -100,7 +124,17 @@ pub async fn rm(app: &App, a: RmArgs) -> Result<i32> {
         eprintln!("No stopped containers");
         return Ok(0);
     }
-    let _ = a.force; // no interactive confirmation: removal of stopped containers is what was asked
+    // Without -f, Compose asks, and anything but yes removes nothing.
+    if !a.force {
+        let names: Vec<&str> = list.iter().map(|c| c.name.as_str()).collect();
+        eprint!("Going to remove {}\n? Are you sure? [y/N] ", names.join(", "));
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+            eprintln!();
+            return Ok(0);
+        }
+    }
     for c in &list {
         ctx.progress.event("Container", &c.name, "Removing");
         ctx.backend.remove_container(&c.id, false, a.volumes).await.with_context(|| format!("container {}", c.name))?;
@@ -127,13 +161,17 @@ pub async fn pause(app: &App, a: ServicesArgs, pause: bool) -> Result<i32> {
 pub async fn top(app: &App, a: ServicesArgs) -> Result<i32> {
     let ctx = app.ctx_targeting(&a.services).await?;
     common::check_services(&ctx, &a.services)?;
+    // One table, SERVICE and container number first, as Compose prints it.
+    let mut rows: Vec<Vec<String>> = Vec::new();
     for c in common::containers(&ctx, &a.services, false).await? {
         let list = ctx.backend.top(&c.id).await.with_context(|| format!("container {}", c.name))?;
-        writeln!(std::io::stdout(), "{}", c.name)?;
-        let mut rows = vec![list.titles.clone()];
-        rows.extend(list.processes.iter().cloned());
-        super::ps::print_table(&rows)?;
-        writeln!(std::io::stdout())?;
+        if rows.is_empty() {
+            rows.push(["SERVICE".to_string(), "#".to_string()].into_iter().chain(list.titles.iter().cloned()).collect());
+        }
+        for p in list.processes {
+            rows.push([c.service.clone(), c.number.to_string()].into_iter().chain(p).collect());
+        }
     }
+    super::ps::print_table(&rows)?;
     Ok(0)
 }

@@ -19,6 +19,9 @@ pub struct Args {
     /// table or json.
     #[arg(long, default_value = "table")]
     pub(super) format: String,
+    /// Filter output based on conditions provided (`name=X`: names containing X).
+    #[arg(long, value_name = "FILTER")]
+    pub(super) filter: Vec<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -32,42 +35,52 @@ pub struct VersionArgs {
 }
 
 pub async fn run(app: &App, a: Args) -> Result<i32> {
-    let backend = app.backend().await?;
-    // project → (running, total, config files)
-    let mut projects: BTreeMap<String, (usize, usize, String)> = BTreeMap::new();
-    for c in backend.list_all_projects().await? {
-        let e = projects.entry(c.project.clone()).or_insert((0, 0, c.labels.get(labels::CONFIG_FILES).cloned().unwrap_or_default()));
-        e.1 += 1;
-        if c.state.is_running() {
-            e.0 += 1;
+    let mut names: Vec<String> = Vec::new();
+    for f in &a.filter {
+        match f.split_once('=') {
+            Some(("name", v)) => names.push(v.to_string()),
+            Some((key, _)) => anyhow::bail!("invalid filter '{key}'"),
+            None => anyhow::bail!("bad format of filter (expected name=value)"),
         }
     }
-    let shown: Vec<_> = projects.into_iter().filter(|(_, (running, _, _))| a.all || *running > 0).collect();
+    let backend = app.backend().await?;
+    // project → (the states of its containers, config files)
+    let mut projects: BTreeMap<String, (Vec<&'static str>, String)> = BTreeMap::new();
+    for c in backend.list_all_projects().await? {
+        let e = projects.entry(c.project.clone()).or_insert((Vec::new(), c.labels.get(labels::CONFIG_FILES).cloned().unwrap_or_default()));
+        e.0.push(c.state.as_str());
+    }
+    let shown: Vec<(String, String, String)> = projects
+        .into_iter()
+        .filter(|(name, _)| names.iter().all(|n| name.contains(n.as_str())))
+        .filter(|(_, (states, _))| a.all || states.contains(&"running"))
+        .map(|(name, (states, files))| (name, combined_status(&states), files))
+        .collect();
     if a.quiet {
-        for (name, _) in &shown {
+        for (name, _, _) in &shown {
             writeln!(std::io::stdout(), "{name}")?;
         }
     } else if a.format == "json" {
-        let rows: Vec<_> = shown
-            .iter()
-            .map(|(name, (running, total, files))| {
-                let status = if running == total { format!("running({running})") } else { format!("running({running}), exited({})", total - running) };
-                serde_json::json!({"Name": name, "Status": status, "ConfigFiles": files})
-            })
-            .collect();
+        let rows: Vec<_> = shown.iter().map(|(name, status, files)| serde_json::json!({"Name": name, "Status": status, "ConfigFiles": files})).collect();
         writeln!(std::io::stdout(), "{}", serde_json::Value::Array(rows))?;
     } else {
         let mut rows = vec![vec!["NAME".to_string(), "STATUS".into(), "CONFIG FILES".into()]];
-        for (name, (running, total, files)) in &shown {
-            let status = if running == total { format!("running({running})") } else { format!("running({running}), exited({})", total - running) };
-            rows.push(vec![name.clone(), status, files.clone()]);
-        }
+        rows.extend(shown.into_iter().map(|(n, s, f)| vec![n, s, f]));
         super::ps::print_table(&rows)?;
     }
     Ok(0)
 }
 
 /// `hoist version v0.1.0`, as Compose's `Docker Compose version v2.x`.
+/// `exited(1), running(2)`: each state's count, states in alphabetical order, as Compose.
+fn combined_status(states: &[&str]) -> String {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in states {
+        *counts.entry(s).or_default() += 1;
+    }
+    counts.into_iter().map(|(s, n)| format!("{s}({n})")).collect::<Vec<_>>().join(", ")
+}
+
 pub fn version_line() -> String {
     format!("hoist version v{}", env!("CARGO_PKG_VERSION"))
 }

@@ -109,11 +109,11 @@ enum Command {
     /// View output from containers.
     Logs(logs::Args),
     /// Start existing containers.
-    Start(lifecycle::ServicesArgs),
+    Start(lifecycle::StartArgs),
     /// Stop running containers without removing them.
     Stop(lifecycle::StopArgs),
     /// Restart containers.
-    Restart(lifecycle::StopArgs),
+    Restart(lifecycle::RestartArgs),
     /// Force stop containers.
     Kill(lifecycle::KillArgs),
     /// Remove stopped containers.
@@ -168,6 +168,8 @@ enum Command {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
+    /// List the project's volumes.
+    Volumes(volume::VolumesArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion(completion::CompletionArgs),
     /// Print the man page (roff), e.g. `hoist man > /usr/local/share/man/man1/hoist.1`.
@@ -421,6 +423,7 @@ fn acts_on_existing(command: &Command) -> bool {
             | Command::Stats(_)
             | Command::Images(_)
             | Command::Cp(_)
+            | Command::Volumes(_)
     )
 }
 
@@ -460,6 +463,7 @@ fn container_command(command: &Command) -> Option<&'static str> {
         Command::Stats(_) => "stats",
         Command::Watch(_) => "watch",
         Command::Cp(_) => "cp",
+        Command::Volumes(_) => "volumes",
         _ => return None,
     })
 }
@@ -514,6 +518,7 @@ async fn dispatch(app: &App, command: Command) -> Result<i32> {
         Command::Cp(a) => cp::run(app, a).await,
         Command::Image(c) => image::image_command(app, c).await,
         Command::Volume(c) => volume::run(app, c).await,
+        Command::Volumes(a) => volume::volumes(app, a).await,
         Command::Completion(a) => completion::completion(a),
         Command::Man => completion::man(),
     }

@@ -14,12 +14,20 @@ pub struct Args {
     /// Do not build and start the services before watching.
     #[arg(long)]
     no_up: bool,
+    /// Hide build output.
+    #[arg(long)]
+    quiet: bool,
+    /// Prune dangling images on rebuild (`--prune=false` keeps them).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    prune: bool,
     services: Vec<String>,
 }
 
 pub async fn run(app: &App, a: Args) -> Result<i32> {
     let ctx = app.ctx_targeting(&a.services).await?;
-    let watch = Watch::new(&ctx.project, &a.services)?;
+    let mut watch = Watch::new(&ctx.project, &a.services)?;
+    watch.quiet = a.quiet;
+    watch.prune = a.prune;
     if !a.no_up {
         let _lock = common::lock_project(&ctx).await?;
         execute::up(&ctx, &UpOptions { services: watch.service_names(), ..UpOptions::default() }).await?;

@@ -116,6 +116,64 @@ fn braced(inner: &str, whole: &str, lookup: &dyn Fn(&str) -> Option<String>, war
     }
 }
 
+/// A variable a file uses, as `config --variables` lists it.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Variable {
+    pub name: String,
+    /// `${VAR?msg}` / `${VAR:?msg}`.
+    pub required: bool,
+    /// `${VAR-x}` / `${VAR:-x}`: `x` as written.
+    pub default_value: String,
+    /// `${VAR+x}` / `${VAR:+x}`: `x` as written.
+    pub presence_value: String,
+}
+
+/// Adds the variables `s` refers to (nested ones in defaults too) to `out`.
+pub fn variables(s: &str, out: &mut indexmap::IndexMap<String, Variable>) {
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] != '$' {
+            i += 1;
+            continue;
+        }
+        match chars.get(i + 1) {
+            Some('$') => i += 2,
+            Some('{') => {
+                let start = i + 2;
+                let Some(end) = matching_brace(&chars, start) else { return };
+                let inner: String = chars[start..end].iter().collect();
+                let name_len = inner.find(|c: char| !(c == '_' || c.is_ascii_alphanumeric())).unwrap_or(inner.len());
+                let (name, rest) = inner.split_at(name_len);
+                if !name.is_empty() {
+                    let v = out.entry(name.to_string()).or_insert_with(|| Variable { name: name.to_string(), ..Variable::default() });
+                    let op = [":-", ":?", ":+", "-", "?", "+"].iter().find_map(|op| rest.strip_prefix(op).map(|a| (op.trim_start_matches(':'), a)));
+                    if let Some((op, arg)) = op {
+                        match op {
+                            "-" => v.default_value = arg.to_string(),
+                            "+" => v.presence_value = arg.to_string(),
+                            _ => v.required = true,
+                        }
+                        variables(arg, out);
+                    }
+                }
+                i = end + 1;
+            }
+            Some(&n) if n == '_' || n.is_ascii_alphabetic() => {
+                let mut j = i + 1;
+                while j < chars.len() && (chars[j] == '_' || chars[j].is_ascii_alphanumeric()) {
+                    j += 1;
+                }
+                let name: String = chars[i + 1..j].iter().collect();
+                out.entry(name.clone()).or_insert_with(|| Variable { name, ..Variable::default() });
+                i = j;
+            }
+            _ => i += 1,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +188,14 @@ mod tests {
         let mut w = vec![];
         let r = interpolate(s, &lookup, &mut w);
         (r, w)
+    }
+
+    #[test]
+    fn lists_variables() {
+        let mut out = indexmap::IndexMap::new();
+        variables("$A ${B:-x${C}} ${D?need} ${E:+on} $$F ${A}", &mut out);
+        let v: Vec<(&str, bool, &str, &str)> = out.values().map(|v| (v.name.as_str(), v.required, v.default_value.as_str(), v.presence_value.as_str())).collect();
+        assert_eq!(v, [("A", false, "", ""), ("B", false, "x${C}", ""), ("C", false, "", ""), ("D", true, "", ""), ("E", false, "", "on")]);
     }
 
     #[test]

@@ -479,6 +479,33 @@ fn long_volume_syntax(vol: &mut serde_json::Map<String, serde_json::Value>) {
 }
 
 
+/// The variables the files are interpolated with (`.env` and `--env-file` values under
+/// the process environment), sorted by name: `config --environment`.
+pub fn environment(opts: &LoadOptions) -> Result<Vec<(String, String)>> {
+    let mut vars: Vec<(String, String)> = discover::discover(opts)?.env.vars.into_iter().collect();
+    vars.sort();
+    Ok(vars)
+}
+
+/// The variables the files refer to in their values, with the defaults they give:
+/// `config --variables`.
+pub fn variables(opts: &LoadOptions) -> Result<IndexMap<String, interpolate::Variable>> {
+    fn walk(v: &serde_json::Value, out: &mut IndexMap<String, interpolate::Variable>) {
+        match v {
+            serde_json::Value::String(s) => interpolate::variables(s, out),
+            serde_json::Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            serde_json::Value::Object(map) => map.values().for_each(|i| walk(i, out)),
+            _ => {}
+        }
+    }
+    let mut out = IndexMap::new();
+    for f in discover::discover(opts)?.files {
+        walk(&yaml::parse(&Source::new(&f.path, f.text), 0)?.to_json(), &mut out);
+    }
+    out.sort_keys();
+    Ok(out)
+}
+
 /// A compose file parsed as-is (no interpolation or normalization) as JSON, for checking
 /// files against the Compose Spec schema. None when it cannot be read or parsed.
 pub fn file_as_json(path: &Path) -> Option<serde_json::Value> {

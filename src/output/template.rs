@@ -204,8 +204,7 @@ fn field_names(row: &Value) -> String {
 
 /// Columns as the docker CLI's tab writer sets them: each at least 10 wide and 3 spaces
 /// more than its widest cell; the last cell of a line is not padded.
-pub fn print_table(rows: &[Vec<String>]) -> std::io::Result<()> {
-    use std::io::Write;
+pub fn table_text(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
         .map(|i| rows.iter().filter(|r| i + 1 < r.len()).map(|r| r[i].chars().count() + 3).max().unwrap_or(0).max(10))
@@ -223,7 +222,12 @@ pub fn print_table(rows: &[Vec<String>]) -> std::io::Result<()> {
         out.push_str(line.trim_end());
         out.push('\n');
     }
-    write!(std::io::stdout(), "{out}")
+    out
+}
+
+pub fn print_table(rows: &[Vec<String>]) -> std::io::Result<()> {
+    use std::io::Write;
+    write!(std::io::stdout(), "{}", table_text(rows))
 }
 
 /// `PascalCase` field name → `PASCAL CASE` header, for fields a command has no header for.

@@ -588,6 +588,12 @@ async fn wait_dependency(ctx: &Ctx, dependant: &str, dep: &str, cond: DependsCon
     }
 }
 
+/// `start --wait`: waits until the services' containers are running, and healthy where
+/// they have a health check, within `timeout`.
+pub async fn wait_until_ready(ctx: &Ctx, services: &[String], timeout: Option<Duration>) -> Result<()> {
+    wait_ready(ctx, services, DependsCondition::ServiceHealthy, true, timeout.map(|t| Instant::now() + t)).await
+}
+
 /// Waits until all of `services` are ready together (`up --wait` asks that of the whole
 /// project: one that exits meanwhile fails it). The engine's events wake the wait and a
 /// slow poll covers a backend without them; an awaited container that dies fails a
@@ -751,6 +757,9 @@ pub struct DownOptions {
     pub volumes: bool,
     pub remove_orphans: bool,
     pub timeout: Option<Duration>,
+    /// `down SERVICE...`: only these services' containers (their anonymous volumes with
+    /// `volumes`); the networks and named volumes stay, as Compose leaves them.
+    pub services: Vec<String>,
 }
 
 /// `down`: stop and remove the project's containers (dependents first), its networks, and
@@ -761,6 +770,12 @@ pub async fn down(ctx: &Ctx, opts: &DownOptions) -> Result<()> {
     let known = defined_services(&ctx.project);
     let mut targets = Vec::new();
     for c in observed {
+        if !opts.services.is_empty() {
+            if opts.services.contains(&c.service) && !c.oneoff {
+                targets.push(c);
+            }
+            continue;
+        }
         // Without a file every container of the project is its own, none an orphan.
         let orphan = !c.oneoff && !known.contains(&c.service.as_str()) && !ctx.project.from_labels;
         if orphan && !opts.remove_orphans {
@@ -782,6 +797,9 @@ pub async fn down(ctx: &Ctx, opts: &DownOptions) -> Result<()> {
         }
     })
     .await?;
+    if !opts.services.is_empty() {
+        return Ok(());
+    }
     // A network or volume that another container (an orphan, another project's) still
     // uses stays, with a warning, and `down` succeeds: Compose's teardown does the same.
     let removed = |kind: &str, name: &str, r: Result<(), BackendError>| match r {
@@ -829,6 +847,28 @@ pub async fn stop(ctx: &Ctx, services: &[String], timeout: Option<Duration>) -> 
         }
     })
     .await
+}
+
+/// `restart`: the selected services' containers and, unless `no_deps`, the services that
+/// depend on them with `restart: true`, as Compose; each container's `pre_stop` and
+/// `post_start` hooks run around it.
+pub async fn restart(ctx: &Ctx, services: &[String], no_deps: bool, timeout: Option<Duration>) -> Result<()> {
+    let mut selected: Vec<String> = services.to_vec();
+    if !services.is_empty() && !no_deps {
+        // Dependents by `depends_on: {X: {restart: true}}`, transitively.
+        let mut i = 0;
+        while i < selected.len() {
+            let target = selected[i].clone();
+            for (name, svc) in &ctx.project.services {
+                if svc.depends_on.get(&target).is_some_and(|d| d.restart) && !selected.contains(name) {
+                    selected.push(name.clone());
+                }
+            }
+            i += 1;
+        }
+    }
+    stop(ctx, &selected, timeout).await?;
+    start_existing(ctx, &selected).await
 }
 
 /// `start`: start existing containers of the selected services, in dependency order.

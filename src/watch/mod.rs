@@ -28,6 +28,11 @@ const MAX_BATCH: Duration = Duration::from_secs(2);
 /// The watched services of a project, checked before anything runs.
 pub struct Watch {
     services: Vec<ServiceRules>,
+    /// `watch --quiet`: rebuilds show no build output.
+    pub quiet: bool,
+    /// `watch --prune` (the default): the image a rebuild replaced is removed when
+    /// nothing uses it any more.
+    pub prune: bool,
 }
 
 impl Watch {
@@ -53,7 +58,7 @@ impl Watch {
                 }
             }
         }
-        Ok(Watch { services })
+        Ok(Watch { services, quiet: false, prune: true })
     }
 
     pub fn service_names(&self) -> Vec<String> {
@@ -88,7 +93,7 @@ impl Watch {
             for s in &self.services {
                 if let Some(plan) = rules::plan(s, &batch, &|p| p.is_dir()) {
                     let start = Instant::now();
-                    report(&s.service, start, apply(ctx, s, &plan).await);
+                    report(&s.service, start, apply(ctx, s, &plan, self).await);
                 }
             }
         }
@@ -154,9 +159,9 @@ async fn running(ctx: &Ctx, service: &str) -> Result<Vec<ContainerSummary>> {
     Ok(list)
 }
 
-async fn apply(ctx: &Ctx, s: &ServiceRules, plan: &Plan) -> Result<String> {
+async fn apply(ctx: &Ctx, s: &ServiceRules, plan: &Plan, w: &Watch) -> Result<String> {
     if plan.rebuild {
-        rebuild(ctx, &s.service).await?;
+        rebuild(ctx, &s.service, w.quiet, w.prune).await?;
         return Ok("rebuilt and recreated".into());
     }
     let containers = running(ctx, &s.service).await?;
@@ -232,10 +237,21 @@ async fn sync(ctx: &Ctx, s: &ServiceRules, plan: &Plan, containers: &[ContainerS
     Ok(text)
 }
 
-/// Builds the service's image and recreates its containers, and only those.
-async fn rebuild(ctx: &Ctx, service: &str) -> Result<()> {
+/// Builds the service's image and recreates its containers, and only those; with
+/// `prune`, the image it replaced goes when no container uses it, as Compose prunes.
+async fn rebuild(ctx: &Ctx, service: &str, quiet: bool, prune: bool) -> Result<()> {
     let _lock = crate::plan::lock::lock_project(ctx).await?;
-    execute::build_service(ctx, service, false).await?;
+    let image = crate::plan::spec::service_image(&ctx.project, service);
+    let before = ctx.backend.image_config(&image).await?.map(|c| c.id);
+    execute::build_service(ctx, service, quiet).await?;
     let opts = UpOptions { services: vec![service.to_string()], no_deps: true, recreate: Recreate::Force, ..UpOptions::default() };
-    execute::up(ctx, &opts).await.map_err(|e| anyhow!("{e:#}"))
+    execute::up(ctx, &opts).await.map_err(|e| anyhow!("{e:#}"))?;
+    let after = ctx.backend.image_config(&image).await?.map(|c| c.id);
+    if let Some(old) = before.filter(|_| prune).filter(|old| Some(old) != after.as_ref()) {
+        // Refused (not forced) while a container still uses it or it has another name.
+        if ctx.backend.remove_image(&old, false).await.is_ok() {
+            ctx.progress.event("Image", &old, "Removed");
+        }
+    }
+    Ok(())
 }
