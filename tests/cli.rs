@@ -207,7 +207,9 @@ fn build_push_pull_up(b: &'static str) {
     let again = s.hoist(&["--progress", "plain", "build"]);
     let text = format!("{}{}", String::from_utf8_lossy(&again.stdout), String::from_utf8_lossy(&again.stderr));
     assert!(again.status.success() && (text.contains("CACHED") || text.contains("Using cache")), "{text}");
-    s.ok(&["push"]);
+    // -q: nothing said; --include-deps: the service has none, so the same push.
+    let pushed = s.hoist(&["--progress", "plain", "push", "-q", "--include-deps"]);
+    assert!(pushed.status.success() && !String::from_utf8_lossy(&pushed.stderr).contains("Push"), "{}", String::from_utf8_lossy(&pushed.stderr));
     let rm = Command::new(HOIST).args(["--backend", b, "image", "rm", &image]).output().unwrap();
     assert!(rm.status.success(), "{}", String::from_utf8_lossy(&rm.stderr));
     s.ok(&["pull"]);
@@ -243,9 +245,9 @@ fn compose_spellings(b: &'static str) {
     common::assert_refused(&out, &["`hoist up --menu` is Docker Compose's", "no interactive navigation menu"]);
     let out = s.hoist(&["up", "--no-such-flag"]);
     assert_eq!(out.status.code(), Some(1), "a bad flag exits 1, as with Compose");
-    let out = s.hoist(&["attach", "app"]);
+    let out = s.hoist(&["publish", "repo/app:1"]);
     assert_eq!(out.status.code(), Some(1));
-    common::assert_refused(&out, &["`hoist attach` is Docker Compose's"]);
+    common::assert_refused(&out, &["`hoist publish` is Docker Compose's", "OCI artifact"]);
     s.ok(&["down"]);
 }
 

@@ -380,7 +380,8 @@ fn ps_and_images_show_what_compose_shows(b: &'static str) {
     let images = s.ok(&["images"]);
     let row = images.lines().find(|l| l.contains("-db-1")).unwrap_or_else(|| panic!("{images}"));
     let cols: Vec<&str> = row.split_whitespace().collect();
-    assert!(cols.len() == 5 && id.contains(cols[3]) && cols[4].ends_with('B'), "{images}\n{id}");
+    // CONTAINER REPOSITORY TAG PLATFORM IMAGE-ID SIZE CREATED ("N units ago").
+    assert!(cols.len() >= 7 && cols[3] == "linux/amd64" && id.contains(cols[4]) && cols[5].ends_with('B') && row.ends_with(" ago"), "{images}\n{id}");
 }
 
 /// `run --rm` from a script whose stdin is empty (`Command::output`, cron, CI): what the

@@ -303,7 +303,120 @@ fn pull_build_flags(b: &'static str) {
     }
 }
 
-on_both_backends!(ps_output, attached_up, pull_and_build_policies, recreate_flags, run_flags, stats_flags, lifecycle_flags, config_flags, pull_build_flags);
+/// `export` (the rootfs, no volumes), `commit` (a new image of the container's changes,
+/// with --change), `attach` (the running container's output until it exits).
+fn export_commit_attach(b: &'static str) {
+    let image = format!("hoist-commit-{b}:1");
+    let s = Stack::new(
+        b,
+        "exportcommit",
+        &format!("services:\n  app:\n    image: busybox:latest\n    command: sh -c 'echo data > /made; echo vol > /vol/inside; echo ready; exec sleep 3600'\n    volumes: [/vol]\n  copy:\n    image: {image}\n    profiles: [later]\n"),
+    );
+    s.ok(&["up", "-d", "app"]);
+    s.wait_log("app", "ready");
+    s.ok(&["export", "app", "-o", "out.tar"]);
+    let mut names: Vec<String> = tar::Archive::new(std::fs::File::open(s.path().join("out.tar")).unwrap())
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    names.sort();
+    assert!(names.iter().any(|n| n == "made") && names.iter().any(|n| n == "bin/busybox"), "{names:?}");
+    assert!(!names.iter().any(|n| n.starts_with("vol/inside")), "a volume's files were exported: {names:?}");
+    let piped = s.command(&["export", "app"]).stdout(Stdio::piped()).output().unwrap();
+    assert!(piped.status.success() && piped.stdout.len() > 10_000, "{}", String::from_utf8_lossy(&piped.stderr));
+    // commit: the container's changes and the --change on top, pausing it meanwhile.
+    let out = s.hoist(&["--progress", "plain", "commit", "-c", "CMD [\"cat\", \"/made\"]", "app", &image]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && text.contains("Committed as sha256:"), "{text}");
+    assert_eq!(s.ok(&["ps", "--format", "{{.State}}", "app"]), "running\n", "commit left the container paused");
+    assert_eq!(s.ok(&["run", "--rm", "-T", "copy"]), "data\n");
+    if b == "builtin" {
+        assert!(s.fails(&["commit", "-m", "why", "app"]).contains("no author or commit message"));
+    } else {
+        s.ok(&["commit", "-m", "why", "-a", "me", "app"]);
+    }
+    // attach: what the container prints from now on, until it exits (with its code).
+    let mut attach = s.command(&["attach", "--no-stdin", "app"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stdout = attach.stdout.take().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut stdout, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !seen.lock().unwrap().contains("to-attached") {
+        assert!(std::time::Instant::now() < deadline, "attach showed nothing: {}", seen.lock().unwrap());
+        s.ok(&["exec", "-T", "app", "sh", "-c", "echo to-attached > /proc/1/fd/1"]);
+    }
+    assert!(!seen.lock().unwrap().contains("ready"), "attach replayed earlier output");
+    s.ok(&["kill", "app"]);
+    let status = attach.wait().unwrap();
+    reader.join().unwrap();
+    assert_eq!(status.code(), Some(137), "attach did not end with the container's exit code");
+    let _ = std::process::Command::new(common::HOIST).args(["--backend", b, "image", "rm", "-f", &image]).output();
+}
+
+/// `--dry-run` changes nothing and says what it would do; `--compatibility` names
+/// containers `project_service_1`; `--all-resources` creates unused volumes; `-p NAME
+/// start/restart` act without a file; `images` has Compose's columns and JSON fields.
+fn global_modes(b: &'static str) {
+    let s = Stack::new(b, "modes", &format!("services:\n  web:\n{SLEEPER}    volumes: [data:/d]\nvolumes:\n  data: {{}}\n  spare: {{}}\n"));
+    let p = s.project.clone();
+    let out = s.hoist(&["--dry-run", "--progress", "plain", "up", "-d"]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && text.contains(&format!("DRY-RUN MODE -  Container {p}-web-1  Started")), "{text}");
+    assert!(s.ps_q(&["-a"]).is_empty(), "a dry run created containers");
+    assert_eq!(s.ok(&["volumes", "-q"]), "", "a dry run created volumes");
+    s.ok(&["up", "-d"]);
+    let web = s.id("web");
+    let out = s.hoist(&["--dry-run", "--progress", "plain", "down", "-v"]);
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stderr).contains(&format!("DRY-RUN MODE -  Volume {p}_data  Removed")), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(s.id("web"), web, "a dry run removed the container");
+    assert_eq!(s.ok(&["volumes", "-q"]), format!("{p}_data\n"));
+    // images: Compose's columns and fields.
+    let table = s.ok(&["images"]);
+    assert!(table.starts_with("CONTAINER") && table.lines().next().unwrap().contains("PLATFORM") && table.lines().next().unwrap().ends_with("CREATED"), "{table}");
+    let json: serde_json::Value = serde_json::from_str(&s.ok(&["images", "--format", "json"])).unwrap();
+    let row = &json[0];
+    assert_eq!(row["ContainerName"], format!("{p}-web-1"));
+    assert_eq!(row["Platform"], "linux/amd64", "{row}");
+    assert!(row["Size"].as_u64().unwrap() > 0 && row["Created"].is_string() && row["ID"].as_str().unwrap().starts_with("sha256:"), "{row}");
+    let ids = s.ok(&["images", "-q"]);
+    assert!(ids.lines().count() == 1 && ids.trim().len() == 64, "{ids}");
+    // -p NAME start / restart without a file.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let bare = |args: &[&str]| {
+        let out = std::process::Command::new(common::HOIST).args(["--backend", b, "-p", &p]).args(args).current_dir(elsewhere.path()).env_remove("DOCKER_HOST").output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    bare(&["stop", "-t", "1"]);
+    assert!(s.ps_q(&[]).is_empty());
+    bare(&["start"]);
+    assert_eq!(s.ps_q(&[]).len(), 1, "-p NAME start did not start the container");
+    bare(&["restart", "-t", "1"]);
+    assert_eq!(s.ps_q(&[]).len(), 1);
+    s.ok(&["down", "-v", "-t", "1"]);
+    // --compatibility: docker-compose 1.x names; --all-resources: the unused volume too.
+    s.ok(&["--compatibility", "--all-resources", "up", "-d"]);
+    assert_eq!(s.ok(&["ps", "--format", "{{.Name}}"]), format!("{p}_web_1\n"));
+    let mut vols: Vec<String> = s.ok(&["volumes", "-q"]).lines().map(str::to_string).collect();
+    vols.sort();
+    assert_eq!(vols, [format!("{p}_data"), format!("{p}_spare")]);
+    let logs = s.ok(&["logs", "--no-color"]);
+    assert!(logs.is_empty() || logs.lines().all(|l| l.starts_with("web-1 ")), "{logs}");
+    s.ok(&["--compatibility", "down", "-v", "-t", "1"]);
+}
+
+on_both_backends!(global_modes, export_commit_attach, ps_output, attached_up, pull_and_build_policies, recreate_flags, run_flags, stats_flags, lifecycle_flags, config_flags, pull_build_flags);
 
 /// The file's pull_policy values and `--pull` parse; a bad one names file and line.
 #[test]

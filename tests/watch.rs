@@ -124,11 +124,17 @@ fn watch_rebuild_restart(b: &'static str) {
     s.write("conf/app.conf", "a=1\n");
     s.ok(&["up", "-d"]);
     let (web, worker, bystander) = (s.id("web"), s.id("worker"), s.id("bystander"));
-    let w = WatchProc::start(&s, &["watch", "--no-up"]);
+    let old_image = s.ok(&["images", "-q", "web"]).trim().to_string();
+    // --quiet: no build output; --prune (the default): the replaced image goes.
+    let w = WatchProc::start(&s, &["--progress", "plain", "watch", "--no-up", "--quiet"]);
 
     s.write("web/msg", "v2\n");
     eventually("web is rebuilt and recreated", &w, || s.cat("web", "/msg").as_deref() == Some("v2\n"));
     assert_ne!(s.id("web"), web);
+    w.wait_for("web: rebuilt");
+    assert!(!w.output().contains("COPY msg"), "--quiet showed the build: {}", w.output());
+    let inspect = Command::new(HOIST).args(["--backend", b, "image", "inspect", &format!("sha256:{old_image}")]).output().unwrap();
+    assert!(!inspect.status.success(), "the replaced image was not pruned: {}", String::from_utf8_lossy(&inspect.stdout));
     assert_eq!((s.id("worker"), s.id("bystander")), (worker.clone(), bystander.clone()), "a rebuild touched another service");
 
     s.write("conf/app.conf", "a=2\n");

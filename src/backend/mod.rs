@@ -4,6 +4,7 @@
 pub mod archive;
 pub mod builtin;
 pub mod docker;
+pub mod dryrun;
 pub mod signals;
 pub mod swarm;
 #[cfg(test)]
@@ -379,6 +380,9 @@ pub struct ImageConfig {
     /// The image's ID (`sha256:<hex>`), filled in by `Backend::image_config`.
     #[serde(skip)]
     pub id: String,
+    /// `os/architecture` (`linux/amd64`), filled in by `Backend::image_config`.
+    #[serde(skip)]
+    pub platform: String,
     pub env: Vec<String>,
     pub cmd: Option<Vec<String>>,
     pub entrypoint: Option<Vec<String>>,
@@ -446,6 +450,28 @@ pub struct ExecSpec {
 #[derive(Debug, Clone, Default)]
 pub struct ImportOptions {
     pub changes: Vec<String>,
+}
+
+/// How `attach` joins a container.
+#[derive(Debug, Clone, Default)]
+pub struct AttachOptions {
+    /// Our stdin to the container's (when it keeps stdin open).
+    pub stdin: bool,
+    /// Docker's `--detach-keys` (`ctrl-p,ctrl-q` when None).
+    pub detach_keys: Option<String>,
+}
+
+/// What `commit` makes of a container.
+#[derive(Debug, Clone, Default)]
+pub struct CommitOptions {
+    /// `repository[:tag]` for the new image; None leaves it untagged.
+    pub reference: Option<String>,
+    pub author: Option<String>,
+    pub message: Option<String>,
+    /// Dockerfile instructions applied to its configuration (`CMD ["sh"]`, `ENV A=b` ...).
+    pub changes: Vec<String>,
+    /// Pause a running container while its changes are read.
+    pub pause: bool,
 }
 
 /// What `top` shows: a header and one row per process.
@@ -578,6 +604,12 @@ pub trait Backend: Send + Sync {
         self.name().to_string()
     }
 
+    /// A dry run's backend (`--dry-run`): it changes nothing, and the executor writes
+    /// nothing on the host either.
+    fn dry_run(&self) -> bool {
+        false
+    }
+
     // Events and stats
     /// Lifecycle events of the project's containers (one-off ones too): those since
     /// `opts.since`, then new ones as they happen; the stream ends after `opts.until`.
@@ -607,6 +639,21 @@ pub trait Backend: Send + Sync {
     /// Removes files or directories (recursively) from the container; missing ones are skipped.
     async fn remove_from_container(&self, id: &str, paths: &[String]) -> Result<()> {
         Err(BackendError::Engine(format!("{}: removing {} from {id} is not supported", self.name(), paths.join(", "))))
+    }
+    /// `attach`: the running container's output to ours (and our stdin to it with
+    /// `opts.stdin`) until it exits (its exit code) or the detach keys are typed (0).
+    async fn attach(&self, id: &str, _opts: &AttachOptions) -> Result<i32> {
+        Err(BackendError::Engine(format!("{}: attaching to {id} is not supported", self.name())))
+    }
+    /// `docker commit`: a new image of the container's changes on its image, with the
+    /// container's configuration and `opts.changes` (Dockerfile lines) applied; returns its ID.
+    async fn commit_container(&self, id: &str, _opts: &CommitOptions) -> Result<String> {
+        Err(BackendError::Engine(format!("{}: committing {id} is not supported", self.name())))
+    }
+    /// The container's filesystem as a tar archive, as `docker export` writes it: its
+    /// image's files with its changes, no volume or bind mount, entries named from `/`.
+    async fn export_container(&self, id: &str) -> Result<archive::TarStream> {
+        Err(BackendError::Engine(format!("{}: exporting {id} is not supported", self.name())))
     }
 }
 

@@ -18,16 +18,8 @@ pub enum Diff {
 /// (command, option, difference). `-` is the top-level command; an empty option is the
 /// command itself.
 pub const DIFFERENCES: &[(&str, &str, Diff)] = &[
-    ("-", "all-resources", Refused("hoist creates only the resources services use")),
-    ("-", "compatibility", Refused("the v1 compatibility mode (underscore container names) is not implemented")),
-    ("-", "dry-run", Refused("a dry run is not implemented yet")),
     ("-", "insecure-registry", Refused("registries are trusted per host in the engine's or hoist's own configuration, not per command")),
     ("-", "verbose", Refused("a hidden debugging flag of Docker Compose; hoist has no verbose mode")),
-    ("attach", "", NOT_YET),
-    ("attach", "detach-keys", NOT_YET),
-    ("attach", "index", NOT_YET),
-    ("attach", "no-stdin", NOT_YET),
-    ("attach", "sig-proxy", NOT_YET),
     ("build", "builder", BUILDKIT),
     ("build", "check", BUILDKIT),
     ("build", "compress", DEPRECATED),
@@ -38,12 +30,6 @@ pub const DIFFERENCES: &[(&str, &str, Diff)] = &[
     ("build", "provenance", BUILDKIT),
     ("build", "sbom", BUILDKIT),
     ("build", "ssh", BUILDKIT),
-    ("commit", "", NOT_YET),
-    ("commit", "author", NOT_YET),
-    ("commit", "change", NOT_YET),
-    ("commit", "index", NOT_YET),
-    ("commit", "message", NOT_YET),
-    ("commit", "pause", NOT_YET),
     ("config", "lock-image-digests", Refused("image digests are not resolved by `config` yet")),
     ("config", "models", Refused("AI models are not supported")),
     ("config", "no-consistency", Refused("hoist checks the model as it reads it: an inconsistent file is refused with its line, not printed")),
@@ -64,9 +50,6 @@ pub const DIFFERENCES: &[(&str, &str, Diff)] = &[
     ("convert", "services", CONVERT),
     ("convert", "volumes", CONVERT),
     ("create", "yes", Differs("accepted; hoist's `create` asks no questions, so there is nothing to answer")),
-    ("export", "", NOT_YET),
-    ("export", "index", NOT_YET),
-    ("export", "output", NOT_YET),
     ("ls", "filter", Differs("`name=X` (projects whose name contains X), the one filter Compose's `ls` applies; another key is refused")),
     ("publish", "", Refused("publishing a project as an OCI artifact is not supported")),
     ("publish", "app", Refused("publishing a project as an OCI artifact is not supported")),
@@ -82,7 +65,6 @@ pub const DIFFERENCES: &[(&str, &str, Diff)] = &[
 ];
 
 const RESOLVED: Diff = Refused("hoist's model is normalized as the file is read (paths resolved, env_file read): it has no unresolved form to print");
-const NOT_YET: Diff = Refused("not implemented in hoist yet");
 const BUILDKIT: Diff = Refused("a BuildKit option: hoist's builders (its own, and the engine's classic builder) have no such setting");
 const DEPRECATED: Diff = Refused("deprecated in Docker Compose, where it has no effect: leave it out");
 const CONVERT: Diff = Refused("`hoist convert` converts to Kubernetes manifests; Compose's `convert` is an old name of `config`: use `hoist config`");

@@ -66,6 +66,11 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
         (Side::Service(service, path), Side::Host(dest)) => {
             let ctx = app.ctx().await?;
             let c = targets(&ctx, &service, a.index, a.all).await?.remove(0);
+            // A dry run writes nothing on the host either.
+            if app.dry_run {
+                ctx.progress.event("Container", &c.name, &format!("Copy {service}:{path} to {dest}"));
+                return Ok(0);
+            }
             from_container(&ctx, &c, &path, &dest, a.follow_link).await?;
         }
         (Side::Host(src), Side::Service(service, path)) => {
@@ -129,4 +134,57 @@ async fn to_container(ctx: &Ctx, c: &ContainerSummary, src: &str, path: &str, a:
     ctx.backend.copy_to_container(&c.id, &dir, tar, a.archive).await?;
     ctx.progress.event("Container", &format!("{} copy {src} to {}:{path}", c.name, c.service), "Copied");
     Ok(())
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ExportArgs {
+    /// Index of the container if the service has multiple replicas (default: the first).
+    #[arg(long)]
+    index: Option<u32>,
+    /// Write to a file, instead of STDOUT.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    service: String,
+}
+
+/// `hoist export`: a service container's filesystem as a tar archive, as `docker export`
+/// writes it (no volumes); to a terminal only with `-o`.
+pub async fn export(app: &App, a: ExportArgs) -> Result<i32> {
+    use futures::StreamExt;
+    use std::io::Write;
+    if a.output.is_none() && !app.dry_run && console::Term::stdout().is_term() {
+        bail!("refusing to export to terminal: use -o FILE, or redirect the output");
+    }
+    let ctx = app.ctx().await?;
+    let c = common::service_container(&ctx, &a.service, a.index).await?;
+    if app.dry_run {
+        ctx.progress.event("Container", &c.name, "Exported");
+        return Ok(0);
+    }
+    let mut stream = ctx.backend.export_container(&c.id).await.with_context(|| format!("exporting {}", c.name))?;
+    let (mut out, tmp): (Box<dyn Write>, Option<PathBuf>) = match &a.output {
+        // Written beside the target and renamed at the end: a failed export leaves no half file.
+        Some(path) => {
+            let tmp = path.with_file_name(format!(".{}.partial", path.file_name().and_then(|n| n.to_str()).unwrap_or("export")));
+            (Box::new(std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?), Some(tmp))
+        }
+        None => (Box::new(std::io::stdout().lock()), None),
+    };
+    let written = async {
+        while let Some(chunk) = stream.next().await {
+            out.write_all(&chunk?)?;
+        }
+        out.flush()?;
+        Ok::<(), anyhow::Error>(())
+    }
+    .await;
+    match (written, tmp, &a.output) {
+        (Ok(()), Some(tmp), Some(path)) => std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?,
+        (Err(e), Some(tmp), _) => {
+            let _ = std::fs::remove_file(tmp);
+            return Err(e.context(format!("exporting {}", c.name)));
+        }
+        (r, _, _) => r.with_context(|| format!("exporting {}", c.name))?,
+    }
+    Ok(0)
 }

@@ -61,3 +61,43 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     };
     Ok(ctx.backend.exec(&c.id, &spec).await?)
 }
+
+#[derive(clap::Args, Debug)]
+pub struct AttachArgs {
+    /// Override the key sequence for detaching from a container.
+    #[arg(long)]
+    detach_keys: Option<String>,
+    /// Index of the container if service has multiple replicas.
+    #[arg(long)]
+    index: Option<u32>,
+    /// Do not attach STDIN.
+    #[arg(long)]
+    no_stdin: bool,
+    /// Proxy all received signals to the process (`--sig-proxy=false` does not).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    sig_proxy: bool,
+    service: String,
+}
+
+/// `hoist attach`: a running service container's output (and input) on this terminal,
+/// until it exits (with its exit code) or is detached from.
+pub async fn attach(app: &App, a: AttachArgs) -> Result<i32> {
+    let ctx = app.ctx().await?;
+    let c = common::service_container(&ctx, &a.service, a.index).await?;
+    let opts = crate::backend::AttachOptions { stdin: !a.no_stdin, detach_keys: a.detach_keys };
+    let attached = ctx.backend.attach(&c.id, &opts);
+    tokio::pin!(attached);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        // Signals this command gets go to the container's process, as `docker attach` does.
+        let signal = tokio::select! {
+            r = &mut attached => return Ok(r?),
+            _ = tokio::signal::ctrl_c() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        };
+        if !a.sig_proxy {
+            return Ok(130);
+        }
+        let _ = ctx.backend.kill_container(&c.id, signal).await;
+    }
+}

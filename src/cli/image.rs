@@ -158,10 +158,13 @@ pub async fn pull(app: &App, a: PullArgs) -> Result<i32> {
 
 pub async fn images(app: &App, a: ImagesArgs) -> Result<i32> {
     let ctx = app.ctx().await?;
-    let containers = common::containers(&ctx, &a.services, true).await?;
+    common::check_services(&ctx, &a.services)?;
+    let mut containers = common::containers(&ctx, &a.services, true).await?;
+    containers.sort_by(|x, y| x.name.cmp(&y.name));
     let all = ctx.backend.list_images().await?;
-    let mut rows = vec![["CONTAINER", "REPOSITORY", "TAG", "IMAGE ID", "SIZE"].map(String::from).to_vec()];
+    let mut table = vec![["CONTAINER", "REPOSITORY", "TAG", "PLATFORM", "IMAGE ID", "SIZE", "CREATED"].map(String::from).to_vec()];
     let mut json = Vec::new();
+    let mut ids: Vec<String> = Vec::new();
     for c in &containers {
         let (repo, tag) = split_ref(&c.image);
         // The image the container was created from (its recorded ID), not whatever the
@@ -172,22 +175,42 @@ pub async fn images(app: &App, a: ImagesArgs) -> Result<i32> {
             None => all.iter().find(|i| i.tags.iter().any(|t| *t == c.image || *t == format!("{}:{}", repo, tag))),
         };
         let id = image.map(|i| i.id.clone()).or_else(|| recorded.cloned()).unwrap_or_default();
-        let size = image.map(|i| i.size).unwrap_or(0);
-        let short = id.trim_start_matches("sha256:").chars().take(12).collect::<String>();
+        let bare = id.trim_start_matches("sha256:").to_string();
         if a.quiet {
-            writeln!(std::io::stdout(), "{short}")?;
+            // Each image once, without the digest's algorithm, as Compose prints them.
+            if !bare.is_empty() && !ids.contains(&bare) {
+                ids.push(bare);
+            }
             continue;
         }
-        json.push(serde_json::json!({"ContainerName": c.name, "Repository": repo, "Tag": tag, "ID": id, "Size": size}));
-        rows.push(vec![c.name.clone(), repo, tag, short, if image.is_some() { human_size(size) } else { String::new() }]);
+        let platform = match image {
+            Some(i) => ctx.backend.image_config(&i.id).await?.map(|c| c.platform).unwrap_or_default(),
+            None => String::new(),
+        };
+        let size = image.map_or(0, |i| i.size);
+        let created = image.and_then(|i| i.created);
+        json.push(serde_json::json!({
+            "ID": id, "ContainerName": c.name, "Repository": repo, "Tag": tag, "Platform": platform,
+            "Size": size, "Created": created.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        }));
+        table.push(vec![
+            c.name.clone(),
+            if repo.is_empty() { "<none>".into() } else { repo },
+            if tag.is_empty() { "<none>".into() } else { tag },
+            platform,
+            bare.chars().take(12).collect(),
+            human_size(size),
+            created.map_or("N/A".into(), |t| format!("{} ago", common::human_duration((chrono::Utc::now() - t).to_std().unwrap_or_default()))),
+        ]);
     }
     if a.quiet {
-        return Ok(0);
-    }
-    if a.format == "json" {
+        for id in ids {
+            writeln!(std::io::stdout(), "{id}")?;
+        }
+    } else if a.format == "json" {
         writeln!(std::io::stdout(), "{}", serde_json::Value::Array(json))?;
     } else {
-        super::ps::print_table(&rows)?;
+        super::ps::print_table(&table)?;
     }
     Ok(0)
 }
@@ -259,13 +282,9 @@ pub async fn image_command(app: &App, c: ImageCommand) -> Result<i32> {
     Ok(0)
 }
 
+/// Sizes as the docker CLI prints them: powers of 1000, three significant digits (`1.98MB`).
 pub fn human_size(bytes: u64) -> String {
-    match bytes {
-        0..1_000 => format!("{bytes}B"),
-        1_000..1_000_000 => format!("{:.1}kB", bytes as f64 / 1e3),
-        1_000_000..1_000_000_000 => format!("{:.1}MB", bytes as f64 / 1e6),
-        _ => format!("{:.2}GB", bytes as f64 / 1e9),
-    }
+    super::stats::decimal_size(bytes)
 }
 
 #[cfg(test)]
@@ -276,4 +295,38 @@ mod tests {
         assert_eq!(super::split_ref("localhost:5000/a/b"), ("localhost:5000/a/b".into(), "latest".into()));
         assert_eq!(super::split_ref("localhost:5000/a/b:1"), ("localhost:5000/a/b".into(), "1".into()));
     }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CommitArgs {
+    /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>").
+    #[arg(short = 'a', long)]
+    author: Option<String>,
+    /// Apply Dockerfile instruction to the created image (repeatable).
+    #[arg(short = 'c', long = "change")]
+    changes: Vec<String>,
+    /// Index of the container if service has multiple replicas.
+    #[arg(long)]
+    index: Option<u32>,
+    /// Commit message.
+    #[arg(short = 'm', long)]
+    message: Option<String>,
+    /// Pause container during commit (`--pause=false` does not).
+    #[arg(short = 'p', long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pause: bool,
+    service: String,
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    reference: Option<String>,
+}
+
+/// `hoist commit`: a new image from a service container's changes, as `docker compose
+/// commit` makes it.
+pub async fn commit(app: &App, a: CommitArgs) -> Result<i32> {
+    let ctx = app.ctx().await?;
+    let c = common::service_container(&ctx, &a.service, a.index).await?;
+    ctx.progress.event("Container", &c.name, "Committing");
+    let opts = crate::backend::CommitOptions { reference: a.reference, author: a.author, message: a.message, changes: a.changes, pause: a.pause };
+    let id = ctx.backend.commit_container(&c.id, &opts).await.with_context(|| format!("committing {}", c.name))?;
+    ctx.progress.event("Container", &c.name, &format!("Committed as {id}"));
+    Ok(0)
 }

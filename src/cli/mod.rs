@@ -70,6 +70,15 @@ pub struct Cli {
     /// Docker Compose's old spelling of `--ansi never`.
     #[arg(long, global = true, hide = true)]
     no_ansi: bool,
+    /// Run compose in backward compatibility mode: containers named `project_service_1`.
+    #[arg(long, global = true)]
+    compatibility: bool,
+    /// Execute command in dry run mode: read as usual, change nothing, say what would be done.
+    #[arg(long, global = true)]
+    dry_run: bool,
+    /// Include all resources, even those not used by services.
+    #[arg(long, global = true)]
+    all_resources: bool,
     /// Docker Compose's hidden `-v`: the version, as `hoist version` prints it.
     #[arg(short = 'v', long = "version", hide = true, action = clap::ArgAction::SetTrue)]
     show_version: bool,
@@ -162,6 +171,12 @@ enum Command {
     Watch(watch::Args),
     /// Copy files or folders between a service container and the host.
     Cp(cp::Args),
+    /// Export a service container's filesystem as a tar archive.
+    Export(cp::ExportArgs),
+    /// Create a new image from a service container's changes.
+    Commit(image::CommitArgs),
+    /// Attach local standard input, output, and error streams to a service's running container.
+    Attach(exec::AttachArgs),
     /// Manage images in the engine's store.
     #[command(subcommand)]
     Image(image::ImageCommand),
@@ -194,6 +209,12 @@ pub struct App {
     key_check: Option<(crate::compose::keys::Backend, bool)>,
     /// The command acts on existing containers: `-p NAME` without a file will do.
     by_labels: bool,
+    /// `--compatibility` / `COMPOSE_COMPATIBILITY`.
+    compatibility: bool,
+    /// `--all-resources`: every network and volume of the file is created, used or not.
+    all_resources: bool,
+    /// `--dry-run`.
+    pub dry_run: bool,
 }
 
 impl App {
@@ -225,14 +246,17 @@ impl App {
             // the project its labels name, as Docker Compose does.
             Err(e) if e.message.starts_with(crate::compose::discover::NO_CONFIG_FILE) && self.by_labels && self.cli_files.is_empty() && self.project_name.is_some() => {
                 let name = self.project_name()?;
-                return Ok(Project { name, working_dir: std::env::current_dir().unwrap_or_default(), from_labels: true, ..Project::default() });
+                return Ok(Project { name, working_dir: std::env::current_dir().unwrap_or_default(), from_labels: true, compatibility: self.compatibility, ..Project::default() });
             }
             other => other?,
         };
         for w in &out.warnings {
             eprintln!("WARN[0000] {w}");
         }
-        Ok(out.project)
+        let mut project = out.project;
+        project.compatibility = self.compatibility;
+        project.all_resources = self.all_resources;
+        Ok(project)
     }
 
     /// The project name alone: from -p when given, else from the files.
@@ -244,16 +268,18 @@ impl App {
     }
 
     pub async fn backend(&self) -> Result<Arc<dyn Backend>> {
-        Ok(match self.backend_kind {
+        let backend: Arc<dyn Backend> = match self.backend_kind {
             // On a swarm, engine-level commands (build, push, pull, image, volume) act on
             // the manager's Docker engine.
             BackendKind::Docker | BackendKind::Swarm => crate::backend::docker::DockerBackend::connect()?,
             BackendKind::Builtin => crate::backend::builtin::BuiltinBackend::open()?,
-        })
+        };
+        Ok(if self.dry_run { crate::backend::dryrun::DryRun::wrap(backend) } else { backend })
     }
 
     pub fn progress(&self) -> ProgressRef {
-        progress::reporter(self.progress_mode, self.color, self.status_stdout)
+        let reporter = progress::reporter(self.progress_mode, self.color, self.status_stdout);
+        if self.dry_run { Arc::new(crate::backend::dryrun::DryRunProgress(reporter)) } else { reporter }
     }
 
     /// Project + backend + progress, for commands that act on a project.
@@ -301,6 +327,9 @@ pub fn main() -> i32 {
     let app = App {
         key_check: key_check(backend_kind, &command),
         by_labels: acts_on_existing(&command),
+        compatibility: cli.compatibility || env_true("COMPOSE_COMPATIBILITY"),
+        dry_run: cli.dry_run,
+        all_resources: cli.all_resources,
         cli_files: cli.files,
         project_name: cli.project_name,
         project_directory: cli.project_directory,
@@ -408,6 +437,8 @@ fn acts_on_existing(command: &Command) -> bool {
     matches!(
         command,
         Command::Down(_)
+            | Command::Start(_)
+            | Command::Restart(_)
             | Command::Ps(_)
             | Command::Logs(_)
             | Command::Stop(_)
@@ -424,6 +455,9 @@ fn acts_on_existing(command: &Command) -> bool {
             | Command::Images(_)
             | Command::Cp(_)
             | Command::Volumes(_)
+            | Command::Export(_)
+            | Command::Commit(_)
+            | Command::Attach(_)
     )
 }
 
@@ -464,6 +498,9 @@ fn container_command(command: &Command) -> Option<&'static str> {
         Command::Watch(_) => "watch",
         Command::Cp(_) => "cp",
         Command::Volumes(_) => "volumes",
+        Command::Export(_) => "export",
+        Command::Commit(_) => "commit",
+        Command::Attach(_) => "attach",
         _ => return None,
     })
 }
@@ -474,6 +511,9 @@ async fn dispatch(app: &App, command: Command) -> Result<i32> {
     let swarm = app.backend_kind == BackendKind::Swarm;
     if swarm && let Some(name) = container_command(&command) {
         return Err(stack::not_on_swarm(name));
+    }
+    if swarm && app.dry_run && matches!(command, Command::Up(_) | Command::Down(_) | Command::Scale(_)) {
+        anyhow::bail!("--dry-run is not available with --backend swarm: a stack deploy cannot be simulated (use `hoist --backend swarm config` to check the file)");
     }
     let command = match command {
         Command::Up(a) if swarm => return stack::up(app, a).await,
@@ -519,6 +559,9 @@ async fn dispatch(app: &App, command: Command) -> Result<i32> {
         Command::Image(c) => image::image_command(app, c).await,
         Command::Volume(c) => volume::run(app, c).await,
         Command::Volumes(a) => volume::volumes(app, a).await,
+        Command::Export(a) => cp::export(app, a).await,
+        Command::Commit(a) => image::commit(app, a).await,
+        Command::Attach(a) => exec::attach(app, a).await,
         Command::Completion(a) => completion::completion(a),
         Command::Man => completion::man(),
     }

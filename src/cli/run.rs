@@ -165,7 +165,8 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     let observed = ctx.observe().await?;
     let mut spec = container_spec(&ctx.project, &a.service, 1, true, &observed);
     let suffix: String = format!("{:012x}", rand_suffix());
-    spec.name = a.name.clone().unwrap_or_else(|| format!("{}-{}-run-{suffix}", ctx.project.name, a.service));
+    let sep = ctx.project.separator();
+    spec.name = a.name.clone().unwrap_or_else(|| format!("{}{sep}{}{sep}run{sep}{suffix}", ctx.project.name, a.service));
     spec.labels.insert(labels::ONEOFF.into(), "True".into());
     spec.labels.insert("com.docker.compose.slug".into(), suffix);
     spec.restart = None;

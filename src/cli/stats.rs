@@ -180,7 +180,7 @@ fn binary_size(bytes: u64) -> String {
 }
 
 /// Traffic as Docker shows it: powers of 1000, three significant digits (`1.23kB`).
-fn decimal_size(bytes: u64) -> String {
+pub(super) fn decimal_size(bytes: u64) -> String {
     scaled(bytes, 1000.0, &["B", "kB", "MB", "GB", "TB", "PB"], 3)
 }
 

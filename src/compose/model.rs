@@ -48,9 +48,25 @@ pub struct Project {
     /// networks and volumes (their labels), as Compose acts on one. Never printed.
     #[serde(skip)]
     pub from_labels: bool,
+    /// `--compatibility` (`COMPOSE_COMPATIBILITY`): containers are named with `_` as
+    /// docker-compose 1.x named them (`project_web_1`). Never printed.
+    #[serde(skip)]
+    pub compatibility: bool,
+    /// `--all-resources`: the file's networks and volumes are created even when no
+    /// service uses them. Never printed.
+    #[serde(skip)]
+    pub all_resources: bool,
     /// Top-level `x-*` extensions, kept as they were.
     #[serde(default, flatten, skip_serializing_if = "IndexMap::is_empty")]
     pub extensions: IndexMap<String, serde_json::Value>,
+}
+
+impl Project {
+    /// What joins project, service and number in container names: `-`, or `_` in
+    /// compatibility mode.
+    pub fn separator(&self) -> char {
+        if self.compatibility { '_' } else { '-' }
+    }
 }
 
 /// One service, normalized. Every compose-spec service key has a field here, even the

@@ -24,7 +24,7 @@ pub struct LogPrinter {
 
 /// `web-1` for `demo-web-1`; one-off and custom-named containers keep their name.
 pub fn short_name(c: &ContainerSummary) -> String {
-    if !c.oneoff && c.name == format!("{}-{}-{}", c.project, c.service, c.number) {
+    if !c.oneoff && (c.name == format!("{}-{}-{}", c.project, c.service, c.number) || c.name == format!("{}_{}_{}", c.project, c.service, c.number)) {
         format!("{}-{}", c.service, c.number)
     } else {
         c.name.clone()

@@ -54,7 +54,7 @@ pub fn reporter(mode: Mode, color: bool, to_stdout: bool) -> ProgressRef {
 
 /// Statuses after which a resource's line is finished.
 fn is_final(status: &str) -> bool {
-    status.starts_with("Skipped") || matches!(
+    status.starts_with("Skipped") || status.starts_with("Committed") || matches!(
         status,
         "Started" | "Created" | "Running" | "Removed" | "Updated" | "Unchanged" | "Scaled" | "Stopped" | "Healthy" | "Exited" | "Recreated" | "Pulled" | "Killed" | "Paused" | "Unpaused" | "Built" | "Pushed" | "Error" | "Resource is still in use"
     )

@@ -202,6 +202,7 @@ fn write_service_files(ctx: &Ctx, services: &[String]) -> Result<()> {
                         bail!("service {name:?}: {} is not a file", path.display());
                     }
                 }
+                HostFile::Write { .. } if ctx.backend.dry_run() => {}
                 HostFile::Write { path, data, mode, uid, gid } => {
                     let dir = path.parent().context("a written secret has a directory")?;
                     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -811,7 +812,9 @@ pub async fn down(ctx: &Ctx, opts: &DownOptions) -> Result<()> {
         ctx.progress.event("Network", &net.name, "Removing");
         removed("Network", &net.name, ctx.bounded(ctx.backend.remove_network(&net.name)).await)?;
     }
-    remove_service_files(&ctx.project.name);
+    if !ctx.backend.dry_run() {
+        remove_service_files(&ctx.project.name);
+    }
     if opts.volumes {
         // The file's own volumes, external ones never, as Compose's `down -v`: a volume
         // that carries the project's label but left the file (renamed, made external) stays.
@@ -877,6 +880,14 @@ pub async fn start_existing(ctx: &Ctx, services: &[String]) -> Result<()> {
     let observed = ctx.observe().await?;
     if observed.iter().all(|c| c.oneoff) {
         bail!("service(s) not found: no containers to start (run `hoist up` first)");
+    }
+    // Without a file (`-p NAME start`), the project's stopped containers start as they are,
+    // with no dependency order to follow (Compose's order comes from the file too).
+    if ctx.project.from_labels {
+        let mine: Vec<&ContainerSummary> =
+            observed.iter().filter(|c| !c.oneoff && !c.state.is_running() && (services.is_empty() || services.contains(&c.service))).collect();
+        let results = join_all(mine.into_iter().map(|c| start(ctx, &c.service, &c.id, &c.name))).await;
+        return results.into_iter().collect::<Result<Vec<_>>>().map(|_| ());
     }
     // /run is emptied by a reboot: the secrets and configs are written again.
     let named: Vec<String> = if services.is_empty() { ctx.project.services.keys().cloned().collect() } else { services.to_vec() };

@@ -13,10 +13,11 @@ use crate::compose::model::{FileObject, FileRef, Project, Service, ShareMode, Vo
 pub const COMPOSE_VERSION: &str = concat!("hoist-", env!("CARGO_PKG_VERSION"));
 
 /// `<project>-<service>-<n>`, or the service's `container_name`.
-pub fn container_name(project: &str, service_name: &str, service: &Service, number: u32) -> String {
+pub fn container_name(project: &Project, service_name: &str, service: &Service, number: u32) -> String {
+    let sep = project.separator();
     match &service.container_name {
         Some(name) => name.clone(),
-        None => format!("{project}-{service_name}-{number}"),
+        None => format!("{}{sep}{service_name}{sep}{number}", project.name),
     }
 }
 
@@ -196,7 +197,7 @@ pub fn primary_container(project: &Project, service_name: &str, observed: &[Cont
         .map(|c| c.name.clone())
         .unwrap_or_else(|| {
             let svc = project.services.get(service_name).cloned().unwrap_or_default();
-            container_name(&project.name, service_name, &svc, 1)
+            container_name(project, service_name, &svc, 1)
         })
 }
 
@@ -246,7 +247,7 @@ pub fn container_spec(
 ) -> ContainerSpec {
     let service = &project.services[service_name];
     let hash = service_hash(project, service_name);
-    let name = container_name(&project.name, service_name, service, number);
+    let name = container_name(project, service_name, service, number);
     let resolve = |svc: &str| primary_container(project, svc, observed);
 
     let mut mounts = Vec::new();
@@ -458,6 +459,9 @@ pub fn network_specs(project: &Project, services: &[String]) -> Vec<NetworkSpec>
             }
             keys.extend(svc.networks.keys().cloned());
         }
+        if project.all_resources {
+            keys.extend(project.networks.keys().cloned());
+        }
     }
     let mut seen = std::collections::HashSet::new();
     keys.retain(|k| seen.insert(k.clone()));
@@ -495,6 +499,9 @@ pub fn volume_specs(project: &Project, services: &[String]) -> Vec<VolumeSpec> {
                 keys.push(k.clone());
             }
         }
+    }
+    if project.all_resources {
+        keys.extend(project.volumes.keys().filter(|k| !keys.contains(k)).cloned().collect::<Vec<_>>());
     }
     keys.into_iter().map(|k| volume_spec(project, &k)).collect()
 }

@@ -306,6 +306,21 @@ impl ContainerFs {
         Ok(())
     }
 
+    /// Writes a tar archive of the whole tree to `out`, entries named from the root
+    /// (`bin/sh`, no `./`), as `docker export` names them.
+    pub fn export(&self, out: &mut dyn Write) -> Result<()> {
+        let mut b = tar::Builder::new(out);
+        let mut parts: Parts = Vec::new();
+        let root = self.locate(&parts)?;
+        for child in root.children(&parts)? {
+            parts.push(child.clone());
+            let r = self.append(&mut b, &mut parts, Path::new(&child));
+            parts.pop();
+            r?;
+        }
+        b.into_inner().and_then(|w| w.flush()).map_err(io_err(&parts))
+    }
+
     /// Unpacks a tar archive into the directory `dest` (see `Backend::copy_to_container`).
     /// Each entry's parent is resolved inside the container; the entry itself replaces
     /// what is there (a symlink is replaced, never followed).

@@ -805,7 +805,13 @@ impl Backend for BuiltinBackend {
     }
 
     async fn image_config(&self, reference: &str) -> Result<Option<ImageConfig>> {
-        Ok(self.images.resolve(reference).map_err(other)?.map(|i| ImageConfig { id: i.id, ..i.config }))
+        // Images are pulled, imported and built for the host's platform only.
+        let arch = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            other => other,
+        };
+        Ok(self.images.resolve(reference).map_err(other)?.map(|i| ImageConfig { id: i.id, platform: format!("linux/{arch}"), ..i.config }))
     }
 
     async fn pull_image(&self, reference: &str, progress: ProgressFn) -> Result<()> {
@@ -902,6 +908,105 @@ impl Backend for BuiltinBackend {
         let paths = paths.to_vec();
         self.with_files(id, move |files| paths.iter().try_for_each(|p| files.fs.remove(p))).await.map(|(r, _)| r)
     }
+
+    async fn attach(&self, id: &str, opts: &AttachOptions) -> Result<i32> {
+        use futures::StreamExt;
+        use std::io::Write;
+        let r = self.store.find(id)?;
+        // A detached container's stdin is not kept by its supervisor: output only.
+        if opts.stdin && r.spec.stdin_open {
+            return Err(BackendError::Engine(format!(
+                "container {}: the built-in runtime keeps no stdin for a detached container: attach with --no-stdin (its output), or use `hoist exec`",
+                r.name
+            )));
+        }
+        if opts.detach_keys.is_some() {
+            return Err(BackendError::Engine("--detach-keys: with no stdin attached there are no keys to detach with (Ctrl-C stops following)".into()));
+        }
+        let summary = self.summary(&r);
+        if !summary.state.is_running() {
+            return Err(BackendError::Engine(format!("cannot attach to a stopped container {}: start it first", r.name)));
+        }
+        // What it prints from now on, as an attach sees it, until it exits.
+        let mut lines = self.logs(std::slice::from_ref(&summary), &LogOptions { follow: true, since: Some(chrono::Utc::now()), ..Default::default() }).await?;
+        while let Some(line) = lines.next().await {
+            let line = line?;
+            let written = match line.stream {
+                LogStream::Stdout => writeln!(std::io::stdout(), "{}", line.text),
+                LogStream::Stderr => writeln!(std::io::stderr(), "{}", line.text),
+            };
+            written.map_err(|e| BackendError::io("writing output", e))?;
+        }
+        self.wait_container(id).await
+    }
+
+    async fn commit_container(&self, id: &str, opts: &CommitOptions) -> Result<String> {
+        if opts.author.is_some() || opts.message.is_some() {
+            return Err(BackendError::Engine("the built-in image store keeps no author or commit message: leave out --author and --message".into()));
+        }
+        let r = self.store.find(id)?;
+        let dir = self.store.container_dir(&r.id);
+        let status = runtime::state(&dir).unwrap_or_default().status;
+        // Its changes are read from the host while no process of it runs: stopped, or
+        // paused for the while (a running container could swap paths under the reader).
+        let pause = status == "running";
+        if pause && !opts.pause {
+            return Err(BackendError::Engine(format!("container {}: the built-in runtime commits a running container only paused (leave out --pause=false, or stop it first)", r.name)));
+        }
+        if pause {
+            self.pause_container(&r.id).await?;
+        }
+        let (images, upper) = (self.images.clone(), dir.join("upper"));
+        let (reference, changes) = (opts.reference.clone(), opts.changes.clone());
+        let record = r.clone();
+        let made = blocking(move || {
+            let base = images.resolve(&record.image_id).map_err(other)?.ok_or_else(|| BackendError::ImageNotFound(record.image_id.clone()))?;
+            let refs: Vec<String> = reference.into_iter().collect();
+            images.commit(&base, &upper, committed_config(&record), &changes, &refs).map_err(other)
+        })
+        .await;
+        if pause {
+            self.unpause_container(&r.id).await?;
+        }
+        made
+    }
+
+    async fn export_container(&self, id: &str) -> Result<archive::TarStream> {
+        // The rootfs alone: volumes and bind mounts are not part of an export, as Docker's.
+        let (files, name) = self.with_tree(id, false, Ok).await?;
+        Ok(archive::produce(move |w| files.fs.export(w).map_err(|e| std::io::Error::other(format!("container {name}: {e}")))))
+    }
+}
+
+/// The configuration a commit gives the image, as Docker's: the container's own (its
+/// command, environment, user, working directory, labels, ports) over its image's.
+fn committed_config(r: &Record) -> ImageConfig {
+    let mut c = r.image_config.clone();
+    let spec = &r.spec;
+    if spec.entrypoint.is_some() {
+        c.entrypoint = spec.entrypoint.clone();
+        c.cmd = spec.command.clone();
+    } else if spec.command.is_some() {
+        c.cmd = spec.command.clone();
+    }
+    for (k, v) in &spec.env {
+        c.env.retain(|e| e.split('=').next() != Some(k.as_str()));
+        c.env.push(format!("{k}={v}"));
+    }
+    if spec.user.is_some() {
+        c.user = spec.user.clone();
+    }
+    if spec.working_dir.is_some() {
+        c.working_dir = spec.working_dir.clone();
+    }
+    c.labels.extend(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+    for e in &spec.expose {
+        let port = format!("{}/{}", e.port, e.protocol);
+        if !c.exposed_ports.contains(&port) {
+            c.exposed_ports.push(port);
+        }
+    }
+    c
 }
 
 impl BuiltinBackend {
@@ -912,10 +1017,21 @@ impl BuiltinBackend {
         id: &str,
         f: impl FnOnce(files::ContainerFiles) -> std::result::Result<T, files::FsError> + Send + 'static,
     ) -> Result<(T, String)> {
+        self.with_tree(id, true, f).await
+    }
+
+    /// As `with_files`, the container's mounts seen in it or (`mounts` false) its rootfs alone.
+    async fn with_tree<T: Send + 'static>(
+        &self,
+        id: &str,
+        mounts: bool,
+        f: impl FnOnce(files::ContainerFiles) -> std::result::Result<T, files::FsError> + Send + 'static,
+    ) -> Result<(T, String)> {
         let r = self.store.find(id)?;
         let dir = self.store.container_dir(&r.id);
         blocking(move || {
-            let files = files::ContainerFiles::open(&dir, &r.layers, &r.mounts, r.spec.read_only).map_err(other)?;
+            let seen: &[RuntimeMount] = if mounts { &r.mounts } else { &[] };
+            let files = files::ContainerFiles::open(&dir, &r.layers, seen, r.spec.read_only).map_err(other)?;
             match f(files) {
                 Ok(out) => Ok((out, r.name)),
                 Err(e) => Err(BackendError::Engine(format!("container {}: {e}", r.name))),

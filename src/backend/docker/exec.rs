@@ -65,6 +65,24 @@ pub async fn attach_and_start(docker: &Docker, id: &str, tty: bool, interactive:
     wait_exit(docker, id).await
 }
 
+/// `attach` to a running container: its output (and our stdin when it keeps stdin open
+/// and `opts.stdin`) until it exits (its exit code) or is detached from (0).
+pub async fn attach(docker: &Docker, id: &str, opts: &crate::backend::AttachOptions) -> Result<i32> {
+    let info = docker.inspect_container(id, None).await.map_err(|e| container_err(id, "inspecting", e))?;
+    let config = info.config.unwrap_or_default();
+    let tty = config.tty.unwrap_or(false);
+    let stdin = opts.stdin && config.open_stdin.unwrap_or(false);
+    let attach = AttachContainerOptions { stream: true, stdin, stdout: true, stderr: true, detach_keys: opts.detach_keys.clone(), ..Default::default() };
+    let attached = docker.attach_container(id, Some(attach)).await.map_err(|e| container_err(id, "attaching to", e))?;
+    pump(attached.output, attached.input, tty, stdin).await?;
+    // The stream ends when the container exits, or when the detach keys were typed.
+    let running = docker.inspect_container(id, None).await.ok().and_then(|i| i.state).and_then(|s| s.running).unwrap_or(false);
+    if running {
+        return Ok(0);
+    }
+    wait_exit(docker, id).await
+}
+
 /// Whether the container's log driver keeps what it prints (so following its log from the
 /// start sees everything).
 async fn logs_are_kept(docker: &Docker, id: &str) -> bool {

@@ -30,6 +30,18 @@ pub async fn copy_from(docker: &Docker, id: &str, path: &str, follow_link: bool)
     Ok(Box::pin(futures::stream::once(async move { Ok(first) }).chain(rest)))
 }
 
+/// `docker export`: the engine's tar of the container's filesystem, as it arrives (the
+/// first chunk awaited, so a missing container fails here).
+pub async fn export(docker: &Docker, id: &str) -> Result<TarStream> {
+    let mut stream = docker.export_container(id);
+    let first = match stream.next().await {
+        Some(chunk) => chunk.map_err(|e| container_err(id, "exporting", e))?,
+        None => Bytes::new(),
+    };
+    let rest = stream.map(|chunk| chunk.map_err(std::io::Error::other));
+    Ok(Box::pin(futures::stream::once(async move { Ok(first) }).chain(rest)))
+}
+
 pub async fn copy_to(docker: &Docker, id: &str, dest: &str, archive: TarStream, copy_uid_gid: bool) -> Result<()> {
     let opts = UploadToContainerOptions { path: dest.to_string(), copy_uidgid: copy_uid_gid.then(|| "1".to_string()), ..Default::default() };
     docker.upload_to_container(id, Some(opts), bollard::body_try_stream(archive)).await.map_err(|e| not_found(id, dest, e))

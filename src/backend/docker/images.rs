@@ -21,8 +21,10 @@ pub async fn config(docker: &Docker, reference: &str) -> Result<Option<ImageConf
     exposed.sort();
     let mut volumes = c.volumes.unwrap_or_default();
     volumes.sort();
+    let platform = format!("{}/{}", img.os.as_deref().unwrap_or("linux"), img.architecture.as_deref().unwrap_or_default());
     Ok(Some(ImageConfig {
         id: img.id.unwrap_or_default(),
+        platform,
         env: c.env.unwrap_or_default(),
         cmd: c.cmd,
         entrypoint: c.entrypoint,
@@ -111,6 +113,33 @@ pub async fn import(docker: &Docker, tarball: &std::path::Path, reference: &str,
     }
     let img = docker.inspect_image(reference).await.map_err(|e| engine_err(format!("inspecting {reference}"), e))?;
     Ok(img.id.unwrap_or_default())
+}
+
+/// `docker commit`, the engine's: the reference split as the engine wants it, the changes
+/// one per line.
+pub async fn commit(docker: &Docker, id: &str, opts: &crate::backend::CommitOptions) -> Result<String> {
+    let (repo, tag) = match &opts.reference {
+        // The tag is after the last `:` that is not part of a registry's `host:port`.
+        Some(r) => match r.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
+            Some((repo, tag)) => (Some(repo.to_string()), Some(tag.to_string())),
+            None => (Some(r.clone()), None),
+        },
+        None => (None, None),
+    };
+    let options = bollard::query_parameters::CommitContainerOptions {
+        container: Some(id.to_string()),
+        repo,
+        tag,
+        comment: opts.message.clone(),
+        author: opts.author.clone(),
+        pause: opts.pause,
+        changes: (!opts.changes.is_empty()).then(|| opts.changes.join("\n")),
+    };
+    let made = docker
+        .commit_container(options, bollard::models::ContainerConfig::default())
+        .await
+        .map_err(|e| super::container_err(id, "committing", e))?;
+    Ok(made.id)
 }
 
 pub async fn list(docker: &Docker) -> Result<Vec<ImageSummary>> {

@@ -239,4 +239,13 @@ impl Backend for DockerBackend {
     async fn remove_from_container(&self, id: &str, paths: &[String]) -> Result<()> {
         files::remove(&self.docker, id, paths).await
     }
+    async fn attach(&self, id: &str, opts: &crate::backend::AttachOptions) -> Result<i32> {
+        exec::attach(&self.docker, id, opts).await
+    }
+    async fn commit_container(&self, id: &str, opts: &crate::backend::CommitOptions) -> Result<String> {
+        images::commit(&self.docker, id, opts).await
+    }
+    async fn export_container(&self, id: &str) -> Result<crate::backend::archive::TarStream> {
+        files::export(&self.docker, id).await
+    }
 }

@@ -163,6 +163,33 @@ impl ImageStore {
         self.add_image(config, vec![digest], vec![None], size, &[reference])
     }
 
+    /// `docker commit`: `upper` (a stopped or paused container's changes, in overlayfs
+    /// form) becomes a layer on top of `base`'s; `config` is the container's, `changes`
+    /// Dockerfile lines applied to it. Returns `sha256:<hex>` of the new image.
+    pub fn commit(&self, base: &Image, upper: &Path, mut config: ImageConfig, changes: &[String], references: &[String]) -> Result<String> {
+        for change in changes {
+            apply_change(&mut config, change)?;
+        }
+        let tmp = self.temp_path("commit");
+        let write = || -> std::io::Result<()> {
+            let out = diff::write_layer_tar(upper, std::io::BufWriter::new(fs::File::create(&tmp)?))?;
+            out.into_inner().map_err(|e| e.into_error())?.sync_all()
+        };
+        let layer = write()
+            .map_err(io("packing the container's changes"))
+            .and_then(|()| fs::File::open(&tmp).map_err(io("reading the new layer")))
+            .and_then(|f| self.add_layer_from_reader(f));
+        let _ = fs::remove_file(&tmp);
+        let (diff_id, size) = layer?;
+        let base_size = self.record(&base.id).map_or(0, |r| r.size);
+        let mut layers = base.diff_ids.clone();
+        layers.push(diff_id);
+        let mut blobs = base.blobs.clone();
+        blobs.resize(base.diff_ids.len(), None);
+        blobs.push(None);
+        self.add_image(config, layers, blobs, base_size + size, references)
+    }
+
     /// Records an image made of layers already in the store (lowest first, by diff id
     /// hex) and points `references` (normalized) at it. Returns `sha256:<hex>` of the record.
     pub fn add_image(&self, config: ImageConfig, layers: Vec<String>, blobs: Vec<Option<BlobInfo>>, size: u64, references: &[String]) -> Result<String> {
