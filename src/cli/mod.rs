@@ -175,7 +175,7 @@ enum Command {
     Export(cp::ExportArgs),
     /// Create a new image from a service container's changes.
     Commit(image::CommitArgs),
-    /// Attach local standard input, output, and error streams to a service's running container.
+    /// Attach to a service's running container (its output, and its input).
     Attach(exec::AttachArgs),
     /// Manage images in the engine's store.
     #[command(subcommand)]
