@@ -37,11 +37,7 @@ pub fn interpolate(s: &str, lookup: &dyn Fn(&str) -> Option<String>, warnings: &
                 i = end + 1;
             }
             Some(&n) if n == '_' || n.is_ascii_alphabetic() => {
-                let mut j = i + 1;
-                while j < chars.len() && (chars[j] == '_' || chars[j].is_ascii_alphanumeric()) {
-                    j += 1;
-                }
-                let name: String = chars[i + 1..j].iter().collect();
+                let (name, j) = bare_name(&chars, i + 1);
                 out.push_str(&value_or_warn(&name, lookup, warnings));
                 i = j;
             }
@@ -53,6 +49,12 @@ pub fn interpolate(s: &str, lookup: &dyn Fn(&str) -> Option<String>, warnings: &
         }
     }
     Ok(out)
+}
+
+/// The name of a `$NAME` starting at `start`, and the index after it.
+fn bare_name(chars: &[char], start: usize) -> (String, usize) {
+    let end = chars[start..].iter().position(|c| !(*c == '_' || c.is_ascii_alphanumeric())).map_or(chars.len(), |n| start + n);
+    (chars[start..end].iter().collect(), end)
 }
 
 fn matching_brace(chars: &[char], start: usize) -> Option<usize> {
@@ -161,11 +163,7 @@ pub fn variables(s: &str, out: &mut indexmap::IndexMap<String, Variable>) {
                 i = end + 1;
             }
             Some(&n) if n == '_' || n.is_ascii_alphabetic() => {
-                let mut j = i + 1;
-                while j < chars.len() && (chars[j] == '_' || chars[j].is_ascii_alphanumeric()) {
-                    j += 1;
-                }
-                let name: String = chars[i + 1..j].iter().collect();
+                let (name, j) = bare_name(&chars, i + 1);
                 out.entry(name.clone()).or_insert_with(|| Variable { name, ..Variable::default() });
                 i = j;
             }
