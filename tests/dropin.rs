@@ -362,6 +362,17 @@ fn export_commit_attach(b: &'static str) {
     let status = attach.wait().unwrap();
     reader.join().unwrap();
     assert_eq!(status.code(), Some(137), "attach did not end with the container's exit code");
+    // Nothing to attach to once stopped: refused at once, as by the docker CLI.
+    assert!(s.fails(&["attach", "--no-stdin", "app"]).contains("stopped container"));
+    // export -o a directory is refused, leaving nothing behind.
+    std::fs::create_dir_all(s.path().join("outdir")).unwrap();
+    assert!(s.fails(&["export", "app", "-o", "outdir"]).contains("not a file name"));
+    assert!(std::fs::read_dir(s.path()).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".partial")));
+    // A container never started has no changes: its commit is its image, and works.
+    s.ok(&["rm", "-f", "app"]);
+    s.ok(&["create", "app"]);
+    s.ok(&["commit", "app", &format!("{image}-created")]);
+    let _ = std::process::Command::new(common::HOIST).args(["--backend", b, "image", "rm", "-f", &format!("{image}-created")]).output();
     let _ = std::process::Command::new(common::HOIST).args(["--backend", b, "image", "rm", "-f", &image]).output();
 }
 
@@ -371,7 +382,10 @@ fn export_commit_attach(b: &'static str) {
 fn global_modes(b: &'static str) {
     let s = Stack::new(b, "modes", &format!("services:\n  web:\n{SLEEPER}    volumes: [data:/d]\nvolumes:\n  data: {{}}\n  spare: {{}}\n"));
     let p = s.project.clone();
-    let out = s.hoist(&["--dry-run", "--progress", "plain", "up", "-d"]);
+    // Attached or not: a dry run starts nothing, so there is nothing to attach to or wait for.
+    let out = s.hoist(&["--dry-run", "--progress", "plain", "up", "--wait"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = s.hoist(&["--dry-run", "--progress", "plain", "up"]);
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && text.contains(&format!("DRY-RUN MODE -  Container {p}-web-1  Started")), "{text}");
     assert!(s.ps_q(&["-a"]).is_empty(), "a dry run created containers");
@@ -382,6 +396,9 @@ fn global_modes(b: &'static str) {
     assert!(out.status.success() && String::from_utf8_lossy(&out.stderr).contains(&format!("DRY-RUN MODE -  Volume {p}_data  Removed")), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(s.id("web"), web, "a dry run removed the container");
     assert_eq!(s.ok(&["volumes", "-q"]), format!("{p}_data\n"));
+    assert!(s.fails(&["ls", "--format", "xyz"]).contains("could not be parsed"));
+    assert!(s.ok(&["ls", "--filter", &format!("name=^{p}$")]).contains(&p));
+    assert!(!s.ok(&["ls", "--filter", &format!("name=^{}$", &p[1..])]).contains(&p));
     // images: Compose's columns and fields.
     let table = s.ok(&["images"]);
     assert!(table.starts_with("CONTAINER") && table.lines().next().unwrap().contains("PLATFORM") && table.lines().next().unwrap().ends_with("CREATED"), "{table}");

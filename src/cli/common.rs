@@ -50,9 +50,10 @@ pub async fn service_container(ctx: &Ctx, service: &str, index: Option<u32>) -> 
         Some(i) => list.into_iter().find(|c| c.number == i),
         None => list.into_iter().min_by_key(|c| (!c.state.is_running(), c.number)),
     };
-    match found {
-        Some(c) => Ok(c),
-        None => bail!("service {service:?} is not running"),
+    match (found, index) {
+        (Some(c), _) => Ok(c),
+        (None, Some(i)) => bail!("service {service:?} has no container number {i}"),
+        (None, None) => bail!("service {service:?} is not running"),
     }
 }
 

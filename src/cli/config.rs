@@ -96,6 +96,9 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
         lines(project.services.keys().map(|s| crate::plan::spec::service_image(&project, s)).collect())
     } else if let Some(which) = &a.hash {
         let wanted: Vec<&str> = which.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+        if wanted.is_empty() {
+            bail!("--hash needs service names (`web,db`) or `*`");
+        }
         let mut out = String::new();
         for name in &wanted {
             if *name != "*" && !project.services.contains_key(*name) {

@@ -163,10 +163,13 @@ pub async fn export(app: &App, a: ExportArgs) -> Result<i32> {
     }
     let mut stream = ctx.backend.export_container(&c.id).await.with_context(|| format!("exporting {}", c.name))?;
     let (mut out, tmp): (Box<dyn Write>, Option<PathBuf>) = match &a.output {
-        // Written beside the target and renamed at the end: a failed export leaves no half file.
+        // Written beside the target (a new file, never through a planted link) and renamed
+        // at the end: a failed export leaves no half file.
         Some(path) => {
-            let tmp = path.with_file_name(format!(".{}.partial", path.file_name().and_then(|n| n.to_str()).unwrap_or("export")));
-            (Box::new(std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?), Some(tmp))
+            let name = path.file_name().filter(|_| !path.is_dir()).with_context(|| format!("-o {}: not a file name", path.display()))?;
+            let tmp = path.with_file_name(format!(".{}.{}.partial", name.to_string_lossy(), std::process::id()));
+            let file = std::fs::File::create_new(&tmp).with_context(|| format!("-o {}: cannot write beside it", path.display()))?;
+            (Box::new(file), Some(tmp))
         }
         None => (Box::new(std::io::stdout().lock()), None),
     };
@@ -178,8 +181,14 @@ pub async fn export(app: &App, a: ExportArgs) -> Result<i32> {
         Ok::<(), anyhow::Error>(())
     }
     .await;
+    drop(out);
     match (written, tmp, &a.output) {
-        (Ok(()), Some(tmp), Some(path)) => std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?,
+        (Ok(()), Some(tmp), Some(path)) => {
+            if let Err(e) = std::fs::rename(&tmp, path) {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(anyhow::Error::from(e).context(format!("writing {}", path.display())));
+            }
+        }
         (Err(e), Some(tmp), _) => {
             let _ = std::fs::remove_file(tmp);
             return Err(e.context(format!("exporting {}", c.name)));

@@ -84,6 +84,12 @@ pub struct AttachArgs {
 pub async fn attach(app: &App, a: AttachArgs) -> Result<i32> {
     let ctx = app.ctx().await?;
     let c = common::service_container(&ctx, &a.service, a.index).await?;
+    // As the docker CLI refuses: a stopped container has nothing to attach to.
+    match c.state {
+        crate::backend::ContainerState::Running | crate::backend::ContainerState::Restarting => {}
+        crate::backend::ContainerState::Paused => bail!("you cannot attach to a paused container ({}): unpause it first", c.name),
+        _ => bail!("you cannot attach to a stopped container ({}): start it first", c.name),
+    }
     let opts = crate::backend::AttachOptions { stdin: !a.no_stdin, detach_keys: a.detach_keys };
     let attached = ctx.backend.attach(&c.id, &opts);
     tokio::pin!(attached);

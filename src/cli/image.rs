@@ -157,6 +157,9 @@ pub async fn pull(app: &App, a: PullArgs) -> Result<i32> {
 }
 
 pub async fn images(app: &App, a: ImagesArgs) -> Result<i32> {
+    if !matches!(a.format.as_str(), "table" | "json") {
+        anyhow::bail!("format value {:?} could not be parsed: use table or json", a.format);
+    }
     let ctx = app.ctx().await?;
     common::check_services(&ctx, &a.services)?;
     let mut containers = common::containers(&ctx, &a.services, true).await?;
@@ -189,10 +192,12 @@ pub async fn images(app: &App, a: ImagesArgs) -> Result<i32> {
         };
         let size = image.map_or(0, |i| i.size);
         let created = image.and_then(|i| i.created);
-        json.push(serde_json::json!({
-            "ID": id, "ContainerName": c.name, "Repository": repo, "Tag": tag, "Platform": platform,
-            "Size": size, "Created": created.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        }));
+        let mut row = serde_json::json!({"ID": id, "ContainerName": c.name, "Repository": repo, "Tag": tag, "Platform": platform, "Size": size});
+        // Left out when unknown, as Compose's omitempty does.
+        if let Some(t) = created {
+            row["Created"] = t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true).into();
+        }
+        json.push(row);
         table.push(vec![
             c.name.clone(),
             if repo.is_empty() { "<none>".into() } else { repo },

@@ -35,6 +35,9 @@ pub struct VersionArgs {
 }
 
 pub async fn run(app: &App, a: Args) -> Result<i32> {
+    if !matches!(a.format.as_str(), "table" | "json") {
+        anyhow::bail!("format value {:?} could not be parsed: use table or json", a.format);
+    }
     let mut names: Vec<String> = Vec::new();
     for f in &a.filter {
         match f.split_once('=') {
@@ -47,13 +50,16 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     // project → (the states of its containers, config files)
     let mut projects: BTreeMap<String, (Vec<&'static str>, String)> = BTreeMap::new();
     for c in backend.list_all_projects().await? {
+        // Without -a, Compose counts the containers that run (paused ones too) only.
+        if !a.all && !matches!(c.state, crate::backend::ContainerState::Running | crate::backend::ContainerState::Paused | crate::backend::ContainerState::Restarting) {
+            continue;
+        }
         let e = projects.entry(c.project.clone()).or_insert((Vec::new(), c.labels.get(labels::CONFIG_FILES).cloned().unwrap_or_default()));
         e.0.push(c.state.as_str());
     }
     let shown: Vec<(String, String, String)> = projects
         .into_iter()
-        .filter(|(name, _)| names.iter().all(|n| name.contains(n.as_str())))
-        .filter(|(_, (states, _))| a.all || states.contains(&"running"))
+        .filter(|(name, _)| names.is_empty() || names.iter().any(|n| name_matches(name, n)))
         .map(|(name, (states, files))| (name, combined_status(&states), files))
         .collect();
     if a.quiet {
@@ -72,6 +78,25 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
 }
 
 /// `hoist version v0.1.0`, as Compose's `Docker Compose version v2.x`.
+/// A `name=` filter as the engine reads one: the name contains the value, `^` and `$`
+/// anchor it at the start and the end.
+fn name_matches(name: &str, filter: &str) -> bool {
+    let (start, rest) = match filter.strip_prefix('^') {
+        Some(r) => (true, r),
+        None => (false, filter),
+    };
+    let (end, text) = match rest.strip_suffix('$') {
+        Some(t) => (true, t),
+        None => (false, rest),
+    };
+    match (start, end) {
+        (true, true) => name == text,
+        (true, false) => name.starts_with(text),
+        (false, true) => name.ends_with(text),
+        (false, false) => name.contains(text),
+    }
+}
+
 /// `exited(1), running(2)`: each state's count, states in alphabetical order, as Compose.
 fn combined_status(states: &[&str]) -> String {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();

@@ -245,7 +245,8 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     let session_start = chrono::Utc::now();
     execute::up(&ctx, &opts).await?;
     drop(lock);
-    if a.detach || a.wait || a.no_start {
+    // A dry run started nothing to attach to.
+    if a.detach || a.wait || a.no_start || app.dry_run {
         return match &watch {
             Some(w) => super::watch::until_stopped(w.run(&ctx)).await,
             None => Ok(0),

@@ -320,7 +320,7 @@ pub const KEYS: &[Key] = &[
     a("services.*.depends_on", "start order"),
     a("services.*.depends_on.*.condition", "service_started, service_healthy, service_completed_successfully"),
     a("services.*.depends_on.*.required", ""),
-    both("services.*.depends_on.*.restart", Warned("a dependent is not restarted when its dependency is"), "`false` is applied").when(|_, n| !is_true(n)),
+    both("services.*.depends_on.*.restart", Warned("`hoist restart` of the dependency restarts this service too; an `up` that recreates the dependency does not"), "`false` is applied").when(|_, n| !is_true(n)),
     a("services.*.deploy", "what each sub-key does is in its own row"),
     both("services.*.deploy.endpoint_mode", SWARM, ""),
     both("services.*.deploy.labels", SWARM, "labels of the swarm service, not of containers"),

@@ -227,6 +227,16 @@ fn write_service_files(ctx: &Ctx, services: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// `down SERVICE...`: those services' written secrets and configs go with their containers.
+fn remove_service_files_of(project: &str, services: &[String]) {
+    let root = super::spec::runtime_dir(project);
+    for kind in ["secrets", "configs"] {
+        for s in services {
+            let _ = std::fs::remove_dir_all(root.join(kind).join(s));
+        }
+    }
+}
+
 /// `down`: the written secrets and configs go with the containers.
 fn remove_service_files(project: &str) {
     let root = super::spec::runtime_dir(project);
@@ -600,7 +610,8 @@ pub async fn wait_until_ready(ctx: &Ctx, services: &[String], timeout: Option<Du
 /// slow poll covers a backend without them; an awaited container that dies fails a
 /// health wait even when its restart policy brings it back before it is seen restarting.
 async fn wait_ready(ctx: &Ctx, services: &[String], cond: DependsCondition, running_will_do: bool, deadline: Option<Instant>) -> Result<()> {
-    if cond == DependsCondition::ServiceStarted && !running_will_do {
+    // A dry run started nothing: there is nothing to wait for.
+    if ctx.backend.dry_run() || cond == DependsCondition::ServiceStarted && !running_will_do {
         return Ok(());
     }
     let label = |service: &str| format!("{}-{service}", ctx.project.name);
@@ -799,6 +810,9 @@ pub async fn down(ctx: &Ctx, opts: &DownOptions) -> Result<()> {
     })
     .await?;
     if !opts.services.is_empty() {
+        if !ctx.backend.dry_run() {
+            remove_service_files_of(&ctx.project.name, &opts.services);
+        }
         return Ok(());
     }
     // A network or volume that another container (an orphan, another project's) still

@@ -921,7 +921,7 @@ impl Backend for BuiltinBackend {
             )));
         }
         if opts.detach_keys.is_some() {
-            return Err(BackendError::Engine("--detach-keys: with no stdin attached there are no keys to detach with (Ctrl-C stops following)".into()));
+            return Err(BackendError::Engine("--detach-keys: the built-in runtime attaches no stdin, so no keys reach it (Ctrl-C is passed to the container as SIGINT; with --sig-proxy=false it stops following)".into()));
         }
         let summary = self.summary(&r);
         if !summary.state.is_running() {
@@ -960,9 +960,10 @@ impl Backend for BuiltinBackend {
         let (reference, changes) = (opts.reference.clone(), opts.changes.clone());
         let record = r.clone();
         let made = blocking(move || {
-            let base = images.resolve(&record.image_id).map_err(other)?.ok_or_else(|| BackendError::ImageNotFound(record.image_id.clone()))?;
+            // The layers the container runs on, whatever its image's name points at now.
+            let layers: Vec<String> = record.layers.iter().filter_map(|l| l.file_name().map(|n| n.to_string_lossy().into_owned())).collect();
             let refs: Vec<String> = reference.into_iter().collect();
-            images.commit(&base, &upper, committed_config(&record), &changes, &refs).map_err(other)
+            images.commit(&layers, &upper, committed_config(&record), &changes, &refs).map_err(other)
         })
         .await;
         if pause {

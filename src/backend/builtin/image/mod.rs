@@ -164,15 +164,23 @@ impl ImageStore {
     }
 
     /// `docker commit`: `upper` (a stopped or paused container's changes, in overlayfs
-    /// form) becomes a layer on top of `base`'s; `config` is the container's, `changes`
-    /// Dockerfile lines applied to it. Returns `sha256:<hex>` of the new image.
-    pub fn commit(&self, base: &Image, upper: &Path, mut config: ImageConfig, changes: &[String], references: &[String]) -> Result<String> {
+    /// form; none for a container never started) becomes a layer on top of `base` (diff
+    /// ids, lowest first); `config` is the container's, `changes` Dockerfile lines applied
+    /// to it. Returns `sha256:<hex>` of the new image.
+    pub fn commit(&self, base: &[String], upper: &Path, mut config: ImageConfig, changes: &[String], references: &[String]) -> Result<String> {
         for change in changes {
             apply_change(&mut config, change)?;
         }
+        let empty = self.temp_path("commit-empty");
+        let source = if upper.is_dir() {
+            upper.to_path_buf()
+        } else {
+            fs::create_dir_all(&empty).map_err(io("creating an empty layer"))?;
+            empty.clone()
+        };
         let tmp = self.temp_path("commit");
         let write = || -> std::io::Result<()> {
-            let out = diff::write_layer_tar(upper, std::io::BufWriter::new(fs::File::create(&tmp)?))?;
+            let out = diff::write_layer_tar(&source, std::io::BufWriter::new(fs::File::create_new(&tmp)?))?;
             out.into_inner().map_err(|e| e.into_error())?.sync_all()
         };
         let layer = write()
@@ -180,13 +188,12 @@ impl ImageStore {
             .and_then(|()| fs::File::open(&tmp).map_err(io("reading the new layer")))
             .and_then(|f| self.add_layer_from_reader(f));
         let _ = fs::remove_file(&tmp);
+        let _ = fs::remove_dir(&empty);
         let (diff_id, size) = layer?;
-        let base_size = self.record(&base.id).map_or(0, |r| r.size);
-        let mut layers = base.diff_ids.clone();
+        let base_size: u64 = base.iter().map(|l| self.layer_size(l)).sum();
+        let mut layers = base.to_vec();
         layers.push(diff_id);
-        let mut blobs = base.blobs.clone();
-        blobs.resize(base.diff_ids.len(), None);
-        blobs.push(None);
+        let blobs = vec![None; layers.len()];
         self.add_image(config, layers, blobs, base_size + size, references)
     }
 
