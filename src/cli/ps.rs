@@ -130,12 +130,11 @@ pub async fn run(app: &App, a: Args) -> Result<i32> {
     }
     drop(out);
     let trunc = !a.no_trunc;
-    let rows = list.iter().map(|c| Ok(template::Row { fields: serde_json::to_value(row(c, trunc))?, labels: Some(&c.labels) })).collect::<Result<Vec<_>>>()?;
+    let rows: Vec<template::Row<Row>> = list.iter().map(|c| template::Row { fields: row(c, trunc), labels: Some(&c.labels) }).collect();
     format.print(&rows, header, || {
         let mut table = vec![["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"].map(String::from).to_vec()];
-        for c in &list {
-            let r = row(c, trunc);
-            table.push(vec![r.name, r.image, r.command, r.service, r.running_for, r.status, r.ports]);
+        for r in rows.iter().map(|r| &r.fields) {
+            table.push([&r.name, &r.image, &r.command, &r.service, &r.running_for, &r.status, &r.ports].map(String::clone).to_vec());
         }
         table
     })?;

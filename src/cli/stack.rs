@@ -45,7 +45,7 @@ pub fn check(project: &crate::compose::Project, services: &[String], progress: &
 
 pub async fn up(app: &App, a: up::Args) -> Result<i32> {
     for (set, flag) in [
-        (a.images.build, "--build: build and push the images first (`hoist --backend docker build`, `hoist push`)"),
+        (a.images.get.build, "--build: build and push the images first (`hoist --backend docker build`, `hoist push`)"),
         (a.images.pull_given(), "--pull: each node's engine pulls the image its tasks need"),
         (a.recreate.always_recreate_deps, "--always-recreate-deps: a swarm updates a service when its spec changes, not because another one did"),
         (a.recreate.renew_anon_volumes, "--renew-anon-volumes: a task's anonymous volumes are the node engine's"),
@@ -181,7 +181,7 @@ pub async fn ps(app: &App, a: ps::Args) -> Result<i32> {
         return Ok(0);
     }
     // One JSON object per line, or a template, as for containers.
-    let rows = tasks.iter().map(|t| Ok(template::Row { fields: serde_json::to_value(row(t))?, labels: None })).collect::<Result<Vec<_>>>()?;
+    let rows: Vec<_> = tasks.iter().map(|t| template::Row { fields: row(t), labels: None }).collect();
     format.print(&rows, template::default_header, || {
         let mut rows = vec![["NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR", "PORTS"].map(String::from).to_vec()];
         for t in &tasks {

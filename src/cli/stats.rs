@@ -147,7 +147,7 @@ fn print(rows: &[Row], format: &Format, redraw: bool) -> Result<()> {
         // Clear the screen and go home, as `docker stats` redraws.
         write!(std::io::stdout(), "\x1b[2J\x1b[H")?;
     }
-    let fields = rows.iter().map(|r| Ok(template::Row { fields: serde_json::to_value(r)?, labels: None })).collect::<Result<Vec<_>>>()?;
+    let fields: Vec<_> = rows.iter().map(|r| template::Row { fields: r, labels: None }).collect();
     format.print(&fields, header, || {
         let mut table = vec![["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"].map(String::from).to_vec()];
         for r in rows {

@@ -95,37 +95,26 @@ pub struct RecreateArgs {
     pub(super) renew_anon_volumes: bool,
 }
 
-/// How `up`, `create` and `run` get images.
+/// How `up` and `create` get images: what `run` takes, and `--no-build`.
 #[derive(clap::Args, Debug)]
 pub struct ImageArgs {
-    /// Pull image before running: always, missing, never, build; policy (the default)
-    /// follows each service's pull_policy.
-    #[arg(long, default_value = "policy", value_parser = parse_pull)]
-    pub(super) pull: PullFlag,
-    /// Build images before starting containers.
-    #[arg(long, conflicts_with = "no_build")]
-    pub(super) build: bool,
+    #[command(flatten)]
+    pub(super) get: RunImageArgs,
     /// Don't build an image, even if it's missing.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "build")]
     pub(super) no_build: bool,
-    /// Pull without printing progress information.
-    #[arg(long)]
-    pub(super) quiet_pull: bool,
-    /// Suppress the build output.
-    #[arg(long)]
-    pub(super) quiet_build: bool,
 }
 
 /// How `run` gets its service's image (Compose's `run` has no --no-build).
 #[derive(clap::Args, Debug)]
 pub struct RunImageArgs {
-    /// Pull image before running: always, missing, never; policy (the default) follows
-    /// the service's pull_policy.
+    /// Pull image before running: always, missing, never, build; policy (the default)
+    /// follows each service's pull_policy.
     #[arg(long, default_value = "policy", value_parser = parse_pull)]
-    pull: PullFlag,
-    /// Build image before starting container.
+    pub(super) pull: PullFlag,
+    /// Build images before starting containers.
     #[arg(long)]
-    build: bool,
+    pub(super) build: bool,
     /// Pull without printing progress information.
     #[arg(long)]
     quiet_pull: bool,
@@ -155,16 +144,15 @@ fn parse_pull(s: &str) -> std::result::Result<PullFlag, String> {
 impl ImageArgs {
     /// `--pull` was given a policy (not `policy`, the default).
     pub(super) fn pull_given(&self) -> bool {
-        self.pull.0.is_some()
+        self.get.pull.0.is_some()
     }
 
     pub(super) fn options(&self) -> ImageOptions {
-        ImageOptions {
-            pull: self.pull.0.clone(),
-            build: if self.build { Some(true) } else if self.no_build { Some(false) } else { None },
-            quiet_pull: self.quiet_pull,
-            quiet_build: self.quiet_build,
+        let mut opts = self.get.options();
+        if self.no_build {
+            opts.build = Some(false);
         }
+        opts
     }
 }
 

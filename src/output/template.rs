@@ -42,9 +42,9 @@ pub enum Arg {
     Label(String),
 }
 
-/// One row to print: its fields as the JSON output has them, and its labels.
-pub struct Row<'a> {
-    pub fields: Value,
+/// One row to print: its fields (serialized as the JSON output has them), and its labels.
+pub struct Row<'a, T = Value> {
+    pub fields: T,
     pub labels: Option<&'a IndexMap<String, String>>,
 }
 
@@ -80,9 +80,11 @@ impl Format {
 
     /// Prints `rows`: the table or template, with `header` naming a field's column;
     /// `table` is the command's own table (header and cells), used for `Format::Table`.
-    pub fn print(&self, rows: &[Row], header: impl Fn(&str) -> String, table: impl FnOnce() -> Vec<Vec<String>>) -> Result<()> {
+    /// The fields are serialized only for `json` and templates.
+    pub fn print<T: serde::Serialize>(&self, rows: &[Row<T>], header: impl Fn(&str) -> String, table: impl FnOnce() -> Vec<Vec<String>>) -> Result<()> {
         use std::io::Write;
         let mut out = String::new();
+        let render = |parts: &[Part], r: &Row<T>| render(parts, &Row { fields: serde_json::to_value(&r.fields)?, labels: r.labels });
         match self {
             Format::Table => return Ok(print_table(&table())?),
             Format::Json => {

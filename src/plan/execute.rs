@@ -227,21 +227,20 @@ fn write_service_files(ctx: &Ctx, services: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// `down SERVICE...`: those services' written secrets and configs go with their containers.
-fn remove_service_files_of(project: &str, services: &[String]) {
-    let root = super::spec::runtime_dir(project);
+/// `down`: the written secrets and configs go with the containers: those of `services`
+/// (`down SERVICE...`), or all of the project's (none named). A dry run removes nothing.
+fn remove_service_files(ctx: &Ctx, services: &[String]) {
+    if ctx.backend.dry_run() {
+        return;
+    }
+    let root = super::spec::runtime_dir(&ctx.project.name);
     for kind in ["secrets", "configs"] {
+        if services.is_empty() {
+            let _ = std::fs::remove_dir_all(root.join(kind));
+        }
         for s in services {
             let _ = std::fs::remove_dir_all(root.join(kind).join(s));
         }
-    }
-}
-
-/// `down`: the written secrets and configs go with the containers.
-fn remove_service_files(project: &str) {
-    let root = super::spec::runtime_dir(project);
-    for kind in ["secrets", "configs"] {
-        let _ = std::fs::remove_dir_all(root.join(kind));
     }
     // Only when empty: the directory may hold other things one day.
     let _ = std::fs::remove_dir(&root);
@@ -810,9 +809,7 @@ pub async fn down(ctx: &Ctx, opts: &DownOptions) -> Result<()> {
     })
     .await?;
     if !opts.services.is_empty() {
-        if !ctx.backend.dry_run() {
-            remove_service_files_of(&ctx.project.name, &opts.services);
-        }
+        remove_service_files(ctx, &opts.services);
         return Ok(());
     }
     // A network or volume that another container (an orphan, another project's) still
@@ -826,9 +823,7 @@ pub async fn down(ctx: &Ctx, opts: &DownOptions) -> Result<()> {
         ctx.progress.event("Network", &net.name, "Removing");
         removed("Network", &net.name, ctx.bounded(ctx.backend.remove_network(&net.name)).await)?;
     }
-    if !ctx.backend.dry_run() {
-        remove_service_files(&ctx.project.name);
-    }
+    remove_service_files(ctx, &[]);
     if opts.volumes {
         // The file's own volumes, external ones never, as Compose's `down -v`: a volume
         // that carries the project's label but left the file (renamed, made external) stays.

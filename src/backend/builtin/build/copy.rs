@@ -113,7 +113,7 @@ impl Builder {
             }
         }
         drop(source);
-        let layer = draft.commit(&self.images, &self.scratch)?;
+        let layer = draft.commit(&self.images)?;
         self.remember(&key, &layer);
         st.add_layer(layer, key);
         Ok(())
@@ -158,7 +158,7 @@ impl Builder {
         let creating = |e: io::Error| format!("creating {}: {e}", rel.display());
         let (real, _) = draft.tree().canonical(&rel, &all).map_err(creating)?;
         draft.tree().make_dirs(&real, (0, 0)).map_err(creating)?;
-        let layer = draft.commit(&self.images, &self.scratch)?;
+        let layer = draft.commit(&self.images)?;
         self.remember(&key, &layer);
         st.add_layer(layer, key);
         Ok(())

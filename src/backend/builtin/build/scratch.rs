@@ -168,14 +168,14 @@ impl Draft {
     }
 
     /// Turns what was written into a layer: (diff id hex, size), None if nothing was.
-    pub fn commit(mut self, images: &ImageStore, scratch: &Scratch) -> Result<Option<(String, u64)>, String> {
+    pub fn commit(mut self, images: &ImageStore) -> Result<Option<(String, u64)>, String> {
         self.tree = None;
         self.unmount();
         let upper = self.dir.join("upper");
         if super::steps::is_empty_dir(&upper) {
             return Ok(None);
         }
-        super::steps::commit_dir(images, scratch, &upper).map(Some)
+        super::steps::commit_dir(images, &upper).map(Some)
     }
 
     fn unmount(&mut self) {

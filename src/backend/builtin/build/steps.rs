@@ -3,12 +3,10 @@
 //! and the packing of such a directory into a layer of the store.
 
 use std::fs;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::super::image::ImageStore;
-use super::super::image::diff::write_layer_tar;
 use super::super::runtime::{self, MountKind, RestartPolicy, RuntimeMount, RuntimeSpec, logs, state};
 use super::super::store::random_id;
 use super::scratch::Scratch;
@@ -99,7 +97,7 @@ pub fn run(images: &ImageStore, scratch: &Scratch, req: &RunRequest, on_line: &d
     if is_empty_dir(&upper) {
         return Ok(None);
     }
-    Ok(Some(commit_dir(images, scratch, &upper)?))
+    Ok(Some(commit_dir(images, &upper)?))
 }
 
 /// Streams the log until the container exits; returns its exit code and last lines.
@@ -177,16 +175,6 @@ pub fn is_empty_dir(dir: &Path) -> bool {
 }
 
 /// Turns a directory in overlay format into a layer of the store: (diff id hex, size).
-pub fn commit_dir(images: &ImageStore, scratch: &Scratch, dir: &Path) -> Result<(String, u64), String> {
-    let tmp = scratch.path("layer.tar");
-    let write = || -> std::io::Result<()> {
-        let out = write_layer_tar(dir, BufWriter::new(fs::File::create(&tmp)?))?;
-        out.into_inner().map_err(|e| e.into_error())?.sync_all()
-    };
-    let result = write()
-        .map_err(|e| format!("packing {}: {e}", dir.display()))
-        .and_then(|()| fs::File::open(&tmp).map_err(|e| format!("reading {}: {e}", tmp.display())))
-        .and_then(|f| images.add_layer_from_reader(f).map_err(|e| e.to_string()));
-    let _ = fs::remove_file(&tmp);
-    result
+pub fn commit_dir(images: &ImageStore, dir: &Path) -> Result<(String, u64), String> {
+    images.add_layer_from_dir(dir).map_err(|e| e.to_string())
 }

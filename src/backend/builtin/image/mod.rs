@@ -163,6 +163,23 @@ impl ImageStore {
         self.add_image(config, vec![digest], vec![None], size, &[reference])
     }
 
+    /// A directory in overlayfs form (whiteouts as 0/0 character devices, as a RUN step's
+    /// or a container's upper directory) becomes a layer of the store: (diff id hex, size).
+    /// Its tar goes through a scratch file, so the layer is hashed and unpacked as a pulled one.
+    pub fn add_layer_from_dir(&self, dir: &Path) -> Result<(String, u64)> {
+        let tmp = self.temp_path("layer.tar");
+        let write = || -> std::io::Result<()> {
+            let out = diff::write_layer_tar(dir, std::io::BufWriter::new(fs::File::create_new(&tmp)?))?;
+            out.into_inner().map_err(|e| e.into_error())?.sync_all()
+        };
+        let layer = write()
+            .map_err(io(format!("packing {}", dir.display())))
+            .and_then(|()| fs::File::open(&tmp).map_err(io(format!("reading {}", tmp.display()))))
+            .and_then(|f| self.add_layer_from_reader(f));
+        let _ = fs::remove_file(&tmp);
+        layer
+    }
+
     /// `docker commit`: `upper` (a stopped or paused container's changes, in overlayfs
     /// form; none for a container never started) becomes a layer on top of `base` (diff
     /// ids, lowest first); `config` is the container's, `changes` Dockerfile lines applied
@@ -178,16 +195,7 @@ impl ImageStore {
             fs::create_dir_all(&empty).map_err(io("creating an empty layer"))?;
             empty.clone()
         };
-        let tmp = self.temp_path("commit");
-        let write = || -> std::io::Result<()> {
-            let out = diff::write_layer_tar(&source, std::io::BufWriter::new(fs::File::create_new(&tmp)?))?;
-            out.into_inner().map_err(|e| e.into_error())?.sync_all()
-        };
-        let layer = write()
-            .map_err(io("packing the container's changes"))
-            .and_then(|()| fs::File::open(&tmp).map_err(io("reading the new layer")))
-            .and_then(|f| self.add_layer_from_reader(f));
-        let _ = fs::remove_file(&tmp);
+        let layer = self.add_layer_from_dir(&source);
         let _ = fs::remove_dir(&empty);
         let (diff_id, size) = layer?;
         let base_size: u64 = base.iter().map(|l| self.layer_size(l)).sum();
