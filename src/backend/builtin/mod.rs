@@ -950,6 +950,10 @@ impl Backend for BuiltinBackend {
         // Its changes are read from the host while no process of it runs: stopped, or
         // paused for the while (a running container could swap paths under the reader).
         let pause = status == "running";
+        // Between two runs its process may start at any moment: neither paused nor stopped.
+        if status == "restarting" {
+            return Err(BackendError::Engine(format!("container {} is restarting: commit it once it runs or has stopped", r.name)));
+        }
         if pause && !opts.pause {
             return Err(BackendError::Engine(format!("container {}: the built-in runtime commits a running container only paused (leave out --pause=false, or stop it first)", r.name)));
         }
